@@ -1,0 +1,71 @@
+/**
+ * The one table of settings. CLI flags, environment variables, --help, README's option table and the
+ * Lambda's environment are all derived from it, so they cannot drift apart.
+ */
+export type OptionType = 'string' | 'boolean' | 'integer' | 'list';
+export type Command = 'backup' | 'list' | 'restore' | 'verify';
+
+export type OptionSpec = {
+  readonly key: string;
+  readonly flag: string | null;
+  readonly short?: string;
+  readonly env: string | null;
+  readonly type: OptionType;
+  readonly commands: readonly Command[];
+  readonly group: 'connection' | 'target' | 'dump' | 'upload' | 'output' | 'selection' | 'restore';
+  readonly help: string;
+  readonly default?: string;
+  /** Never accepted as a flag, never echoed. */
+  readonly secret?: boolean;
+};
+
+const ALL: readonly Command[] = ['backup', 'list', 'restore', 'verify'];
+const DB: readonly Command[] = ['backup', 'restore', 'verify'];
+
+export const OPTIONS = [
+  // connection (libpq's own variables first)
+  { key: 'dbname', flag: 'dbname', short: 'd', env: null, type: 'string', commands: ['backup'], group: 'connection', help: 'libpq conninfo ("host=... user=...") or URL (postgres://user@host:5432/db?sslmode=verify-full); a password in it is moved to the child environment, never to argv. Its dbname is the database used to connect.' },
+  { key: 'host', flag: 'host', env: 'PGHOST', type: 'string', commands: ['backup'], group: 'connection', help: 'Server host name or address.' },
+  { key: 'port', flag: 'port', env: 'PGPORT', type: 'integer', commands: ['backup'], group: 'connection', help: 'Server port.', default: '5432' },
+  { key: 'user', flag: 'username', short: 'U', env: 'PGUSER', type: 'string', commands: ['backup'], group: 'connection', help: 'Database user (always set it: Lambda has no login user to default to).' },
+  { key: 'connectDatabase', flag: 'connect-db', env: 'PGDATABASE', type: 'string', commands: ['backup'], group: 'connection', help: 'Database to connect to for listing databases and server facts; also the default of --databases.', default: 'postgres' },
+  { key: 'password', flag: null, env: 'PGPASSWORD', type: 'string', commands: ['backup'], group: 'connection', help: 'Password (environment only; never a flag). PGPASSFILE works too, as in libpq.', secret: true },
+  { key: 'sslmode', flag: 'sslmode', env: 'PGSSLMODE', type: 'string', commands: ['backup'], group: 'connection', help: 'disable | allow | prefer | require | verify-ca | verify-full. Use verify-full with RDS.', default: 'prefer' },
+  { key: 'sslrootcert', flag: 'sslrootcert', env: 'PGSSLROOTCERT', type: 'string', commands: ['backup'], group: 'connection', help: 'CA bundle file for verify-ca / verify-full (for RDS: the AWS RDS CA bundle).' },
+  { key: 'connectTimeout', flag: 'connect-timeout', env: 'PGCONNECT_TIMEOUT', type: 'integer', commands: ['backup'], group: 'connection', help: 'Seconds to wait for a connection.', default: '10' },
+  { key: 'auth', flag: 'auth', env: 'RDS_S3_BACKUP_AUTH', type: 'string', commands: ['backup'], group: 'connection', help: 'password (PGPASSWORD / PGPASSFILE) | secret (AWS Secrets Manager, see --secret-id) | iam (RDS IAM auth token).', default: 'password' },
+  { key: 'secretId', flag: 'secret-id', env: 'RDS_S3_BACKUP_SECRET_ID', type: 'string', commands: ['backup'], group: 'connection', help: 'Secrets Manager secret ARN or name holding the RDS JSON shape {username, password, host, port, dbname}.' },
+  { key: 'dbRegion', flag: 'db-region', env: 'RDS_S3_BACKUP_DB_REGION', type: 'string', commands: ['backup'], group: 'connection', help: "Region the IAM auth token is signed for: the database's region (default: from an RDS host name, else AWS_REGION)." },
+  // target
+  { key: 'to', flag: 'to', env: 'RDS_S3_BACKUP_TO', type: 'string', commands: ['backup'], group: 'target', help: 'Where backups go: s3://bucket/prefix or file:///absolute/path.' },
+  { key: 'from', flag: 'from', env: 'RDS_S3_BACKUP_FROM', type: 'string', commands: ['list', 'restore', 'verify'], group: 'target', help: 'Where backups are: s3://bucket/prefix or file:///absolute/path (defaults to RDS_S3_BACKUP_TO).' },
+  { key: 'kmsKeyId', flag: 'kms-key-id', env: 'RDS_S3_BACKUP_KMS_KEY_ID', type: 'string', commands: ['backup'], group: 'target', help: 'Encrypt objects with SSE-KMS under this key (ARN, id or alias).' },
+  // dump
+  { key: 'databases', flag: 'databases', env: 'RDS_S3_BACKUP_DATABASES', type: 'list', commands: ['backup'], group: 'dump', help: 'Comma-separated databases, or "all" (every non-template database you can connect to). Default: the connect database.' },
+  { key: 'globals', flag: 'globals', env: 'RDS_S3_BACKUP_GLOBALS', type: 'boolean', commands: ['backup'], group: 'dump', help: 'Also back up roles and tablespaces (pg_dumpall --globals-only --no-role-passwords) as their own object.', default: 'false' },
+  { key: 'compress', flag: 'compress', env: 'RDS_S3_BACKUP_COMPRESS', type: 'string', commands: ['backup'], group: 'dump', help: "pg_dump's --compress: none | lz4:N | zstd:N | gzip:N.", default: 'zstd:3' },
+  { key: 'rowCounts', flag: 'row-counts', env: 'RDS_S3_BACKUP_ROW_COUNTS', type: 'boolean', commands: ['backup'], group: 'dump', help: "Count every table's rows in the dump's own snapshot and record them in the manifest (costs a scan; lets verify compare exact counts).", default: 'false' },
+  { key: 'lockWaitTimeout', flag: 'lock-wait-timeout', env: 'RDS_S3_BACKUP_LOCK_WAIT_TIMEOUT', type: 'string', commands: ['backup'], group: 'dump', help: "Give up when a table lock cannot be taken within this time (pg_dump --lock-wait-timeout, e.g. 30s, 2min).", default: '2min' },
+  { key: 'pgtoolsDir', flag: 'pgtools-dir', env: 'RDS_S3_BACKUP_PGTOOLS_DIR', type: 'string', commands: DB, group: 'dump', help: 'Directory with bin/pg_dump etc. Default: the bundled PostgreSQL 18 client, then pg_dump on PATH.' },
+  // upload
+  { key: 'partSizeMb', flag: 'part-size-mb', env: 'RDS_S3_BACKUP_PART_SIZE_MB', type: 'integer', commands: ['backup'], group: 'upload', help: 'Minimum multipart part size in MiB; grows with the database size so a dump can reach 5 TiB.', default: '16' },
+  { key: 'queueSize', flag: 'queue-size', env: 'RDS_S3_BACKUP_QUEUE_SIZE', type: 'integer', commands: ['backup'], group: 'upload', help: 'Parts uploaded in parallel (memory ≈ part size × (queue size + 1)).', default: '4' },
+  // selection
+  { key: 'database', flag: 'database', env: null, type: 'string', commands: ['list', 'restore', 'verify'], group: 'selection', help: 'Only this database.' },
+  { key: 'since', flag: 'since', env: null, type: 'string', commands: ['list'], group: 'selection', help: 'Only backups started at or after this time (ISO 8601).' },
+  { key: 'until', flag: 'until', env: null, type: 'string', commands: ['list'], group: 'selection', help: 'Only backups started at or before this time (ISO 8601).' },
+  // output
+  { key: 'json', flag: 'json', env: null, type: 'boolean', commands: ALL, group: 'output', help: 'Print one JSON document on stdout (for scripts).', default: 'false' },
+  { key: 'quiet', flag: 'quiet', short: 'q', env: null, type: 'boolean', commands: ALL, group: 'output', help: 'No progress output.', default: 'false' },
+] as const satisfies readonly OptionSpec[];
+
+export type OptionKey = (typeof OPTIONS)[number]['key'];
+
+export function optionsFor(command: Command): readonly OptionSpec[] {
+  return (OPTIONS as readonly OptionSpec[]).filter((o) => o.commands.includes(command));
+}
+
+export function optionLabel(o: OptionSpec): string {
+  const parts = [o.flag ? `--${o.flag}` : null, o.env].filter(Boolean);
+  return parts.join(' / ');
+}

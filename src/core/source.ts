@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+
+/** What core needs from PostgreSQL: implemented in postgres/. */
+export type ServerInfo = {
+  readonly version: string;
+  readonly versionNum: number;
+  readonly host: string | null;
+};
+
+export type ExitStatus = {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** Last lines of stderr, already redacted. */
+  readonly stderrTail: string;
+};
+
+export type RunningTool = {
+  readonly tool: string;
+  readonly pid: number | undefined;
+  readonly stdout: Readable;
+  /** Settles when the process exited and its stdio closed. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+  kill(signal?: NodeJS.Signals): void;
+};
+
+export type DumpRequest = {
+  readonly database: string;
+  readonly compression: string;
+  readonly snapshot: string | null;
+  readonly lockWaitTimeout: string | null;
+  readonly extraArgs: readonly string[];
+};
+
+export type Snapshot = {
+  readonly id: string;
+  readonly rowCounts: Readonly<Record<string, number>>;
+  release(): Promise<void>;
+};
+
+export interface DatabaseSource {
+  serverInfo(): Promise<ServerInfo>;
+  /** pg_dump's version string, e.g. "18.1". */
+  dumpToolVersion(): Promise<string>;
+  listDatabases(): Promise<readonly string[]>;
+  databaseSize(database: string): Promise<number | null>;
+  /** Export a snapshot in a REPEATABLE READ transaction and count every table's rows inside it. */
+  exportSnapshot(database: string, countRows: boolean): Promise<Snapshot>;
+  startDump(request: DumpRequest): Promise<RunningTool>;
+  startGlobalsDump(): Promise<RunningTool>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,48 @@
+import type { Readable } from 'node:stream';
+
+/** Where backups go: implemented by storage/s3.ts and storage/file.ts. Core only sees this port. */
+export type ObjectInfo = {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified: Date | null;
+};
+
+export type IncompleteUpload = {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiated: Date | null;
+};
+
+export type UploadOptions = {
+  readonly contentType: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly partSize: number;
+  readonly queueSize: number;
+};
+
+export type UploadResult = { readonly versionId: string | null };
+
+/**
+ * A streaming upload. `done` settles once the body stream ended (success) or errored (the implementation
+ * must then remove every trace: abort the multipart upload / delete the temp file) before rejecting.
+ */
+export type UploadHandle = {
+  readonly done: Promise<UploadResult>;
+  /** Bytes acknowledged by the store so far. */
+  readonly uploadedBytes: () => number;
+};
+
+export interface BackupStore {
+  /** Human-readable location, e.g. s3://bucket/prefix, without credentials. */
+  readonly url: string;
+  readonly prefix: string;
+  upload(key: string, body: Readable, options: UploadOptions): UploadHandle;
+  putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult>;
+  /** Replace the object's tags (S3 tags can change after upload without read permission). */
+  tag(key: string, versionId: string | null, tags: Readonly<Record<string, string>>): Promise<void>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  read(key: string): Promise<Readable>;
+  /** Multipart uploads (or temp files) left behind under the prefix; undefined when the store cannot tell. */
+  listIncomplete(prefix: string): Promise<readonly IncompleteUpload[] | undefined>;
+}

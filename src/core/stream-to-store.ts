@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { AbortedError, ArchiveFormatError, BackupToolError, StorageError, ToolProcessError, describeError } from './errors.ts';
+import { NotAnArchiveError, TocReader, type ArchiveToc } from './archive-toc.ts';
+import type { RunningTool } from './source.ts';
+import type { BackupStore, UploadOptions } from './storage.ts';
+
+export type StreamResult = {
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly versionId: string | null;
+  readonly toc: ArchiveToc | null;
+};
+
+export type StreamOptions = UploadOptions & {
+  /** Parse the custom-format TOC (database dumps); off for plain SQL (globals). */
+  readonly expectArchive: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly onBytes?: (bytes: number) => void;
+};
+
+/**
+ * Streams a child's stdout into the store while hashing it. The upload is only allowed to complete after
+ * the child exited 0 and the stream proved to be what it should be; on any failure the body is destroyed so
+ * the store aborts the multipart upload, and the first cause is what the caller sees.
+ */
+export async function streamToStore(
+  proc: RunningTool,
+  store: BackupStore,
+  key: string,
+  options: StreamOptions,
+): Promise<StreamResult> {
+  const hash = createHash('sha256');
+  const toc = options.expectArchive ? new TocReader() : undefined;
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const upload = store.upload(key, body, options);
+  const internal = new AbortController();
+  let firstError: Error | undefined;
+  const fail = (err: Error): void => {
+    if (firstError) return;
+    firstError = err;
+    internal.abort(err);
+    proc.kill('SIGTERM');
+  };
+
+  const onExternalAbort = (): void => {
+    const reason: unknown = options.signal?.reason;
+    fail(reason instanceof BackupToolError ? reason : new AbortedError(`backup cancelled: ${describeError(reason ?? 'aborted')}`));
+  };
+  if (options.signal?.aborted) onExternalAbort();
+  options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  // An upload failure must stop the dump at once rather than let pg_dump block on a full pipe.
+  const uploadOutcome = upload.done.then(
+    (r) => ({ ok: true as const, result: r }),
+    (err: unknown) => {
+      fail(new StorageError(`upload of ${key} failed: ${describeError(err)}`, { cause: err }));
+      return { ok: false as const, error: err };
+    },
+  );
+
+  let bytes = 0;
+  const copy = (async () => {
+    for await (const chunk of proc.stdout) {
+      if (internal.signal.aborted) break;
+      const buf = chunk as Buffer;
+      bytes += buf.length;
+      hash.update(buf);
+      if (toc) {
+        toc.feed(buf);
+        // A non-archive fails on its first bytes, before any part is uploaded.
+        if (toc.error) throw toc.error;
+      }
+      options.onBytes?.(bytes);
+      if (!body.write(buf)) {
+        try {
+          await once(body, 'drain', { signal: internal.signal });
+        } catch {
+          break;
+        }
+      }
+    }
+  })().catch((err: unknown) => {
+    if (err instanceof NotAnArchiveError) fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`));
+    else fail(err instanceof Error ? err : new Error(String(err)));
+  });
+
+  const status = await proc.exited;
+  await copy;
+  options.signal?.removeEventListener('abort', onExternalAbort);
+
+  if (!firstError && (status.code !== 0 || status.signal !== null)) {
+    fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) }));
+  }
+  let parsedToc: ArchiveToc | null = null;
+  if (!firstError && toc) {
+    try {
+      parsedToc = toc.finish();
+    } catch (err) {
+      fail(new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`));
+    }
+  }
+  if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`));
+
+  if (firstError) {
+    // Destroying the body makes the store abort the multipart upload; wait until it has.
+    body.destroy(firstError);
+    await uploadOutcome;
+    throw firstError;
+  }
+
+  body.end();
+  const outcome = await uploadOutcome;
+  if (!outcome.ok) throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
+  return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
+}
+
+function hintFor(stderr: string): string | undefined {
+  if (/password authentication failed|no password supplied|PAM authentication failed/i.test(stderr)) return 'check the user and password (PGUSER, PGPASSWORD, the secret, or IAM auth settings)';
+  if (/database ".*" does not exist/i.test(stderr)) return 'check the database name (--databases); `--databases all` lists every database you can connect to';
+  if (/server version mismatch/i.test(stderr)) return 'use a pg_dump at least as new as the server: npm run pgtools builds the bundled PostgreSQL 18 client';
+  if (/could not obtain lock|lock timeout|canceling statement due to lock timeout/i.test(stderr)) return 'another session holds a conflicting lock; retry later or raise --lock-wait-timeout';
+  if (/timeout expired|could not connect|Connection refused|No route to host/i.test(stderr)) return 'check host, port, security groups and that the server is running (PGHOST, PGPORT, PGCONNECT_TIMEOUT)';
+  if (/SSL|certificate/i.test(stderr)) return 'check PGSSLMODE and PGSSLROOTCERT (the CA bundle)';
+  return undefined;
+}

@@ -1,0 +1,9 @@
+import type { BackupStore } from '../core/storage.ts';
+import type { TargetUrl } from '../core/target-url.ts';
+import { FileStore } from './file.ts';
+import { S3Store } from './s3.ts';
+
+export function openStore(target: TargetUrl, options: { kmsKeyId?: string | null } = {}): BackupStore {
+  if (target.kind === 's3') return new S3Store({ bucket: target.bucket, prefix: target.prefix, kmsKeyId: options.kmsKeyId ?? null });
+  return new FileStore(target.root);
+}

@@ -1,0 +1,189 @@
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  S3Client,
+  ListMultipartUploadsCommand,
+  paginateListObjectsV2,
+  type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { StorageError, describeError } from '../core/errors.ts';
+import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/storage.ts';
+
+export type S3StoreOptions = {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly kmsKeyId: string | null;
+  readonly client?: S3Client;
+};
+
+/** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
+export function needsPathStyle(env: Readonly<Record<string, string | undefined>>): boolean {
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  if (!endpoint) return false;
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || /^[\d.]+$/.test(host) || host.startsWith('[');
+  } catch {
+    return false;
+  }
+}
+
+export function createS3Client(env: Readonly<Record<string, string | undefined>> = process.env): S3Client {
+  return new S3Client({
+    forcePathStyle: needsPathStyle(env),
+    // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    followRegionRedirects: true,
+  });
+}
+
+function encodeTags(tags: Readonly<Record<string, string>>): string {
+  return new URLSearchParams(Object.entries(tags)).toString();
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { name?: string; Code?: string; code?: string; cause?: { code?: string } };
+  return e?.Code ?? e?.name ?? e?.code ?? e?.cause?.code ?? '';
+}
+
+/** Turns SDK errors into a message that says what failed and what to do. */
+export function s3Error(action: string, where: string, err: unknown): StorageError {
+  const code = errorCode(err);
+  const msg = describeError(err);
+  let hint: string | undefined;
+  if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
+  else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg)) hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
+  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|socket hang up|connect/i.test(`${code} ${msg}`)) hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
+  else if (/region/i.test(msg)) hint = 'set AWS_REGION';
+  return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, { cause: err, ...(hint ? { hint } : {}) });
+}
+
+export class S3Store implements BackupStore {
+  readonly url: string;
+  readonly prefix: string;
+  readonly bucket: string;
+  readonly #client: S3Client;
+  readonly #kmsKeyId: string | null;
+
+  constructor(options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = options.prefix;
+    this.#kmsKeyId = options.kmsKeyId;
+    this.#client = options.client ?? createS3Client();
+    this.url = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}`;
+  }
+
+  #sse(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
+    return this.#kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.#kmsKeyId } : {};
+  }
+
+  upload(key: string, body: Readable, options: UploadOptions): UploadHandle {
+    let uploaded = 0;
+    const upload = new Upload({
+      client: this.#client,
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentType: options.contentType,
+        Metadata: { ...options.metadata },
+        Tagging: encodeTags(options.tags),
+        ...this.#sse(),
+      },
+      partSize: options.partSize,
+      queueSize: options.queueSize,
+      // On any failure lib-storage aborts the multipart upload before done() rejects.
+      leavePartsOnError: false,
+    });
+    upload.on('httpUploadProgress', (p) => {
+      if (typeof p.loaded === 'number') uploaded = p.loaded;
+    });
+    const done = upload.done().then(
+      (r): UploadResult => ({ versionId: r.VersionId ?? null }),
+      (err: unknown) => {
+        throw s3Error('upload of', `s3://${this.bucket}/${key}`, err);
+      },
+    );
+    return { done, uploadedBytes: () => uploaded };
+  }
+
+  async putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult> {
+    try {
+      const r = await this.#client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: options.contentType,
+          Metadata: { ...options.metadata },
+          Tagging: encodeTags(options.tags),
+          ...this.#sse(),
+        }),
+      );
+      return { versionId: r.VersionId ?? null };
+    } catch (err) {
+      throw s3Error('PutObject', `s3://${this.bucket}/${key}`, err);
+    }
+  }
+
+  async tag(key: string, versionId: string | null, tags: Readonly<Record<string, string>>): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ...(versionId ? { VersionId: versionId } : {}),
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+    } catch (err) {
+      throw s3Error('PutObjectTagging', `s3://${this.bucket}/${key}`, err);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.#client }, { Bucket: this.bucket, Prefix: prefix })) {
+        for (const o of page.Contents ?? []) {
+          if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? null };
+        }
+      }
+    } catch (err) {
+      throw s3Error('ListObjectsV2', `s3://${this.bucket}/${prefix}`, err);
+    }
+  }
+
+  async read(key: string): Promise<Readable> {
+    try {
+      const r = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return r.Body as Readable;
+    } catch (err) {
+      throw s3Error('GetObject', `s3://${this.bucket}/${key}`, err);
+    }
+  }
+
+  async listIncomplete(prefix: string): Promise<readonly IncompleteUpload[] | undefined> {
+    const out: IncompleteUpload[] = [];
+    try {
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      for (;;) {
+        const page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+        for (const u of page.Uploads ?? []) {
+          if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? null });
+        }
+        if (!page.IsTruncated) break;
+        KeyMarker = page.NextKeyMarker;
+        UploadIdMarker = page.NextUploadIdMarker;
+      }
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'AccessDenied') return undefined;
+      throw s3Error('ListMultipartUploads', `s3://${this.bucket}/${prefix}`, err);
+    }
+    return out;
+  }
+}
