@@ -34,6 +34,8 @@ export async function streamToStore(
   const hash = createHash('sha256');
   const toc = options.expectArchive ? new TocReader() : undefined;
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // The store may attach its reader later; our own failure path reports the error, so never let it go uncaught.
+  body.on('error', () => undefined);
   const upload = store.upload(key, body, options);
   const internal = new AbortController();
   let firstError: Error | undefined;

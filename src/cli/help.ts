@@ -1,0 +1,80 @@
+import { optionsFor, type Command, type OptionSpec } from '../core/options.ts';
+import { TOOL_VERSION } from '../core/version.ts';
+
+const SUMMARY: Record<Command, string> = {
+  backup: 'Stream pg_dump of one or more databases (and optionally roles) into S3 or a directory, with a manifest per backup.',
+  list: 'List backups newest first: complete ones (with a manifest) and incomplete leftovers.',
+  restore: 'Restore a backup into a database.',
+  verify: 'Prove a backup restores.',
+};
+
+const EXAMPLES: Record<Command, string[]> = {
+  backup: [
+    '# every database of an RDS instance, roles too, with TLS and a password from the environment',
+    'PGHOST=app-db.abc123.eu-west-1.rds.amazonaws.com PGUSER=backup PGPASSWORD=... \\',
+    '  PGSSLMODE=verify-full PGSSLROOTCERT=global-bundle.pem \\',
+    '  rds-s3-backup backup --to s3://my-backups/prod --databases all --globals',
+    '',
+    '# IAM authentication (token signed for the database region), SSE-KMS',
+    'rds-s3-backup backup --dbname "host=app-db.abc123.eu-west-1.rds.amazonaws.com user=backup dbname=app" \\',
+    '  --auth iam --to s3://my-backups/prod --kms-key-id alias/backups',
+    '',
+    '# offline, into a directory',
+    'rds-s3-backup backup --dbname postgres://me@localhost/app --to file:///var/backups/pg',
+  ],
+  list: ['rds-s3-backup list --from s3://my-backups/prod', 'rds-s3-backup list --from s3://my-backups/prod --database app --since 2026-11-01 --json'],
+  restore: [],
+  verify: [],
+};
+
+const GROUP_TITLES: Record<OptionSpec['group'], string> = {
+  connection: 'Connection (libpq variables work as in psql)',
+  target: 'Where',
+  dump: 'What and how',
+  upload: 'Upload tuning',
+  selection: 'Selection',
+  restore: 'Restore',
+  output: 'Output',
+};
+
+export function commandHelp(command: Command, extra: readonly OptionSpec[] = []): string {
+  const lines = [`rds-s3-backup ${command} — ${SUMMARY[command]}`, '', `Usage: rds-s3-backup ${command} [options]`, ''];
+  const specs = [...optionsFor(command), ...extra];
+  for (const group of Object.keys(GROUP_TITLES) as OptionSpec['group'][]) {
+    const inGroup = specs.filter((o) => o.group === group);
+    if (inGroup.length === 0) continue;
+    lines.push(`${GROUP_TITLES[group]}:`);
+    for (const o of inGroup) {
+      const flag = o.flag ? `${o.short ? `-${o.short}, ` : ''}--${o.flag}${o.type === 'boolean' ? '' : ' <value>'}` : '(environment only)';
+      const env = o.env ? `  [env ${o.env}]` : '';
+      const dflt = o.default !== undefined ? `  (default: ${o.default})` : '';
+      lines.push(`  ${flag}${env}${dflt}`);
+      lines.push(`      ${o.help}`);
+    }
+    lines.push('');
+  }
+  lines.push('AWS settings come from the SDK\'s standard sources: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...', '');
+  if (EXAMPLES[command].length > 0) lines.push('Examples:', ...EXAMPLES[command].map((l) => (l ? `  ${l}` : '')), '');
+  lines.push('Exit codes: 0 success, 1 a backup or operation failed, 2 invalid arguments or configuration, 130 interrupted.');
+  return lines.join('\n');
+}
+
+export function mainHelp(): string {
+  return [
+    `rds-s3-backup ${TOOL_VERSION} — streaming, verifiable logical backups of PostgreSQL (RDS) into S3`,
+    '',
+    'Usage: rds-s3-backup <command> [options]',
+    '',
+    'Commands:',
+    `  backup   ${SUMMARY.backup}`,
+    `  list     ${SUMMARY.list}`,
+    `  restore  ${SUMMARY.restore}`,
+    `  verify   ${SUMMARY.verify}`,
+    '',
+    'Run `rds-s3-backup <command> --help` for its options and examples.',
+    '',
+    'Quick look:',
+    '  rds-s3-backup backup --to s3://my-backups/prod --databases all --globals',
+    '  rds-s3-backup list --from s3://my-backups/prod',
+  ].join('\n');
+}

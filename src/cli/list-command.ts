@@ -1,0 +1,76 @@
+import { listCatalog, listIncompleteUploads, type CatalogEntry } from '../core/catalog.ts';
+import { collectRaw, parseListConfig } from '../core/config.ts';
+import { ExitCode } from '../core/errors.ts';
+import { openStore } from '../storage/open-store.ts';
+import { parseCommandArgs } from './args.ts';
+import { formatBytes, formatDuration, table } from './format.ts';
+import { commandHelp } from './help.ts';
+import type { CliIO } from './io.ts';
+
+function verifiedCell(e: CatalogEntry): string {
+  if (!e.verification) return '-';
+  return `${e.verification.ok ? 'verified ✓' : 'verify FAILED ✗'} at ${e.verification.verifiedAt.replace(/\.\d+Z$/, 'Z')}`;
+}
+
+export async function listCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const args = parseCommandArgs('list', argv);
+  if (args.help) {
+    io.stdout.write(commandHelp('list') + '\n');
+    return ExitCode.ok;
+  }
+  const config = parseListConfig(collectRaw('list', args.values, io.env));
+  const store = openStore(config.target);
+  const entries = await listCatalog(store, { database: config.database, since: config.since, until: config.until });
+  const uploads = await listIncompleteUploads(store);
+  if (config.output.json) {
+    io.stdout.write(
+      JSON.stringify(
+        {
+          target: store.url,
+          backups: entries.map((e) => ({
+            id: e.id,
+            kind: e.kind,
+            database: e.database,
+            startedAt: e.startedAt.toISOString(),
+            status: e.status,
+            problem: e.problem,
+            key: e.dataKey,
+            manifestKey: e.manifestKey,
+            bytes: e.manifest?.object.bytes ?? e.dataBytes,
+            durationMs: e.manifest?.durationMs ?? null,
+            tier: e.manifest?.tier ?? null,
+            sha256: e.manifest?.object.sha256 ?? null,
+            serverVersion: e.manifest?.server.version ?? null,
+            verification: e.verification,
+          })),
+          openUploads: uploads ?? null,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    return ExitCode.ok;
+  }
+  if (entries.length === 0) io.stdout.write(`no backups under ${store.url}\n`);
+  else {
+    const rows = [['STARTED (UTC)', 'DATABASE', 'STATUS', 'SIZE', 'DURATION', 'TIER', 'VERIFIED', 'ID']];
+    for (const e of entries) {
+      rows.push([
+        e.startedAt.toISOString().replace(/\.000Z$/, 'Z'),
+        e.database ?? '(globals)',
+        e.status === 'complete' ? 'complete' : `${e.status}: ${e.problem}`,
+        e.manifest ? formatBytes(e.manifest.object.bytes) : e.dataBytes !== null ? formatBytes(e.dataBytes) : '-',
+        e.manifest ? formatDuration(e.manifest.durationMs) : '-',
+        e.manifest?.tier ?? '-',
+        verifiedCell(e),
+        e.id,
+      ]);
+    }
+    io.stdout.write(table(rows) + '\n');
+  }
+  if (uploads && uploads.length > 0) {
+    io.stdout.write(`\n${uploads.length} unfinished upload(s) (not backups; expired by the bucket's abort-incomplete-multipart rule):\n`);
+    for (const u of uploads) io.stdout.write(`  ${u.key}  started ${u.initiated?.toISOString() ?? '?'}\n`);
+  }
+  return ExitCode.ok;
+}

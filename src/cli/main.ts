@@ -1,0 +1,67 @@
+import { AbortedError, BackupToolError, ExitCode, describeError } from '../core/errors.ts';
+import { TOOL_VERSION } from '../core/version.ts';
+import { backupCommand } from './backup-command.ts';
+import { mainHelp } from './help.ts';
+import type { CliIO } from './io.ts';
+import { listCommand } from './list-command.ts';
+import type { Output } from './progress.ts';
+
+type CommandFn = (argv: readonly string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, CommandFn> = {
+  backup: backupCommand,
+  list: listCommand,
+};
+
+export function registerCommand(name: string, fn: CommandFn): void {
+  COMMANDS[name] = fn;
+}
+
+function stream(s: NodeJS.WriteStream): Output {
+  return { write: (t) => void s.write(t), isTTY: Boolean(s.isTTY) };
+}
+
+export async function main(argv: readonly string[], io?: Partial<CliIO>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    // First signal: cancel cleanly (kill pg_dump, abort the upload); the second one is not intercepted.
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    controller.abort(new AbortedError(`interrupted by ${sig}: the upload was aborted and no backup was recorded`));
+  };
+  const full: CliIO = {
+    stdout: io?.stdout ?? stream(process.stdout),
+    stderr: io?.stderr ?? stream(process.stderr),
+    env: io?.env ?? process.env,
+    signal: io?.signal ?? controller.signal,
+  };
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    full.stdout.write(mainHelp() + '\n');
+    return command ? ExitCode.ok : ExitCode.usage;
+  }
+  if (command === '--version' || command === '-V') {
+    full.stdout.write(`rds-s3-backup ${TOOL_VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const fn = COMMANDS[command];
+  if (!fn) {
+    full.stderr.write(`error: unknown command "${command}"\n\n${mainHelp()}\n`);
+    return ExitCode.usage;
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn(rest, full);
+  } catch (err) {
+    const e = err instanceof BackupToolError ? err : undefined;
+    full.stderr.write(`error: ${describeError(err)}\n`);
+    if (e?.hint) full.stderr.write(`hint: ${e.hint}\n`);
+    if (!e) full.stderr.write('(this is a bug in rds-s3-backup if it is not about your environment; please report it)\n');
+    if (full.signal.aborted) return ExitCode.interrupted;
+    return e?.exitCode ?? ExitCode.failed;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { ConnectionError, describeError } from '../core/errors.ts';
+import type { ResolvedConnection } from './credentials.ts';
+
+type SslOption = false | { rejectUnauthorized: boolean; ca?: string; servername?: string; checkServerIdentity?: () => undefined };
+
+function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
+  if (attempt === 'plain') return false;
+  switch (c.sslmode) {
+    case 'verify-full':
+    case 'verify-ca': {
+      let ca: string;
+      try {
+        ca = readFileSync(c.sslrootcert ?? '', 'utf8');
+      } catch (err) {
+        throw new ConnectionError(`cannot read the CA bundle ${c.sslrootcert}: ${describeError(err)}`, { cause: err, hint: 'set PGSSLROOTCERT to the CA bundle file' });
+      }
+      return c.sslmode === 'verify-full'
+        ? { rejectUnauthorized: true, ca, ...(c.host ? { servername: c.host } : {}) }
+        : { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
+    }
+    default:
+      return { rejectUnauthorized: false };
+  }
+}
+
+/** Connect with libpq's sslmode semantics (prefer/allow fall back to plain text, as libpq does). */
+export async function connect(c: ResolvedConnection, database: string = c.database): Promise<pg.Client> {
+  const attempts: ('ssl' | 'plain')[] = c.sslmode === 'disable' ? ['plain'] : c.sslmode === 'allow' ? ['plain', 'ssl'] : c.sslmode === 'prefer' ? ['ssl', 'plain'] : ['ssl'];
+  let lastErr: unknown;
+  for (const attempt of attempts) {
+    const pw = await c.password();
+    const client = new pg.Client({
+      ...(c.host ? { host: c.host } : {}),
+      port: c.port,
+      ...(c.user ? { user: c.user } : {}),
+      ...(pw ? { password: pw.reveal() } : {}),
+      database,
+      ssl: sslFor(c, attempt),
+      connectionTimeoutMillis: c.connectTimeoutSeconds * 1000,
+      application_name: 'rds-s3-backup',
+    });
+    client.on('error', () => {
+      // Errors after connect surface on the next query; an unhandled 'error' event would crash the process.
+    });
+    try {
+      await client.connect();
+      return client;
+    } catch (err) {
+      lastErr = err;
+      await client.end().catch(() => undefined);
+      const msg = describeError(err);
+      const sslRefused = /does not support SSL/i.test(msg);
+      if (!(attempt === 'ssl' && sslRefused) && !(attempt === 'plain' && /no pg_hba.conf entry|SSL/i.test(msg))) break;
+    }
+  }
+  throw connectionError(c, database, lastErr);
+}
+
+export function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {
+  const msg = describeError(err);
+  const where = `${c.user ?? '(default user)'}@${c.host ?? '(local socket)'}:${c.port}/${database}`;
+  let hint: string | undefined;
+  if (/password authentication failed|no password|PAM|SASL/i.test(msg)) hint = c.authMode === 'iam' ? 'IAM auth failed: the user needs the rds_iam role and the caller rds-db:connect' : 'check the user and password';
+  else if (/does not exist/i.test(msg)) hint = 'check the database name';
+  else if (/timeout|ECONNREFUSED|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT/i.test(msg)) hint = 'the server is unreachable: check host, port, security groups, and that it is running';
+  else if (/certificate|SSL|self.signed/i.test(msg)) hint = 'TLS failed: check PGSSLMODE and PGSSLROOTCERT';
+  return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, ...(hint ? { hint } : {}) });
+}
