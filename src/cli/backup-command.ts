@@ -28,10 +28,9 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
     for (const r of ok) io.stdout.write(`  ${r.database ?? 'globals'}  ${r.manifestKey}\n`);
   }
   if (!report.ok) {
-    if (io.signal.aborted) return ExitCode.interrupted;
     const err = new BackupRunError(report);
     io.stderr.write(`error: ${err.message}\n`);
-    return ExitCode.failed;
+    return io.signal.aborted ? ExitCode.interrupted : ExitCode.failed;
   }
   return ExitCode.ok;
 }

@@ -76,6 +76,20 @@ test('pg_dump killed mid-stream (multipart upload open) ⇒ upload aborted, noth
   await assertNothingStored(bucket);
 });
 
+test('SIGTERM to the CLI mid-backup ⇒ pg_dump stopped, upload aborted before exit, exit 130', async () => {
+  const bucket = await moto.createBucket();
+  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none'], { ...pg.env('postgres'), ...moto.env() });
+  await until(async () => ((await moto.listMultipartUploads(bucket)).length > 0 ? true : undefined), 60_000, 'a multipart upload to start');
+  const dumps = childPids(cli.pid!, 'pg_dump');
+  cli.kill('SIGTERM');
+  const res = await cli.result;
+  assert.equal(res.code, 130, res.stderr);
+  assert.match(res.stderr, /interrupted by SIGTERM/);
+  // Checked right after exit, so the abort happened before the process ended.
+  await assertNothingStored(bucket);
+  for (const pid of dumps) assert.throws(() => process.kill(pid, 0), 'pg_dump must not outlive the CLI');
+});
+
 test('pg_dump exits non-zero after output (fake pg_dump) ⇒ aborted, exit code and stderr tail reported', async () => {
   const fake = path.join(work, 'fake-tools');
   await mkdir(path.join(fake, 'bin'), { recursive: true });
