@@ -117,6 +117,30 @@ for (const major of testMajors()) {
   });
 }
 
+test('SSE-KMS: objects and manifests are encrypted with the given key', async () => {
+  const { KMSClient, CreateKeyCommand } = await import('@aws-sdk/client-kms');
+  const kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
+  const key = await kms.send(new CreateKeyCommand({ Description: 'rds-s3-backup test' }));
+  const keyArn = key.KeyMetadata!.Arn!;
+  const pg = await startPostgres({ major: 18 });
+  try {
+    const bucket = await moto.createBucket();
+    const res = await runCli(['backup', '--to', `s3://${bucket}/enc`, '--kms-key-id', keyArn, '--json'], { ...pg.env('postgres'), ...moto.env() });
+    assert.equal(res.code, 0, res.stderr);
+    const keys = await moto.listKeys(bucket);
+    assert.equal(keys.length, 2);
+    for (const k of keys) {
+      const head = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: k }));
+      assert.equal(head.ServerSideEncryption, 'aws:kms', k);
+      assert.equal(head.SSEKMSKeyId, keyArn, k);
+    }
+    const manifest = JSON.parse((await getBytes(bucket, keys.find((k) => k.endsWith('.manifest.json'))!)).toString()) as { encryption: { kmsKeyId: string } };
+    assert.equal(manifest.encryption.kmsKeyId, keyArn);
+  } finally {
+    await pg.stop();
+  }
+});
+
 test('file:// target: same layout and manifest, fully offline', async () => {
   const pg = await startPostgres({ major: 18 });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-file-'));
