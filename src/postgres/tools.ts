@@ -71,16 +71,20 @@ async function probe(file: string): Promise<{ version: string; major: number }> 
 }
 
 /** Order: explicit setting → the bundle (package cache, then the Lambda layer) → pg_dump on PATH. */
-export async function locatePgTools(explicitDir: string | null, env: Readonly<Record<string, string | undefined>> = process.env): Promise<PgTools> {
+export async function locatePgTools(
+  explicitDir: string | null,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  places: { readonly bundleDir: string; readonly layerDir: string } = { bundleDir: packageBundleDir(), layerDir: LAYER_DIR },
+): Promise<PgTools> {
   let found: Omit<PgTools, 'version' | 'major'> | undefined;
   if (explicitDir) {
     const t = fromDir(path.resolve(explicitDir), 'explicit');
     if (!existsSync(t.pgDump)) throw new ToolError(`no bin/pg_dump in ${t.dir} (from --pgtools-dir / RDS_S3_BACKUP_PGTOOLS_DIR)`);
     found = t;
-  } else if (existsSync(path.join(packageBundleDir(), 'bin', 'pg_dump'))) {
-    found = fromDir(packageBundleDir(), 'bundle');
-  } else if (existsSync(path.join(LAYER_DIR, 'bin', 'pg_dump'))) {
-    found = fromDir(LAYER_DIR, 'layer');
+  } else if (existsSync(path.join(places.bundleDir, 'bin', 'pg_dump'))) {
+    found = fromDir(places.bundleDir, 'bundle');
+  } else if (existsSync(path.join(places.layerDir, 'bin', 'pg_dump'))) {
+    found = fromDir(places.layerDir, 'layer');
   } else {
     const p = onPath('pg_dump', env.PATH);
     if (!p) {
