@@ -1,0 +1,116 @@
+################################################################################
+# KMS key for the bucket: a dedicated key with rotation whose policy lets the
+# backup role use it only through S3, or an existing key.
+################################################################################
+
+locals {
+  kms_key_arn            = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_administrators = length(var.kms_key_administrator_arns) > 0 ? var.kms_key_administrator_arns : ["arn:${local.partition}:iam::${local.account}:root"]
+  s3_service_endpoint    = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
+}
+
+data "aws_iam_policy_document" "kms_key" {
+  count = var.create_kms_key ? 1 : 0
+
+  # Administration without use: administrators can manage (and, via PutKeyPolicy,
+  # recover) the key but cannot decrypt backups with this statement.
+  statement {
+    sid    = "KeyAdministration"
+    effect = "Allow"
+    actions = [
+      "kms:CancelKeyDeletion",
+      "kms:CreateAlias",
+      "kms:DeleteAlias",
+      "kms:DescribeKey",
+      "kms:DisableKey",
+      "kms:DisableKeyRotation",
+      "kms:EnableKey",
+      "kms:EnableKeyRotation",
+      "kms:GetKeyPolicy",
+      "kms:GetKeyRotationStatus",
+      "kms:ListAliases",
+      "kms:ListGrants",
+      "kms:ListKeyPolicies",
+      "kms:ListResourceTags",
+      "kms:PutKeyPolicy",
+      "kms:RevokeGrant",
+      "kms:RotateKeyOnDemand",
+      "kms:ScheduleKeyDeletion",
+      "kms:TagResource",
+      "kms:UntagResource",
+      "kms:UpdateAlias",
+      "kms:UpdateKeyDescription",
+    ]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = local.kms_key_administrators
+    }
+  }
+
+  statement {
+    sid       = "BackupWriterViaS3"
+    effect    = "Allow"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [aws_iam_role.lambda.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.s3_service_endpoint]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:CallerAccount"
+      values   = [local.account]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.kms_key_restore_principal_arns) > 0 ? [var.kms_key_restore_principal_arns] : []
+
+    content {
+      sid       = "RestoreReadersViaS3"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:DescribeKey"]
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = statement.value
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_service_endpoint]
+      }
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  description             = "Encrypts RDS logical backups of ${var.db_instance_identifier} (${var.environment}) in S3"
+  key_usage               = "ENCRYPT_DECRYPT"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_key_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms_key[0].json
+
+  tags = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  count = var.create_kms_key ? 1 : 0
+
+  name          = "alias/${local.name}"
+  target_key_id = aws_kms_key.this[0].key_id
+}

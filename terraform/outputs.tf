@@ -1,0 +1,59 @@
+output "bucket_name" {
+  description = "Name of the backup bucket."
+  value       = aws_s3_bucket.this.bucket
+}
+
+output "bucket_arn" {
+  description = "ARN of the backup bucket."
+  value       = aws_s3_bucket.this.arn
+}
+
+output "backup_s3_uri" {
+  description = "Where backups are written: `s3://<bucket>/<prefix>`."
+  value       = local.function_environment["RDS_S3_BACKUP_TO"]
+}
+
+output "function_name" {
+  description = "Name of the backup Lambda function."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the backup Lambda function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the function's IAM role (grant it nothing else)."
+  value       = aws_iam_role.lambda.arn
+}
+
+output "kms_key_arn" {
+  description = "ARN of the KMS key encrypting the backups."
+  value       = local.kms_key_arn
+}
+
+output "sns_topic_arn" {
+  description = "ARN of the SNS topic the alarms notify (null if none)."
+  value       = local.alarm_topic_arn
+}
+
+output "security_group_id" {
+  description = "ID of the function's security group."
+  value       = aws_security_group.lambda.id
+}
+
+output "log_group_name" {
+  description = "Name of the function's CloudWatch log group."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "schedule_arn" {
+  description = "ARN of the EventBridge Scheduler schedule."
+  value       = aws_scheduler_schedule.this.arn
+}
+
+output "db_user_connect_arn" {
+  description = "The `rds-db:connect` resource the function may use (IAM auth), null in secret mode."
+  value       = var.auth_mode == "iam" ? local.db_user_arn : null
+}
