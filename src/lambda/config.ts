@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { collectRaw, parseBackupConfig, type BackupConfig } from '../core/config.ts';
+import { ConfigError, type ConfigIssue } from '../core/errors.ts';
+
+/**
+ * The Lambda's configuration: the CLI's schema (src/core/config.ts) read from the function's environment, with
+ * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
+ * because core/options.ts is shared with the CLI.
+ */
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
+
+/** Lambda-only variables (the rest are the CLI's, see src/core/options.ts). */
+export const LAMBDA_OPTIONS = [
+  {
+    env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',
+    help: 'RDS DB instance identifier (or its ARN) resolved to host and port at every run with rds:DescribeDBInstances; instead of PGHOST/PGPORT.',
+  },
+  {
+    env: 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS',
+    help: 'Seconds before the function timeout at which a running backup is aborted (pg_dump killed, multipart upload aborted) so the failure is reported instead of a timeout.',
+    default: '30',
+  },
+] as const satisfies readonly LambdaOptionSpec[];
+
+/**
+ * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
+ * default only for verify-ca/verify-full when PGSSLROOTCERT is unset; it was not verified on a real Lambda here.
+ */
+export const LAMBDA_CA_FILE = '/var/runtime/ca-cert.pem';
+
+export const DEFAULT_ABORT_MARGIN_MS = 30_000;
+
+export type DbInstanceRef = {
+  readonly id: string;
+  /** From an ARN; otherwise the client uses RDS_S3_BACKUP_DB_REGION or AWS_REGION. */
+  readonly region: string | null;
+};
+
+export type LambdaSettings = {
+  readonly instance: DbInstanceRef | null;
+  readonly abortMarginMs: number;
+};
+
+export type LambdaConfig = {
+  readonly backup: BackupConfig;
+  readonly lambda: LambdaSettings;
+};
+
+const INSTANCE_ID = /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/;
+const INSTANCE_ARN = /^arn:aws[a-z-]*:rds:([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):\d{12}:db:([a-zA-Z][a-zA-Z0-9-]{0,62})$/;
+
+export function parseInstanceRef(value: string): DbInstanceRef | string {
+  const arn = INSTANCE_ARN.exec(value);
+  if (arn) return checkIdentifier(arn[2]!) ?? { id: value, region: arn[1]! };
+  if (value.startsWith('arn:')) return 'must be an RDS DB instance ARN (arn:aws:rds:<region>:<account>:db:<identifier>) or an identifier';
+  return checkIdentifier(value) ?? { id: value, region: null };
+}
+
+function checkIdentifier(id: string): string | undefined {
+  if (!INSTANCE_ID.test(id)) return 'must be a DB instance identifier: 1-63 letters, digits or hyphens, starting with a letter';
+  if (id.endsWith('-') || id.includes('--')) return 'a DB instance identifier cannot end with a hyphen or contain two consecutive hyphens';
+  return undefined;
+}
+
+/** Field labels in Lambda errors name the environment variable only: there are no flags here. */
+function envLabel(field: string): string {
+  const parts = field.split(' / ');
+  const env = parts.find((p) => /^[A-Z][A-Z0-9_]*$/.test(p));
+  return env ?? field;
+}
+
+/** Parses the function's environment; throws one ConfigError naming every bad variable (never their values). */
+export function parseLambdaConfig(env: Env): LambdaConfig {
+  const issues: ConfigIssue[] = [];
+  const add = (field: string, message: string): void => {
+    issues.push({ field, message });
+  };
+  const set = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+
+  // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration.
+  for (const name of ['PGPASSWORD', 'PGPASSFILE']) {
+    if (set(name)) add(name, 'must not be set for the Lambda: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)');
+  }
+
+  const effective: Record<string, string | undefined> = { ...env };
+  // IAM auth is the default here; a configured secret still selects secret auth as in the CLI.
+  if (!set('RDS_S3_BACKUP_AUTH') && !set('RDS_S3_BACKUP_SECRET_ID')) effective.RDS_S3_BACKUP_AUTH = 'iam';
+  if ((set('RDS_S3_BACKUP_AUTH') ?? effective.RDS_S3_BACKUP_AUTH)?.toLowerCase() === 'password') {
+    add('RDS_S3_BACKUP_AUTH', 'password is not supported by the Lambda (the password would sit in the function configuration): use iam or secret');
+  }
+  // TLS with certificate and host name checks unless a weaker mode is configured explicitly.
+  const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
+  effective.PGSSLMODE = sslmode;
+  // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = LAMBDA_CA_FILE;
+  const rootcert = effective.PGSSLROOTCERT?.trim();
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
+    add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. the Amazon RDS CA bundle shipped in a layer or the function)`);
+  }
+
+  let instance: DbInstanceRef | null = null;
+  const instanceId = set('RDS_S3_BACKUP_DB_INSTANCE_ID');
+  if (instanceId) {
+    const ref = parseInstanceRef(instanceId);
+    if (typeof ref === 'string') add('RDS_S3_BACKUP_DB_INSTANCE_ID', ref);
+    else instance = ref;
+    for (const name of ['PGHOST', 'PGPORT']) {
+      if (set(name)) add(name, 'must not be set together with RDS_S3_BACKUP_DB_INSTANCE_ID (the instance gives host and port)');
+    }
+  }
+
+  let abortMarginMs = DEFAULT_ABORT_MARGIN_MS;
+  const margin = set('RDS_S3_BACKUP_ABORT_MARGIN_SECONDS');
+  if (margin !== undefined) {
+    if (!/^\d+$/.test(margin) || Number(margin) < 5 || Number(margin) > 600) add('RDS_S3_BACKUP_ABORT_MARGIN_SECONDS', 'must be a whole number of seconds between 5 and 600');
+    else abortMarginMs = Number(margin) * 1000;
+  }
+
+  let backup: BackupConfig | undefined;
+  try {
+    backup = parseBackupConfig(collectRaw('backup', {}, effective));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const i of err.issues) add(envLabel(i.field), i.message);
+  }
+  if (backup) {
+    if (backup.target.kind !== 's3') add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
+    if (backup.auth.mode === 'iam') {
+      if (!backup.connection.host && !instance) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
+      if (!backup.connection.user) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
+    }
+  }
+  if (issues.length > 0 || !backup) throw new ConfigError(issues);
+  return Object.freeze({ backup, lambda: Object.freeze({ instance: instance ? Object.freeze(instance) : null, abortMarginMs }) });
+}
+
+/** The configuration with the instance's current endpoint filled in. */
+export function withEndpoint(config: BackupConfig, host: string, port: number): BackupConfig {
+  return Object.freeze({ ...config, connection: Object.freeze({ ...config.connection, host, port }) });
+}

@@ -1,0 +1,60 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DatabaseResult } from '../core/backup.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Names the Terraform module's alarms depend on: change them together. */
+export const METRICS = {
+  /** Count 1 per fully successful run; dimension `service` only. The missed-backup alarm watches it. */
+  succeeded: 'BackupSucceeded',
+  /** Count 1 per failed run (including an invalid configuration or event); dimension `service` only. */
+  failed: 'BackupFailed',
+  /** Per database (dimensions `service`, `database`). */
+  databaseSucceeded: 'DatabaseBackupSucceeded',
+  databaseFailed: 'DatabaseBackupFailed',
+  bytes: 'BackupBytes',
+  duration: 'BackupDuration',
+  throughput: 'BackupThroughput',
+} as const;
+
+export const DEFAULT_NAMESPACE = 'RdsS3Backup';
+/** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/keys.ts). */
+export const GLOBALS_DIMENSION = '@globals';
+
+export type Telemetry = {
+  readonly logger: Logger;
+  /** Run-level metrics: one EMF document per invocation. */
+  readonly run: Metrics;
+  /** Per-database metrics: one EMF document per database result. */
+  readonly database: Metrics;
+  readonly service: string;
+  readonly namespace: string;
+};
+
+export function createTelemetry(env: Env): Telemetry {
+  const service = env.POWERTOOLS_SERVICE_NAME || env.AWS_LAMBDA_FUNCTION_NAME || 'rds-s3-backup';
+  const namespace = env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_NAMESPACE;
+  return {
+    logger: new Logger({ serviceName: service }),
+    run: new Metrics({ namespace, serviceName: service }),
+    database: new Metrics({ namespace, serviceName: service }),
+    service,
+    namespace,
+  };
+}
+
+/** Emits one EMF document for a database result with dimensions service + database. */
+export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult): void {
+  metrics.addDimension('database', result.kind === 'globals' ? GLOBALS_DIMENSION : (result.database ?? GLOBALS_DIMENSION));
+  if (result.ok) {
+    metrics.addMetric(METRICS.databaseSucceeded, MetricUnit.Count, 1);
+    metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.bytes);
+    metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);
+    metrics.addMetric(METRICS.throughput, MetricUnit.BytesPerSecond, result.durationMs > 0 ? Math.round((result.bytes * 1000) / result.durationMs) : result.bytes);
+  } else {
+    metrics.addMetric(METRICS.databaseFailed, MetricUnit.Count, 1);
+    metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);
+  }
+  metrics.publishStoredMetrics();
+}
