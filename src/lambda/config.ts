@@ -129,12 +129,12 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
     if (!(err instanceof ConfigError)) throw err;
     for (const i of err.issues) add(envLabel(i.field), i.message);
   }
-  if (backup) {
-    if (backup.target.kind !== 's3') add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
-    if (backup.auth.mode === 'iam') {
-      if (!backup.connection.host && !instance) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
-      if (!backup.connection.user) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
-    }
+  // Checked on the raw values too, so one error lists everything even when the core schema failed as well.
+  const to = set('RDS_S3_BACKUP_TO');
+  if (to && !to.startsWith('s3://')) add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
+  if (effective.RDS_S3_BACKUP_AUTH?.trim().toLowerCase() === 'iam') {
+    if (!set('PGHOST') && !instanceId) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
+    if (!set('PGUSER')) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
   }
   if (issues.length > 0 || !backup) throw new ConfigError(issues);
   return Object.freeze({ backup, lambda: Object.freeze({ instance: instance ? Object.freeze(instance) : null, abortMarginMs }) });
