@@ -4,6 +4,7 @@ import { backupCommand } from './backup-command.ts';
 import { mainHelp } from './help.ts';
 import type { CliIO } from './io.ts';
 import { listCommand } from './list-command.ts';
+import { restoreCommand } from './restore-command.ts';
 import type { Output } from './progress.ts';
 
 type CommandFn = (argv: readonly string[], io: CliIO) => Promise<number>;
@@ -11,6 +12,7 @@ type CommandFn = (argv: readonly string[], io: CliIO) => Promise<number>;
 const COMMANDS: Record<string, CommandFn> = {
   backup: backupCommand,
   list: listCommand,
+  restore: restoreCommand,
 };
 
 export function registerCommand(name: string, fn: CommandFn): void {

@@ -1,0 +1,60 @@
+import os from 'node:os';
+import type { RestoreConfig, RestoreTargetSettings } from './core/config.ts';
+import { runRestore, type RestoreEvent, type RestoreReport } from './core/restore.ts';
+import type { BackupStore } from './core/storage.ts';
+import { resolveConnection, type IamSigner } from './postgres/credentials.ts';
+import { listArchive, PgRestoreTarget } from './postgres/restore-target.ts';
+import { locatePgTools, type PgTools } from './postgres/tools.ts';
+import { openStore } from './storage/open-store.ts';
+
+export type ExecuteRestoreOptions = {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: RestoreEvent) => void;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly store?: BackupStore;
+  readonly signer?: IamSigner;
+  readonly progressIntervalMs?: number;
+};
+
+export async function openRestoreTarget(
+  settings: RestoreTargetSettings,
+  tools: PgTools,
+  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+): Promise<PgRestoreTarget> {
+  const conn = await resolveConnection(settings.connection, settings.auth, { env: options.env ?? process.env, ...(options.signer ? { signer: options.signer } : {}) });
+  return new PgRestoreTarget(conn, tools, settings.database);
+}
+
+/** Wires the adapters around core/restore.ts for the CLI. */
+export async function executeRestore(config: RestoreConfig, options: ExecuteRestoreOptions = {}): Promise<RestoreReport> {
+  const env = options.env ?? process.env;
+  const tools = await locatePgTools(config.pgtoolsDir, env);
+  const store = options.store ?? openStore(config.source);
+  const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null;
+  try {
+    return await runRestore(
+      {
+        selector: config.selector,
+        database: config.database,
+        globals: config.globals,
+        targetDatabase: config.target?.database ?? null,
+        create: config.create,
+        singleTransaction: config.singleTransaction,
+        jobs: config.jobs,
+        selection: { schemas: config.schemas, tables: config.tables, noOwner: config.noOwner, noAcl: config.noAcl, clean: config.clean },
+        tempDir: config.tempDir ?? os.tmpdir(),
+        listOnly: config.list,
+      },
+      {
+        store,
+        target,
+        lister: (head, filters) => listArchive(tools, head, filters),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      },
+    );
+  } finally {
+    await target?.close();
+  }
+}
