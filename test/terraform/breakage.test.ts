@@ -1,8 +1,10 @@
 // Every offline check, shown to fail: copy the module to a temp dir, break one
 // thing, and assert that the specific check reports exactly that.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { updatedReadme } from "../../scripts/terraform/docs.ts";
 import { checkFormat } from "./lib/format.ts";
 import { checkParse, loadModule } from "./lib/load.ts";
 import type { Finding } from "./lib/load.ts";
@@ -114,6 +116,12 @@ describe("schema check (both provider majors) fails on", () => {
     expectFinding(v5, "schema", /resource type aws_s3_bucket_public_access_blocks does not exist/);
   });
 
+  it("a real resource type missing from the committed subset (regenerate the schema)", async () => {
+    const dir = copy([append("s3.tf", '\nresource "aws_s3_bucket_logging" "this" {\n  bucket        = aws_s3_bucket.this.id\n  target_bucket = aws_s3_bucket.this.id\n  target_prefix = "logs/"\n}\n')]);
+    const { v6 } = await schemaFindings(dir);
+    expectFinding(v6, "schema", /aws_s3_bucket_logging is not in the committed schema subset/);
+  });
+
   it("a repeated max-one block", async () => {
     const dir = copy([
       {
@@ -206,6 +214,16 @@ describe("reference check fails on", () => {
     const dir = copy([{ file: "examples/minimal/main.tf", find: "  environment            = var.environment\n", replace: "" }]);
     const findings = await refFindings(join(dir, "examples/minimal"));
     expectFinding(findings, "refs", /required variable "environment" of module/);
+  });
+});
+
+describe("docs check fails on", () => {
+  it("a variable added without regenerating the README tables", async () => {
+    const dir = copy([append("variables.tf", '\nvariable "new_knob" {\n  description = "A new knob nobody documented."\n  type        = string\n  default     = null\n}\n')]);
+    const readme = readFileSync(join(dir, "README.md"), "utf8");
+    const regenerated = await updatedReadme(dir, readme);
+    assert.notEqual(regenerated, readme);
+    assert.match(regenerated, /\| new_knob \| A new knob nobody documented\. \|/);
   });
 });
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
+import { updatedReadme } from "../../scripts/terraform/docs.ts";
 import { checkFormat } from "./lib/format.ts";
 import { checkParse, loadModule, moduleDirs } from "./lib/load.ts";
 import type { Finding } from "./lib/load.ts";
@@ -72,6 +73,13 @@ for (const dir of moduleDirs(MODULE_ROOT)) {
     });
   });
 }
+
+describe("docs", () => {
+  it("terraform/README.md inputs/outputs tables are current (node scripts/terraform/docs.ts)", async () => {
+    const readme = readFileSync(join(MODULE_ROOT, "README.md"), "utf8");
+    assert.equal(await updatedReadme(MODULE_ROOT, readme), readme);
+  });
+});
 
 describe("versions", () => {
   it("module and examples pin the AWS provider to the 6.x range that knows nodejs24.x", async () => {
