@@ -57,7 +57,8 @@ export async function streamToStore(
   const uploadOutcome = upload.done.then(
     (r) => ({ ok: true as const, result: r }),
     (err: unknown) => {
-      fail(new StorageError(`upload of ${key} failed: ${describeError(err)}`, { cause: err }));
+      // The store's own error already names the target and carries the hint; wrapping it would lose the hint.
+      fail(err instanceof StorageError ? err : new StorageError(`upload of ${key} failed: ${describeError(err)}`, { cause: err }));
       return { ok: false as const, error: err };
     },
   );
@@ -65,7 +66,8 @@ export async function streamToStore(
   let bytes = 0;
   const copy = (async () => {
     for await (const chunk of proc.stdout) {
-      if (internal.signal.aborted) break;
+      // A destroyed body means the store gave up (a part failed for good); its error arrives through `upload`.
+      if (internal.signal.aborted || body.destroyed) break;
       const buf = chunk as Buffer;
       bytes += buf.length;
       hash.update(buf);
@@ -91,6 +93,9 @@ export async function streamToStore(
   const status = await proc.exited;
   await copy;
   options.signal?.removeEventListener('abort', onExternalAbort);
+  // When the store destroyed the body, pg_dump dies of the closed pipe ("could not write to output file"); the
+  // store's failure is the cause to report, so wait for it before blaming pg_dump.
+  if (!firstError && body.destroyed) await uploadOutcome;
 
   if (!firstError && (status.code !== 0 || status.signal !== null)) {
     fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) }));

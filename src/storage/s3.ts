@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
   PutObjectTaggingCommand,
@@ -31,12 +33,22 @@ export function needsPathStyle(env: Readonly<Record<string, string | undefined>>
   }
 }
 
-export function createS3Client(env: Readonly<Record<string, string | undefined>> = process.env): S3Client {
+export type S3Timeouts = {
+  /** TCP connect (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** A request whose socket sees no traffic this long fails (and is retried); default 120 s. */
+  readonly socketTimeoutMs?: number;
+};
+
+export function createS3Client(env: Readonly<Record<string, string | undefined>> = process.env, timeouts: S3Timeouts = {}): S3Client {
   return new S3Client({
     forcePathStyle: needsPathStyle(env),
     // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     followRegionRedirects: true,
+    // The SDK's default is no timeout at all: one stalled connection (a dead NAT, a half-open socket) would hang
+    // the backup forever, past the Lambda's budget and deaf to SIGTERM. Same idle limit as SDK v2's default.
+    requestHandler: { connectionTimeout: timeouts.connectTimeoutMs ?? 10_000, socketTimeout: timeouts.socketTimeoutMs ?? 120_000 },
   });
 }
 
@@ -54,9 +66,12 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   const code = errorCode(err);
   const msg = describeError(err);
   let hint: string | undefined;
+  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
   else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg)) hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
-  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|socket hang up|connect/i.test(`${code} ${msg}`)) hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
+  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|socket hang up|connect/i.test(`${code} ${msg}`)) hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
+  else if (/timed out/i.test(msg)) hint = 'S3 stopped answering (the request timed out, also on retry): check the network path (VPC endpoint, NAT, proxy) and AWS_ENDPOINT_URL, then run the backup again';
+  else if ((status !== undefined && status >= 500) || /^(InternalError|ServiceUnavailable|SlowDown)$/.test(code)) hint = 'S3 kept answering with a server error after the SDK\'s retries: run the backup again later; if it persists, check the S3 service health for the region (or the S3-compatible server)';
   else if (/region/i.test(msg)) hint = 'set AWS_REGION';
   return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, { cause: err, ...(hint ? { hint } : {}) });
 }
@@ -82,8 +97,26 @@ export class S3Store implements BackupStore {
 
   upload(key: string, body: Readable, options: UploadOptions): UploadHandle {
     let uploaded = 0;
+    // lib-storage throws the abort's error when aborting fails, losing the real cause, and does not say whether
+    // the multipart upload is still open: watch its requests through a thin wrapper to know both.
+    let firstError: unknown;
+    let uploadId: string | undefined;
+    let aborted = false;
+    const inner = this.#client;
+    const send = async (command: Parameters<S3Client['send']>[0], ...rest: unknown[]): Promise<unknown> => {
+      try {
+        const out = await (inner.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(command, ...rest);
+        if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
+        if (command instanceof AbortMultipartUploadCommand) aborted = true;
+        return out;
+      } catch (err) {
+        if (!(command instanceof AbortMultipartUploadCommand)) firstError ??= err;
+        throw err;
+      }
+    };
+    const client = new Proxy(inner, { get: (target, p, receiver) => (p === 'send' ? send : Reflect.get(target, p, receiver)) });
     const upload = new Upload({
-      client: this.#client,
+      client,
       params: {
         Bucket: this.bucket,
         Key: key,
@@ -103,8 +136,21 @@ export class S3Store implements BackupStore {
     });
     const done = upload.done().then(
       (r): UploadResult => ({ versionId: r.VersionId ?? null }),
-      (err: unknown) => {
-        throw s3Error('upload of', `s3://${this.bucket}/${key}`, err);
+      async (err: unknown) => {
+        const cause = firstError ?? err;
+        let leftOpen = '';
+        if (uploadId && !aborted) {
+          // lib-storage's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
+          try {
+            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+          } catch (abortErr) {
+            if (errorCode(abortErr) !== 'NoSuchUpload') {
+              leftOpen = `; the incomplete multipart upload ${uploadId} could not be aborted (${describeError(abortErr)}): it is not a backup and never lists as one, and the bucket's abort-incomplete-multipart-upload lifecycle rule removes it`;
+            }
+          }
+        }
+        const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
+        throw leftOpen ? new StorageError(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) }) : e;
       },
     );
     return { done, uploadedBytes: () => uploaded };
