@@ -51,6 +51,8 @@ export type HandlerDeps = {
 export type BackupHandler = (event: unknown, context: LambdaContext) => Promise<BackupSummary>;
 
 const PROGRESS_LOG_INTERVAL_MS = 60_000;
+/** How often the pipeline reports bytes: only sampled into memory, logged every PROGRESS_LOG_INTERVAL_MS. */
+const PROGRESS_SAMPLE_MS = 200;
 
 function describeConfig(c: LambdaConfig): Record<string, unknown> {
   const b = c.backup;
@@ -97,10 +99,13 @@ function mib(bytes: number): string {
 }
 
 /** The error for a run the time budget cut short: it names the database and what to do about it. */
-function budgetError(report: BackupReport | null, inFlight: { database: string | null; bytes: number; startedAt: number } | null, cause: unknown): AbortedError {
+/** What was being dumped when the budget ran out (taken at the abort, not after the cleanup). */
+type CutShort = { readonly database: string | null; readonly bytes: number; readonly elapsedMs: number };
+
+function budgetError(report: BackupReport | null, inFlight: CutShort | null, cause: unknown): AbortedError {
   const cut = report?.results.find((r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message));
   const who = cut ? (cut.database ?? 'globals') : inFlight ? (inFlight.database ?? 'globals') : null;
-  const streamed = inFlight ? ` after ${mib(inFlight.bytes)} in ${((Date.now() - inFlight.startedAt) / 1000).toFixed(0)} s` : '';
+  const streamed = inFlight ? ` (${mib(inFlight.bytes)} dumped in ${(inFlight.elapsedMs / 1000).toFixed(0)} s)` : '';
   const done = report?.results.filter((r) => r.ok).map((r) => r.database ?? 'globals') ?? [];
   const skipped = report?.results.filter((r) => !r.ok && r !== cut).map((r) => r.database ?? 'globals') ?? [];
   const lines = [
@@ -189,10 +194,19 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     };
 
     let report: BackupReport;
-    const lastInFlight = () => inFlight as { database: string | null; bytes: number; startedAt: number } | null;
+    let cutShort: CutShort | null = null;
+    budget.signal.addEventListener(
+      'abort',
+      () => {
+        const f = inFlight as { database: string | null; bytes: number; startedAt: number } | null;
+        if (f) cutShort = { database: f.database, bytes: f.bytes, elapsedMs: Date.now() - f.startedAt };
+      },
+      { once: true },
+    );
+    const lastInFlight = (): CutShort | null => cutShort;
     try {
       report = await Promise.race([
-        executeBackup(backup, { signal: budget.signal, env, onEvent, ...(deps.signer ? { signer: deps.signer } : {}) }),
+        executeBackup(backup, { signal: budget.signal, env, onEvent, progressIntervalMs: PROGRESS_SAMPLE_MS, ...(deps.signer ? { signer: deps.signer } : {}) }),
         budget.hardStop,
       ]);
     } catch (err) {
