@@ -155,7 +155,7 @@ data "aws_iam_policy_document" "vpc" {
     resources = concat(
       ["arn:${local.partition}:ec2:${local.region}:${local.account}:network-interface/*"],
       [for id in local.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account}:subnet/${id}"],
-      ["arn:${local.partition}:ec2:${local.region}:${local.account}:security-group/${aws_security_group.lambda.id}"],
+      [aws_security_group.lambda.arn],
     )
   }
 

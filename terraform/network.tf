@@ -101,6 +101,14 @@ resource "aws_vpc_endpoint" "s3" {
   route_table_ids   = local.s3_endpoint_route_table_ids
 
   tags = merge(local.tags, { Name = "${local.name}-s3" })
+
+  lifecycle {
+    # Subnets that use the VPC's main route table implicitly have no association to discover.
+    precondition {
+      condition     = length(local.s3_endpoint_route_table_ids) > 0
+      error_message = "No route table is explicitly associated with the function's subnets: pass s3_gateway_endpoint_route_table_ids, or set create_s3_gateway_endpoint = false if S3 is reachable otherwise."
+    }
+  }
 }
 
 ################################################################################

@@ -71,6 +71,13 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
       kms_master_key_id = local.kms_key_arn
     }
   }
+
+  lifecycle {
+    precondition {
+      condition     = var.create_kms_key || var.kms_key_arn != null
+      error_message = "create_kms_key = false needs kms_key_arn."
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "this" {
