@@ -4,8 +4,8 @@ import { TOOL_VERSION } from '../core/version.ts';
 const SUMMARY: Record<Command, string> = {
   backup: 'Stream pg_dump of one or more databases (and optionally roles) into S3 or a directory, with a manifest per backup.',
   list: 'List backups newest first: complete ones (with a manifest) and incomplete leftovers.',
-  restore: 'Restore a backup into a database.',
-  verify: 'Prove a backup restores.',
+  restore: 'Restore a backup into a database: checksum-verified while streaming, in one transaction that only commits when the object is intact.',
+  verify: 'Prove a backup restores: into a throwaway PostgreSQL (or --target), comparing tables and exact row counts with the manifest.',
 };
 
 const EXAMPLES: Record<Command, string[]> = {
@@ -23,8 +23,34 @@ const EXAMPLES: Record<Command, string[]> = {
     'rds-s3-backup backup --dbname postgres://me@localhost/app --to file:///var/backups/pg',
   ],
   list: ['rds-s3-backup list --from s3://my-backups/prod', 'rds-s3-backup list --from s3://my-backups/prod --database app --since 2026-11-01 --json'],
-  restore: [],
-  verify: [],
+  restore: [
+    '# latest backup of "app" into a new database of the same name (like pg_restore -C), roles first',
+    'PGPASSWORD=... rds-s3-backup restore --from s3://my-backups/prod --database app --latest --globals \\',
+    '  --target "host=restore-db.internal user=admin dbname=postgres" --create',
+    '',
+    '# the newest backup taken at or before a time, into an existing empty database',
+    'rds-s3-backup restore --from s3://my-backups/prod --database app --at 2026-11-20T00:00:00Z \\',
+    '  --target postgres://admin@restore-db.internal/app_copy',
+    '',
+    '# one table, without owners; first see what would be restored',
+    'rds-s3-backup restore --from s3://my-backups/prod --database app --latest --table sales.orders --list',
+    'rds-s3-backup restore --from s3://my-backups/prod --database app --latest --table sales.orders --no-owner \\',
+    '  --target "host=localhost dbname=scratch"',
+    '',
+    '# big database: 4 parallel jobs from a verified local copy',
+    'rds-s3-backup restore --from s3://my-backups/prod --key app/20261124T031500Z-1a2b3c4d.dump --jobs 4 \\',
+    '  --temp-dir /mnt/scratch --target "host=restore-db.internal dbname=app"',
+  ],
+  verify: [
+    '# restore the latest backup into a throwaway PostgreSQL of the same major and compare with the manifest',
+    'rds-s3-backup verify --from s3://my-backups/prod --database app --latest',
+    '',
+    '# only download and check SHA-256 and the archive TOC (no PostgreSQL needed)',
+    'rds-s3-backup verify --from s3://my-backups/prod --database app --latest --integrity-only',
+    '',
+    '# on a scratch server of your own (a temporary database is created and dropped)',
+    'rds-s3-backup verify --from s3://my-backups/prod --database app --at 2026-11-01 --target "host=scratch user=verify"',
+  ],
 };
 
 const GROUP_TITLES: Record<OptionSpec['group'], string> = {
@@ -76,5 +102,7 @@ export function mainHelp(): string {
     'Quick look:',
     '  rds-s3-backup backup --to s3://my-backups/prod --databases all --globals',
     '  rds-s3-backup list --from s3://my-backups/prod',
+    '  rds-s3-backup verify --from s3://my-backups/prod --database app --latest',
+    '  rds-s3-backup restore --from s3://my-backups/prod --database app --latest --target "host=... dbname=postgres" --create',
   ].join('\n');
 }

@@ -9,7 +9,8 @@ import type { CliIO } from './io.ts';
 
 function verifiedCell(e: CatalogEntry): string {
   if (!e.verification) return '-';
-  return `${e.verification.ok ? 'verified ✓' : 'verify FAILED ✗'} at ${e.verification.verifiedAt.replace(/\.\d+Z$/, 'Z')}`;
+  const mode = e.verification.mode ? ` (${e.verification.mode})` : '';
+  return `${e.verification.ok ? 'verified ✓' : 'verify FAILED ✗'} at ${e.verification.verifiedAt.replace(/\.\d+Z$/, 'Z')}${mode}`;
 }
 
 export async function listCommand(argv: readonly string[], io: CliIO): Promise<number> {

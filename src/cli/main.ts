@@ -5,6 +5,7 @@ import { mainHelp } from './help.ts';
 import type { CliIO } from './io.ts';
 import { listCommand } from './list-command.ts';
 import { restoreCommand } from './restore-command.ts';
+import { verifyCommand } from './verify-command.ts';
 import type { Output } from './progress.ts';
 
 type CommandFn = (argv: readonly string[], io: CliIO) => Promise<number>;
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, CommandFn> = {
   backup: backupCommand,
   list: listCommand,
   restore: restoreCommand,
+  verify: verifyCommand,
 };
 
 export function registerCommand(name: string, fn: CommandFn): void {

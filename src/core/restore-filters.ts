@@ -116,12 +116,15 @@ export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequ
   if (tables.length > 0) {
     // pg_restore applies -n and -t independently: every (schema, table) pair of the flags is selected.
     const selected = entries.filter((e) => TABLE_LIKE.has(e.desc) && names.has(e.tag) && (schemas.size === 0 || schemas.has(e.namespace ?? '')));
-    const extra = selected.filter((e) => RELATION.has(e.desc) && !wanted.has(`${e.namespace}\u0000${e.tag}`)).map((e) => `${e.namespace}.${e.tag}`);
-    if (extra.length > 0) {
-      throw new SelectionMismatchError(`pg_restore's --schema/--table flags cannot select exactly these tables: they would also restore ${[...new Set(extra)].join(', ')}`, {
-        exitCode: ExitCode.usage,
-        hint: 'restore tables from different schemas in separate runs',
-      });
+    const got = new Set(selected.filter((e) => RELATION.has(e.desc)).map((e) => `${e.namespace}\u0000${e.tag}`));
+    const extra = [...got].filter((k) => !wanted.has(k));
+    const missing = [...wanted].filter((k) => !got.has(k));
+    if (extra.length > 0 || missing.length > 0) {
+      const show = (ks: string[]): string => ks.map((k) => k.replace('\u0000', '.')).join(', ');
+      throw new SelectionMismatchError(
+        `pg_restore's --schema/--table flags cannot select exactly these tables: they would ${extra.length > 0 ? `also restore ${show(extra)}` : `leave out ${show(missing)}`}`,
+        { exitCode: ExitCode.usage, hint: 'pg_restore applies every --schema to every --table: restore tables from different schemas in separate runs' },
+      );
     }
   }
   const selectedTables = tables.length > 0 ? [...wanted].map((w) => w.replace('\u0000', '.')).sort() : [];

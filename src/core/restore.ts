@@ -1,6 +1,7 @@
 import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { listCatalog, type CatalogEntry } from './catalog.ts';
+import { summarizeToc, type TocSummary } from './archive-toc.ts';
 import { BackupToolError, ExitCode, describeError } from './errors.ts';
 import type { Manifest } from './manifest.ts';
 import { databaseEntries, resolveFilters, type RestoreSelectionRequest } from './restore-filters.ts';
@@ -60,6 +61,8 @@ export type DatabaseRestoreResult = {
   readonly sha256Verified: true;
   readonly selectedTables: readonly string[];
   readonly filters: ArchiveFilters;
+  /** The archive's TOC as read during the restore (null: newer archive version than this tool reads). */
+  readonly archiveToc: TocSummary | null;
   readonly tool: ToolReport;
   readonly durationMs: number;
 };
@@ -267,6 +270,7 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
       sha256Verified: true,
       selectedTables,
       filters,
+      archiveToc: head.toc ? summarizeToc(head.toc) : null,
       tool,
       durationMs: Date.now() - started,
     };
@@ -360,6 +364,7 @@ async function restoreParallel(
       sha256Verified: true,
       selectedTables,
       filters,
+      archiveToc: head.toc ? summarizeToc(head.toc) : null,
       tool,
       durationMs: Date.now() - started,
     };

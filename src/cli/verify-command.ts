@@ -1,0 +1,44 @@
+import { collectRaw, parseVerifyConfig } from '../core/config.ts';
+import { ExitCode } from '../core/errors.ts';
+import type { VerifyEvent } from '../core/verify.ts';
+import { executeVerify } from '../compose-restore.ts';
+import { parseCommandArgs } from './args.ts';
+import { formatDuration } from './format.ts';
+import { commandHelp } from './help.ts';
+import type { CliIO } from './io.ts';
+import type { Output } from './progress.ts';
+import { errorJson, restoreProgress } from './restore-command.ts';
+
+function verifyProgress(out: Output, options: { quiet: boolean }): (e: VerifyEvent) => void {
+  const restore = restoreProgress(out, options);
+  return (e) => {
+    if (options.quiet) return;
+    if (e.type === 'scratch') out.write(`${e.kind === 'embedded' ? 'throwaway' : 'scratch'} PostgreSQL ${e.version}: ${e.note}\n`);
+    else if (e.type === 'checked') return;
+    else restore(e);
+  };
+}
+
+export async function verifyCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  const args = parseCommandArgs('verify', argv);
+  if (args.help) {
+    io.stdout.write(commandHelp('verify') + '\n');
+    return ExitCode.ok;
+  }
+  const config = parseVerifyConfig(collectRaw('verify', args.values, io.env));
+  let report;
+  try {
+    report = await executeVerify(config, { signal: io.signal, env: io.env, onEvent: verifyProgress(io.stderr, { quiet: config.output.quiet || config.output.json }) });
+  } catch (err) {
+    if (config.output.json) io.stdout.write(JSON.stringify(errorJson(err), null, 2) + '\n');
+    throw err;
+  }
+  if (config.output.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  else {
+    io.stdout.write(`${report.ok ? 'verified ✓' : 'verify FAILED ✗'} ${report.backup.database} backup ${report.backup.id} (${report.mode}, ${formatDuration(report.durationMs)}): ${report.summary}\n`);
+    for (const m of report.mismatches) io.stdout.write(`  ✗ ${m}\n`);
+    for (const n of report.notes) io.stdout.write(`  note: ${n}\n`);
+    io.stdout.write(report.recordKey ? `  result recorded in ${report.recordKey}\n` : '  result not recorded (--no-record)\n');
+  }
+  return report.ok ? ExitCode.ok : ExitCode.failed;
+}
