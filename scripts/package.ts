@@ -15,7 +15,8 @@ import { layerArchitecture, packagesOfBundle, thirdPartyNotices, type BundleJson
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const ENTRY = path.join(ROOT, 'src', 'lambda', 'handler.ts');
-const PGTOOLS_BASE = path.join(ROOT, '.cache', 'pgtools');
+// PGTOOLS_BUNDLE_BASE: a bundle built elsewhere (scripts/build-pgtools.sh --out DIR), as in the bundle's tests.
+const PGTOOLS_BASE = path.resolve(process.env.PGTOOLS_BUNDLE_BASE ?? path.join(ROOT, '.cache', 'pgtools'));
 const ARCHES = ['x64', 'arm64'] as const;
 const MAX_FUNCTION_ZIP = 1024 * 1024;
 const MAX_LAYER_ZIP = 8 * 1024 * 1024;
@@ -71,8 +72,8 @@ function ensurePgtools(buildIfMissing: boolean): void {
   if (missing.length === 0) return;
   const how = 'run `npm run pgtools -- --arch all` (it downloads Debian packages), then `npm run package` again';
   if (!buildIfMissing) fail(`the pg tools bundle is missing for ${missing.map((a) => `linux-${a}`).join(', ')} in ${PGTOOLS_BASE}`, how);
-  console.log(`package: pg tools bundle missing for ${missing.join(', ')}: building it (scripts/build-pgtools.sh --arch all)`);
-  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-pgtools.sh'), '--arch', 'all'], { stdio: 'inherit' });
+  console.log(`package: pg tools bundle missing for ${missing.join(', ')}: building it (scripts/build-pgtools.sh --arch all --out ${PGTOOLS_BASE})`);
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-pgtools.sh'), '--arch', 'all', '--out', PGTOOLS_BASE], { stdio: 'inherit' });
   if (r.status !== 0 || ARCHES.some((a) => !bundleComplete(a))) fail('building the pg tools bundle failed', how);
 }
 

@@ -5,7 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -343,6 +344,32 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
       PGSSLROOTCERT: pg.caFile!,
       ...extra,
     });
+
+  test('the artifacts: sizes within budget, manifest with SHA-256 and package versions, layer layout', () => {
+    type ManifestArtifact = { file: string; kind: string; bytes: number; sha256: string; packages: Record<string, string>; handler?: string; pgVersion?: string };
+    const manifest = JSON.parse(readFileSync(path.join(DIST, 'manifest.json'), 'utf8')) as { artifacts: ManifestArtifact[] };
+    assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), ['function.zip', 'pgtools-layer-arm64.zip', 'pgtools-layer-x86_64.zip']);
+    for (const a of manifest.artifacts) {
+      const file = path.join(DIST, a.file);
+      assert.equal(statSync(file).size, a.bytes, a.file);
+      assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), a.sha256, a.file);
+      assert.ok(a.bytes <= (a.kind === 'function' ? 1024 * 1024 : 8 * 1024 * 1024), `${a.file} is ${a.bytes} bytes`);
+    }
+    const fn = manifest.artifacts.find((a) => a.kind === 'function')!;
+    assert.equal(fn.handler, 'index.handler');
+    for (const name of ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-rds', '@aws-sdk/rds-signer', 'pg', '@aws-lambda-powertools/logger']) {
+      const installed = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+      assert.equal(fn.packages[name], installed, name);
+    }
+    const layer = manifest.artifacts.find((a) => a.file === `pgtools-layer-${LAYER_ARCH}.zip`)!;
+    assert.match(layer.packages['postgresql-client-18'] ?? '', /^18\./);
+    assert.match(layer.pgVersion ?? '', /^18\./);
+    // Lambda extracts layers to /opt: the tools must sit at pgtools/bin and keep their execute bits.
+    const listing = execFileSync('zipinfo', [path.join(DIST, `pgtools-layer-${LAYER_ARCH}.zip`)], { encoding: 'utf8' });
+    assert.match(listing, /^-rwxr-xr-x .* pgtools\/bin\/pg_dump$/m);
+    assert.match(listing, /^-rwxr-xr-x .* pgtools\/libexec\/pg_dump$/m);
+    assert.ok(existsSync(path.join(pgtoolsDir, 'bin', 'pg_dump')));
+  });
 
   test('a scheduled event backs up the selected database over verify-full TLS with Secrets Manager auth', async (t) => {
     const bucket = await moto.createBucket();
