@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isBody, loadModule, pureExpression } from "../../test/terraform/lib/load.ts";
-import type { HclBody, HclValue, TfModule } from "../../test/terraform/lib/load.ts";
+import { isBody, loadModule, pureExpression } from "../../test/terraform/checks/load.ts";
+import type { HclBody, HclValue, TfModule } from "../../test/terraform/checks/load.ts";
 
 export const BEGIN = "<!-- BEGIN_TF_DOCS -->";
 export const END = "<!-- END_TF_DOCS -->";

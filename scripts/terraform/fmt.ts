@@ -4,8 +4,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { formatText } from "../../test/terraform/lib/format.ts";
-import { listTfFiles, moduleDirs } from "../../test/terraform/lib/load.ts";
+import { formatText } from "../../test/terraform/checks/format.ts";
+import { listTfFiles, moduleDirs } from "../../test/terraform/checks/load.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const check = process.argv.includes("--check");

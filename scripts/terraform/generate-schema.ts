@@ -18,8 +18,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadModule, moduleDirs } from "../../test/terraform/lib/load.ts";
-import type { ProviderSchema, SchemaAttribute, SchemaBlock, SchemaBlockType } from "../../test/terraform/lib/schema.ts";
+import { loadModule, moduleDirs } from "../../test/terraform/checks/load.ts";
+import type { ProviderSchema, SchemaAttribute, SchemaBlock, SchemaBlockType } from "../../test/terraform/checks/schema.ts";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const moduleRoot = join(repoRoot, "terraform");

@@ -26,10 +26,10 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { runCli } from '../support/cli.ts';
 import { startMoto, type Credentials, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
-import { jsonStatements, renderTemplate, rolePolicies } from '../terraform/lib/iam.ts';
-import { loadModule } from '../terraform/lib/load.ts';
-import { MODULE_ROOT } from '../terraform/lib/mutate.ts';
-import { FUNCTION_ROLE } from '../terraform/lib/policy.ts';
+import { jsonStatements, renderTemplate, rolePolicies } from '../terraform/checks/iam.ts';
+import { loadModule } from '../terraform/checks/load.ts';
+import { MODULE_ROOT } from '../terraform/checks/mutate.ts';
+import { FUNCTION_ROLE } from '../terraform/checks/policy.ts';
 
 const PREFIX = 'prod/app-db';
 const BACKUP_ROLE = 'rds_s3_backup';

@@ -6,12 +6,12 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { updatedReadme } from "../../scripts/terraform/docs.ts";
-import { checkFormat } from "./lib/format.ts";
-import { checkParse, loadModule, moduleDirs } from "./lib/load.ts";
-import type { Finding } from "./lib/load.ts";
-import { MODULE_ROOT } from "./lib/mutate.ts";
-import { checkReferences } from "./lib/references.ts";
-import { checkSchema, loadSchema, usedPrefixes } from "./lib/schema.ts";
+import { checkFormat } from "./checks/format.ts";
+import { checkParse, loadModule, moduleDirs } from "./checks/load.ts";
+import type { Finding } from "./checks/load.ts";
+import { MODULE_ROOT } from "./checks/mutate.ts";
+import { checkReferences } from "./checks/references.ts";
+import { checkSchema, loadSchema, usedPrefixes } from "./checks/schema.ts";
 
 const aws5 = loadSchema("aws-5.json");
 const aws6 = loadSchema("aws-6.json");

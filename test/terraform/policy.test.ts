@@ -1,13 +1,13 @@
 // The module's security claims hold on its source (each claim is a check in
-// lib/policy.ts; breakage.test.ts shows each one failing on a broken copy).
+// checks/policy.ts; breakage.test.ts shows each one failing on a broken copy).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { jsonStatements, policyStatements, renderTemplate, rolePolicies } from "./lib/iam.ts";
-import { loadModule } from "./lib/load.ts";
-import { MODULE_ROOT } from "./lib/mutate.ts";
-import { CHECKS, FUNCTION_ROLE, runCheck } from "./lib/policy.ts";
+import { jsonStatements, policyStatements, renderTemplate, rolePolicies } from "./checks/iam.ts";
+import { loadModule } from "./checks/load.ts";
+import { MODULE_ROOT } from "./checks/mutate.ts";
+import { CHECKS, FUNCTION_ROLE, runCheck } from "./checks/policy.ts";
 
 const mod = await loadModule(MODULE_ROOT);
 
