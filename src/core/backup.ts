@@ -131,7 +131,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     const partSize = choosePartSize(size, plan.partSizeMinBytes);
     deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
 
-    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, true);
+    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, true, plan.lockWaitTimeout);
     const proc =
       one.kind === 'database'
         ? await deps.source.startDump({

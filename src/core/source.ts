@@ -43,8 +43,11 @@ export interface DatabaseSource {
   dumpToolVersion(): Promise<string>;
   listDatabases(): Promise<readonly string[]>;
   databaseSize(database: string): Promise<number | null>;
-  /** Export a snapshot in a REPEATABLE READ transaction and count every table's rows inside it. */
-  exportSnapshot(database: string, countRows: boolean): Promise<Snapshot>;
+  /**
+   * Export a snapshot in a REPEATABLE READ transaction and count every table's rows inside it; counting waits for
+   * table locks at most `lockWaitTimeout` (as pg_dump's --lock-wait-timeout does).
+   */
+  exportSnapshot(database: string, countRows: boolean, lockWaitTimeout?: string | null): Promise<Snapshot>;
   startDump(request: DumpRequest): Promise<RunningTool>;
   startGlobalsDump(): Promise<RunningTool>;
   close(): Promise<void>;

@@ -123,11 +123,18 @@ export async function streamToStore(
   return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
 }
 
-function hintFor(stderr: string): string | undefined {
+export function hintFor(stderr: string): string | undefined {
   if (/password authentication failed|no password supplied|PAM authentication failed/i.test(stderr)) return 'check the user and password (PGUSER, PGPASSWORD, the secret, or IAM auth settings)';
-  if (/database ".*" does not exist/i.test(stderr)) return 'check the database name (--databases); `--databases all` lists every database you can connect to';
+  if (/database ".*" does not exist/i.test(stderr)) return 'check the database name (--databases); with `--databases all` it was dropped after the list was taken: run the backup again';
   if (/server version mismatch/i.test(stderr)) return 'use a pg_dump at least as new as the server: npm run pgtools builds the bundled PostgreSQL 18 client';
-  if (/could not obtain lock|lock timeout|canceling statement due to lock timeout/i.test(stderr)) return 'another session holds a conflicting lock; retry later or raise --lock-wait-timeout';
+  // pg_dump implements --lock-wait-timeout with statement_timeout around its LOCK TABLE statements.
+  if (/could not obtain lock|lock timeout|canceling statement due to lock timeout/i.test(stderr) || /statement timeout[\s\S]*Query was: LOCK TABLE/i.test(stderr)) {
+    return 'another session holds a conflicting lock on a table (pg_dump gave up after --lock-wait-timeout); retry later or raise --lock-wait-timeout';
+  }
+  if (/out of shared memory|max_locks_per_transaction/i.test(stderr)) return 'pg_dump locks every table in one transaction: raise max_locks_per_transaction on the server (on RDS: the DB parameter group, then reboot)';
+  if (/terminating connection|server closed the connection unexpectedly|connection to server .*lost|no connection to the server|SSL SYSCALL error|could not receive data from server/i.test(stderr)) {
+    return "the server ended pg_dump's session mid-dump (restart, failover, pg_terminate_backend or a crash): nothing was stored; check the server log and run the backup again";
+  }
   if (/timeout expired|could not connect|Connection refused|No route to host/i.test(stderr)) return 'check host, port, security groups and that the server is running (PGHOST, PGPORT, PGCONNECT_TIMEOUT)';
   if (/SSL|certificate/i.test(stderr)) return 'check PGSSLMODE and PGSSLROOTCERT (the CA bundle)';
   return undefined;

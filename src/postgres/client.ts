@@ -52,7 +52,9 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
       await client.end().catch(() => undefined);
       const msg = describeError(err);
       const sslRefused = /does not support SSL/i.test(msg);
-      if (!(attempt === 'ssl' && sslRefused) && !(attempt === 'plain' && /no pg_hba.conf entry|SSL/i.test(msg))) break;
+      // As libpq: allow/prefer try the other kind when the server refuses this one (pg_hba.conf `reject` lines say
+      // "pg_hba.conf rejects connection", missing lines "no pg_hba.conf entry").
+      if (!(attempt === 'ssl' && sslRefused) && !(attempt === 'plain' && /pg_hba\.conf|SSL/i.test(msg))) break;
     }
   }
   throw connectionError(c, database, lastErr);
@@ -65,6 +67,9 @@ export function connectionError(c: ResolvedConnection, database: string, err: un
   if (/password authentication failed|no password|PAM|SASL/i.test(msg)) hint = c.authMode === 'iam' ? 'IAM auth failed: the user needs the rds_iam role and the caller rds-db:connect' : 'check the user and password';
   else if (/does not exist/i.test(msg)) hint = 'check the database name';
   else if (/timeout|ECONNREFUSED|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT/i.test(msg)) hint = 'the server is unreachable: check host, port, security groups, and that it is running';
+  else if (/does not support SSL/i.test(msg)) hint = `the server does not offer TLS but sslmode=${c.sslmode} demands it: check that PGHOST/PGPORT reach the intended server (RDS always offers TLS)`;
+  else if (/pg_hba\.conf.*no encryption/i.test(msg)) hint = 'the server only accepts TLS connections (like RDS with rds.force_ssl=1): use PGSSLMODE=verify-full with PGSSLROOTCERT set to the CA bundle';
+  else if (/pg_hba\.conf/i.test(msg)) hint = "the server's pg_hba.conf does not admit this user, database and client address (on RDS: check the security group and the user's grants)";
   else if (/certificate|SSL|self.signed/i.test(msg)) hint = 'TLS failed: check PGSSLMODE and PGSSLROOTCERT';
   return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, ...(hint ? { hint } : {}) });
 }

@@ -63,10 +63,12 @@ export class PgSource implements DatabaseSource {
     }
   }
 
-  async exportSnapshot(database: string, countRows: boolean): Promise<Snapshot> {
+  async exportSnapshot(database: string, countRows: boolean, lockWaitTimeout: string | null = null): Promise<Snapshot> {
     const c = await connect(this.#conn, database);
     try {
       await c.query('begin transaction isolation level repeatable read read only');
+      // count(*) queues behind a conflicting lock like pg_dump's LOCK TABLE would: same limit, or it waits forever.
+      if (lockWaitTimeout) await c.query("select set_config('lock_timeout', $1, true)", [lockWaitTimeout]);
       const [snap] = (await c.query<{ id: string }>('select pg_export_snapshot() as id')).rows;
       const rowCounts: Record<string, number> = {};
       if (countRows) {
@@ -95,7 +97,11 @@ export class PgSource implements DatabaseSource {
       };
     } catch (err) {
       await c.end().catch(() => undefined);
-      throw new ConnectionError(`exporting a snapshot of ${database} failed: ${describeError(err)}`, { cause: err });
+      const lock = /lock timeout/i.test(describeError(err));
+      throw new ConnectionError(`exporting a snapshot of ${database}${countRows ? ' and counting its rows' : ''} failed: ${describeError(err)}`, {
+        cause: err,
+        ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
+      });
     }
   }
 
