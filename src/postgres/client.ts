@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import pg from 'pg';
 import { ConnectionError, describeError } from '../core/errors.ts';
 import type { ResolvedConnection } from './credentials.ts';
@@ -17,7 +18,7 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
         throw new ConnectionError(`cannot read the CA bundle ${c.sslrootcert}: ${describeError(err)}`, { cause: err, hint: 'set PGSSLROOTCERT to the CA bundle file' });
       }
       return c.sslmode === 'verify-full'
-        ? { rejectUnauthorized: true, ca, ...(c.host ? { servername: c.host } : {}) }
+        ? { rejectUnauthorized: true, ca, ...(c.host && isIP(c.host) === 0 ? { servername: c.host } : {}) }
         : { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
     }
     default:
