@@ -99,7 +99,7 @@ export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequ
     const inScope = (e: TocEntry): boolean => (t.schema !== null ? e.namespace === t.schema : req.schemas.length === 0 || req.schemas.includes(e.namespace ?? ''));
     const matches = relations.filter((e) => e.tag === t.name && inScope(e));
     if (matches.length === 0) {
-      const elsewhere = relations.filter((e) => e.tag === t.name).map((e) => `${e.namespace}.${e.tag}`);
+      const elsewhere = relations.filter((e) => e.tag.toLowerCase() === t.name.toLowerCase()).map((e) => `${e.namespace}.${e.tag}`);
       throw new SelectionMismatchError(`table ${label(t)} is not in this backup${req.schemas.length > 0 && t.schema === null ? ` (in schema(s) ${req.schemas.join(', ')})` : ''}`, {
         hint: elsewhere.length > 0 ? `it exists as ${elsewhere.join(', ')}` : 'pg_restore compares names exactly (case-sensitive); `restore --list` shows the archive contents',
       });
