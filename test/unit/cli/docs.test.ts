@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { renderOptionsMarkdown } from '../../../src/cli/options-doc.ts';
+import { renderReadme } from '../../../scripts/readme-lib.ts';
 import { commandHelp } from '../../../src/cli/help.ts';
 import { OPTIONS } from '../../../src/core/options.ts';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 
-test('README option tables are generated from the option table (run `node scripts/gen-docs.ts` after changing options)', () => {
-  assert.ok(readme.includes(renderOptionsMarkdown()), 'README.md is stale: run `npx node scripts/gen-docs.ts`');
+test('README option tables and included docs are current (run `npm run docs` after changing options or docs/)', () => {
+  assert.equal(readme, renderReadme(readme), 'README.md is stale: run `npm run docs`');
 });
 
 test('--help documents every flag and environment variable of its command', () => {
