@@ -76,6 +76,8 @@ export type RestoreReport = {
   readonly targetServerVersion: string | null;
   readonly globals: GlobalsRestoreResult | null;
   readonly database: DatabaseRestoreResult | null;
+  /** Newer backups that --latest/--at passed over because they are incomplete or invalid. */
+  readonly passedOver: readonly { readonly id: string; readonly kind: 'database' | 'globals'; readonly status: string; readonly problem: string | null }[];
   /** --list: pg_restore -l output for the selection. */
   readonly list: { readonly backup: BackupRef; readonly items: readonly string[] } | null;
 };
@@ -138,8 +140,10 @@ export async function runRestore(plan: RestorePlan, deps: RestoreDeps): Promise<
     else if (named?.database) database = named.database;
     else throw new RestoreError('--key with a bare id needs --database (or --globals)', { exitCode: ExitCode.usage });
   }
+  const passedOver: RestoreReport['passedOver'][number][] = [];
   const pick = (list: readonly CatalogEntry[], kind: 'database' | 'globals'): CatalogEntry => {
     const sel = selectBackup(list, plan.selector, { kind, database: kind === 'globals' ? null : database }, deps.store.prefix);
+    passedOver.push(...sel.skipped.map((e) => ({ id: e.id, kind: e.kind, status: e.status, problem: e.problem })));
     deps.onEvent?.({ type: 'selected', backup: backupRef(sel.entry), skipped: sel.skipped.length });
     return sel.entry;
   };
@@ -151,7 +155,7 @@ export async function runRestore(plan: RestorePlan, deps: RestoreDeps): Promise<
     if (database === null) throw new RestoreError("--list shows a database archive's table of contents: give --database (the globals object is plain SQL)", { exitCode: ExitCode.usage });
     const entry = pick(dbEntries, 'database');
     const items = await listOnly(entry, plan, deps);
-    return { ok: true, from: deps.store.url, target: null, targetServerVersion: null, globals: null, database: null, list: { backup: backupRef(entry), items } };
+    return { ok: true, from: deps.store.url, target: null, targetServerVersion: null, globals: null, database: null, passedOver, list: { backup: backupRef(entry), items } };
   }
 
   const target = deps.target;
@@ -163,7 +167,7 @@ export async function runRestore(plan: RestorePlan, deps: RestoreDeps): Promise<
   // Globals first: the database's objects are owned by and granted to those roles.
   const globals = globalsEntry ? await restoreGlobals(globalsEntry, target, deps) : null;
   const restored = dbEntry ? await restoreDatabase(dbEntry, target, plan, deps) : null;
-  return { ok: true, from: deps.store.url, target: target.description, targetServerVersion: server.version, globals, database: restored, list: null };
+  return { ok: true, from: deps.store.url, target: target.description, targetServerVersion: server.version, globals, database: restored, passedOver, list: null };
 }
 
 async function listOnly(entry: CatalogEntry, plan: RestorePlan, deps: RestoreDeps): Promise<string[]> {

@@ -178,11 +178,17 @@ export class PgRestoreTarget implements RestoreTarget {
       inputClosed = true;
       if (statusFailed(s) && !aborted) failWith(new ToolProcessError('pg_restore', s, { hint: hintFor(s.stderrTail) }));
     });
-    void psql.exited.then((s) => {
-      if (!aborted && !committing) failWith(new ToolProcessError('psql', s, { detail: 'the restore stopped before it was complete; nothing was committed', hint: hintFor(s.stderrTail) }));
+    const psqlFailed = (st: ExitStatus): ToolProcessError =>
+      new ToolProcessError('psql', st, { detail: 'the restore stopped before it was complete; nothing was committed', hint: hintFor(st.stderrTail) });
+    void psql.exited.then((st) => {
+      if (!aborted && !committing) failWith(psqlFailed(st));
     });
-    void piped.catch((err: unknown) => {
-      if (!aborted && !committing) failWith(new ToolProcessError('pg_restore', { code: null, signal: null, stderrTail: describeError(err) }, { detail: 'restore script pipeline failed' }));
+    void piped.catch(async (err: unknown) => {
+      if (aborted || committing) return;
+      // A broken pipe is a symptom: psql (or pg_restore) ended, and its own status says why.
+      const st = await Promise.race([psql.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+      if (st && statusFailed(st)) failWith(psqlFailed(st));
+      else failWith(new ToolProcessError('pg_restore', { code: null, signal: null, stderrTail: describeError(err) }, { detail: 'restore script pipeline failed' }));
     });
 
     const report = (): ToolReport => ({
@@ -211,7 +217,8 @@ export class PgRestoreTarget implements RestoreTarget {
         if (aborted) throw new AbortedError('restore aborted');
         if (inputClosed) return;
         if (!stdin.write(chunk)) {
-          await Promise.race([once(stdin, 'drain').catch(() => undefined), once(stdin, 'close'), restore.exited]);
+          // Never rejects: a closed stdin only means pg_restore stopped reading (its exit status tells why).
+          await Promise.race([once(stdin, 'drain').catch(() => undefined), once(stdin, 'close').catch(() => undefined), restore.exited]);
         }
       },
       endInput: async () => {
@@ -225,7 +232,12 @@ export class PgRestoreTarget implements RestoreTarget {
           await this.#kill(restore, psql);
           throw new ToolProcessError('pg_restore', rs, { hint: hintFor(rs.stderrTail) });
         }
-        await gate.inputEnded;
+        // psql must still be waiting for the rest of the script: if it ended, it failed (nothing committed).
+        const early = await Promise.race([gate.inputEnded.then(() => null), psql.exited]);
+        if (early) {
+          await this.#kill(restore, psql);
+          throw psqlFailed(early);
+        }
         gate.release();
         const [ps] = await Promise.all([psql.exited, piped.catch(() => undefined)]);
         if (statusFailed(ps)) {

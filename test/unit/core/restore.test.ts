@@ -21,9 +21,9 @@ import { FileStore } from '../../../src/storage/file.ts';
 const FIXTURE = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const ID = '20261124T031500Z-0a0b0c0d';
 
-async function storeWith(data: Buffer): Promise<{ store: FileStore; dir: string }> {
+async function storeWith(data: Buffer): Promise<{ store: BackupStore; dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-restore-unit-'));
-  const store = new FileStore(dir);
+  const store: BackupStore = new FileStore(dir);
   const keys = backupKeys('', 'database', 'fixture', ID);
   const manifest: Manifest = {
     schema: 'rds-s3-backup/manifest@1',
@@ -63,7 +63,7 @@ function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStor
     list: (p) => store.list(p),
     listIncomplete: (p) => store.listIncomplete(p),
     read: async (key: string): Promise<Readable> => {
-      let buf = readFileSync(path.join((store as FileStore).root, key));
+      let buf: Buffer = readFileSync(path.join((store as FileStore).root, key));
       if (mutate && key.endsWith('.dump')) buf = mutate(buf);
       const parts: Buffer[] = [];
       for (let i = 0; i < buf.length; i += 97) parts.push(buf.subarray(i, i + 97));
