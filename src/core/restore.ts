@@ -234,9 +234,12 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
     const head = await readArchiveHead(reader);
     const { filters, selectedTables } = resolveFilters(head.toc, o.selection);
     let into = o.database;
+    let createReport: ToolReport | null = null;
     if (o.create) {
-      into = await createFromArchive(head, target, filters);
-      created = into;
+      const made = await createFromArchive(head, target, filters);
+      into = made.name;
+      created = made.name;
+      createReport = made.report;
     }
     const progress = progressReporter(deps, 'restore', entry.database, m.object.bytes);
     const gate = await target.startGatedRestore(into, filters, { singleTransaction: o.singleTransaction });
@@ -260,6 +263,7 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
       if (failed) throw failed;
       deps.onEvent?.({ type: 'verified', backup: ref });
       tool = await gate.commit();
+      if (createReport) tool = { ...tool, filtered: [...createReport.filtered.map((f) => `${f} (--create)`), ...tool.filtered] };
     } catch (err) {
       reader.destroy();
       await gate.abort(err instanceof Error ? err : new Error(String(err)));
@@ -288,7 +292,7 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
   }
 }
 
-async function createFromArchive(head: ArchiveHead, target: RestoreTarget, filters: ArchiveFilters): Promise<string> {
+async function createFromArchive(head: ArchiveHead, target: RestoreTarget, filters: ArchiveFilters): Promise<{ name: string; report: ToolReport }> {
   const db = head.toc ? databaseEntries(head.toc) : undefined;
   if (!db) throw new RestoreError('--create needs the archive\'s DATABASE entry, and this archive has none (or is newer than this tool reads)');
   if (await target.databaseExists(db.name)) {
@@ -296,8 +300,8 @@ async function createFromArchive(head: ArchiveHead, target: RestoreTarget, filte
       hint: '--create makes the database under its original name (like pg_restore -C); drop it first, or restore into it without --create (--clean replaces its objects in one transaction)',
     });
   }
-  await target.createDatabaseFromArchive(Buffer.concat(head.chunks), db.ids, filters);
-  return db.name;
+  const report = await target.createDatabaseFromArchive(Buffer.concat(head.chunks), db.ids, filters);
+  return { name: db.name, report };
 }
 
 async function dropCreated(target: RestoreTarget, name: string, cause: unknown): Promise<void> {

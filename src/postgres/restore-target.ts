@@ -132,16 +132,19 @@ export class PgRestoreTarget implements RestoreTarget {
         stdin: true,
         stdout: true,
       });
-      const psql = this.#psql(this.database ?? 'postgres', env, true);
-      const filter = (await this.#needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
       // pg_restore reads only the TOC for these entries and may exit before taking all of `head`.
       restore.stdin!.end(head);
-      const stages = filter ? [restore.stdout!, filter, psql.stdin!] : [restore.stdout!, psql.stdin!];
-      await (pipeline as (...s: unknown[]) => Promise<void>)(...stages).catch(() => undefined);
-      const [rs, ps] = await Promise.all([restore.exited, psql.exited]);
+      const out: Buffer[] = [];
+      restore.stdout!.on('data', (c: Buffer) => out.push(c));
+      const rs = await restore.exited;
       if (statusFailed(rs)) throw new ToolProcessError('pg_restore', rs, { detail: 'creating the database (--create)' });
+      // A few statements only: adapt them to older servers as a whole, then run them.
+      const adapted = await adaptDatabaseScript(Buffer.concat(out).toString('utf8'), (await this.serverInfo()).versionNum, this.#tools.major);
+      const psql = this.#psql(this.database ?? 'postgres', env, true);
+      psql.stdin!.end(adapted.script);
+      const ps = await psql.exited;
       if (statusFailed(ps)) throw new ToolProcessError('psql', ps, { detail: 'creating the database (--create)', hint: /already exists/.test(ps.stderrTail) ? 'the database already exists: drop it first, or restore into it without --create' : hintFor(ps.stderrTail) });
-      return { toleratedErrors: 0, filtered: filter && filter.removed > 0 ? [`SET transaction_timeout (x${filter.removed}): the target server is older than PostgreSQL 17`] : [], notes: [] };
+      return { toleratedErrors: 0, filtered: adapted.filtered, notes: [] };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -353,4 +356,33 @@ export async function listArchive(tools: PgTools, head: Buffer, filters: Archive
   const status = await restore.exited;
   if (statusFailed(status)) throw new ToolProcessError('pg_restore', status, { detail: 'listing the archive' });
   return Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l.length > 0);
+}
+
+/**
+ * The --create script (CREATE DATABASE, its comment and settings) adapted to the target: without
+ * `SET transaction_timeout` below PostgreSQL 17, and without `LOCALE_PROVIDER = libc` below 15 (the only
+ * provider those servers have, so dropping the clause changes nothing). Anything else an older server rejects
+ * is reported by psql as it is.
+ */
+export async function adaptDatabaseScript(script: string, serverVersionNum: number, toolsMajor: number): Promise<{ script: string; filtered: string[] }> {
+  const filtered: string[] = [];
+  let text = script;
+  if (serverVersionNum < PG17 && toolsMajor >= 17) {
+    const f = new TransactionTimeoutFilter();
+    const chunks: Buffer[] = [];
+    f.on('data', (c: Buffer) => chunks.push(c));
+    f.end(Buffer.from(text));
+    await once(f, 'end');
+    text = Buffer.concat(chunks).toString('utf8');
+    if (f.removed > 0) filtered.push(`SET transaction_timeout (x${f.removed}): the target server is older than PostgreSQL 17`);
+  }
+  if (serverVersionNum < 150000) {
+    let n = 0;
+    text = text.replace(/^(CREATE DATABASE .*?) LOCALE_PROVIDER = libc(?= |;)/gm, (_m, head: string) => {
+      n++;
+      return head;
+    });
+    if (n > 0) filtered.push('LOCALE_PROVIDER = libc in CREATE DATABASE: the target server is older than PostgreSQL 15 (libc is its only provider)');
+  }
+  return { script: text, filtered };
 }
