@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { AbortedError, ArchiveFormatError, BackupToolError, StorageError, ToolProcessError, describeError } from './errors.ts';
 import { NotAnArchiveError, TocReader, type ArchiveToc } from './archive-toc.ts';
+import { ArchiveFramingChecker } from './archive-framing.ts';
 import type { RunningTool } from './source.ts';
 import type { BackupStore, UploadOptions } from './storage.ts';
 
@@ -33,6 +34,8 @@ export async function streamToStore(
 ): Promise<StreamResult> {
   const hash = createHash('sha256');
   const toc = options.expectArchive ? new TocReader() : undefined;
+  // The TOC alone does not prove the data is all there: the framing checker follows every data block to the end.
+  const framing = options.expectArchive ? new ArchiveFramingChecker() : undefined;
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
   // The store may attach its reader later; our own failure path reports the error, so never let it go uncaught.
   body.on('error', () => undefined);
@@ -76,6 +79,8 @@ export async function streamToStore(
         // A non-archive fails on its first bytes, before any part is uploaded.
         if (toc.error) throw toc.error;
       }
+      // Damage past the TOC is only judged after pg_dump exited: its own exit status, if non-zero, says more.
+      framing?.feed(buf);
       options.onBytes?.(bytes);
       if (!body.write(buf)) {
         try {
@@ -86,7 +91,7 @@ export async function streamToStore(
       }
     }
   })().catch((err: unknown) => {
-    if (err instanceof NotAnArchiveError) fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`));
+    if (err instanceof NotAnArchiveError) fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: TOOLS_HINT }));
     else fail(err instanceof Error ? err : new Error(String(err)));
   });
 
@@ -98,17 +103,18 @@ export async function streamToStore(
   if (!firstError && body.destroyed) await uploadOutcome;
 
   if (!firstError && (status.code !== 0 || status.signal !== null)) {
-    fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) }));
+    fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) ?? exitHint(status) }));
   }
+  if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: TOOLS_HINT }));
   let parsedToc: ArchiveToc | null = null;
-  if (!firstError && toc) {
+  if (!firstError && toc && framing) {
     try {
       parsedToc = toc.finish();
+      framing.finish();
     } catch (err) {
-      fail(new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`));
+      fail(new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`, { hint: TOOLS_HINT }));
     }
   }
-  if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`));
 
   if (firstError) {
     // Destroying the body makes the store abort the multipart upload; wait until it has.
@@ -121,6 +127,15 @@ export async function streamToStore(
   const outcome = await uploadOutcome;
   if (!outcome.ok) throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
   return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
+}
+
+const TOOLS_HINT =
+  'the pg_dump that ran does not behave like pg_dump (a wrapper or a broken install?): check --pgtools-dir / RDS_S3_BACKUP_PGTOOLS_DIR, or rebuild the bundled client with `npm run pgtools`';
+
+function exitHint(status: { signal: string | null }): string {
+  if (status.signal === 'SIGKILL') return 'pg_dump was killed from outside (SIGKILL often means the out-of-memory killer): check memory limits and the system log, then run the backup again';
+  if (status.signal !== null) return `pg_dump was killed by ${status.signal}: check the system log (a crash or an operator), then run the backup again`;
+  return "nothing was stored: fix what pg_dump reports above and run the backup again";
 }
 
 export function hintFor(stderr: string): string | undefined {

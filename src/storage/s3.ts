@@ -21,6 +21,9 @@ export type S3StoreOptions = {
   readonly client?: S3Client;
 };
 
+/** Bounds each AbortMultipartUpload attempt so that cleanup fits in the Lambda's abort margin even when S3 stalls. */
+const ABORT_TIMEOUT_MS = 10_000;
+
 /** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
 export function needsPathStyle(env: Readonly<Record<string, string | undefined>>): boolean {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
@@ -102,15 +105,21 @@ export class S3Store implements BackupStore {
     let firstError: unknown;
     let uploadId: string | undefined;
     let aborted = false;
+    // The caller destroys the body with an error to give up (pg_dump failed, SIGTERM, the Lambda budget): part
+    // uploads still in flight are pointless then, and a stalled one would hold up the abort for minutes.
+    const cancel = new AbortController();
+    body.once('error', () => cancel.abort());
     const inner = this.#client;
-    const send = async (command: Parameters<S3Client['send']>[0], ...rest: unknown[]): Promise<unknown> => {
+    const send = async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+      const isAbort = command instanceof AbortMultipartUploadCommand;
+      const abortSignal = isAbort ? AbortSignal.timeout(ABORT_TIMEOUT_MS) : cancel.signal;
       try {
-        const out = await (inner.send as (c: unknown, ...r: unknown[]) => Promise<unknown>)(command, ...rest);
+        const out = await (inner.send as (c: unknown, o: unknown) => Promise<unknown>)(command, { ...options, abortSignal });
         if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
-        if (command instanceof AbortMultipartUploadCommand) aborted = true;
+        if (isAbort) aborted = true;
         return out;
       } catch (err) {
-        if (!(command instanceof AbortMultipartUploadCommand)) firstError ??= err;
+        if (!isAbort && !cancel.signal.aborted) firstError ??= err;
         throw err;
       }
     };
@@ -142,7 +151,7 @@ export class S3Store implements BackupStore {
         if (uploadId && !aborted) {
           // lib-storage's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
           try {
-            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }));
+            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS) });
           } catch (abortErr) {
             if (errorCode(abortErr) !== 'NoSuchUpload') {
               leftOpen = `; the incomplete multipart upload ${uploadId} could not be aborted (${describeError(abortErr)}): it is not a backup and never lists as one, and the bucket's abort-incomplete-multipart-upload lifecycle rule removes it`;
