@@ -1,27 +1,54 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
 import type { ExitStatus, RunningTool } from '../core/source.ts';
 
-const TAIL_BYTES = 8 * 1024;
+const TAIL_LINES = 20;
+const LINE_CHARS = 400;
+/** Raw characters kept per line before redaction, so that a secret is redacted before the line is clipped. */
+const LINE_KEEP = LINE_CHARS + 4096;
 
 /**
  * Spawns a pg tool with exactly the environment given (nothing inherited: no AWS credentials reach it) and
- * keeps only the last few KiB of stderr, redacted, for error messages.
+ * keeps only the last lines of stderr, redacted and clipped, for error messages.
  */
 export function spawnTool(tool: string, file: string, args: readonly string[], env: Readonly<Record<string, string>>): RunningTool {
   const child = spawn(file, args, { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = Buffer.alloc(0);
-  child.stderr.on('data', (c: Buffer) => {
-    tail = Buffer.concat([tail, c]);
-    if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
-  });
+  // The last lines, each cut to a few hundred characters: one huge line (pg_dump echoes its LOCK TABLE statement
+  // with every table of the database) must not push the actual error out of the tail.
+  const lines: string[] = [];
+  let current = '';
+  let dropped = 0;
+  const endLine = (): string => {
+    const red = redact(current);
+    const extra = dropped + Math.max(0, red.length - LINE_CHARS);
+    const line = extra > 0 ? `${red.slice(0, LINE_CHARS)} … (${extra} more characters)` : red;
+    current = '';
+    dropped = 0;
+    return line;
+  };
+  const decoder = new StringDecoder('utf8');
+  const take = (text: string): void => {
+    const parts = text.split('\n');
+    parts.forEach((piece, i) => {
+      const room = Math.max(0, LINE_KEEP - current.length);
+      current += piece.slice(0, room);
+      dropped += Math.max(0, piece.length - room);
+      if (i < parts.length - 1) {
+        lines.push(endLine());
+        if (lines.length > TAIL_LINES) lines.shift();
+      }
+    });
+  };
+  child.stderr.on('data', (c: Buffer) => take(decoder.write(c)));
   let spawnError: Error | undefined;
   const exited = new Promise<ExitStatus>((resolve) => {
     child.on('error', (err) => {
       spawnError = err;
     });
     child.on('close', (code, signal) => {
-      const text = tail.toString('utf8');
+      take(decoder.end());
+      const text = [...lines, endLine()].join('\n').trim();
       const stderrTail = redact(spawnError ? `${text}\n${spawnError.message}`.trim() : text)
         .split('\n')
         .slice(-20)
