@@ -25,9 +25,9 @@ function niceMax(v: number): number {
 }
 
 function panels(title: string, subtitle: string, rowLabels: readonly string[], list: readonly Panel[], legend: readonly string[]): string {
-  const labelW = 92;
+  const labelW = 100;
   const panelW = 250;
-  const gap = 28;
+  const gap = 80;
   const rowH = 26;
   const top = 78;
   const width = labelW + list.length * (panelW + gap) + 10;
@@ -43,7 +43,7 @@ function panels(title: string, subtitle: string, rowLabels: readonly string[], l
   });
   list.forEach((panel, p) => {
     const x0 = labelW + p * (panelW + gap);
-    const max = niceMax(Math.max(...panel.bars.map((b) => Math.max(b.value, b.marker ?? 0)), panel.limit?.value ?? 0) * 1.22);
+    const max = niceMax(Math.max(...panel.bars.map((b) => Math.max(b.value, b.marker ?? 0)), panel.limit?.value ?? 0) * 1.5);
     const scale = (v: number): number => (Number.isFinite(v) ? (v / max) * panelW : 0);
     out.push(`<text x="${x0}" y="${top - 16}" font-weight="600" fill="${COLORS.text}">${esc(panel.title)} <tspan font-weight="400" fill="#555">(${esc(panel.unit)})</tspan></text>`);
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
@@ -115,10 +115,13 @@ export function compressionChart(r: Results): string {
 /** Backup time and peak memory per database size: the memory must not grow with the database. */
 export function memoryChart(r: Results): string {
   const groups = r.backup.groups;
-  const rowsOf = r.datasets.flatMap((d) => (['file', 's3'] as const).map((kind) => ({ d, kind, g: groups.find((g) => g.dataset === d.database && g.kind === kind) })));
+  const rowsOf = r.datasets.flatMap((d) =>
+    groups.filter((g) => g.dataset === d.database && g.kind !== 'floor').map((g) => ({ d, kind: g.partSizeMiB !== null ? `S3 ${g.partSizeMiB}×${g.queueSize}` : g.kind, g })),
+  );
   const rows = rowsOf.filter((x) => x.g);
   const floorOf = (db: string): number => groups.find((g) => g.dataset === db && g.kind === 'floor')?.wallS.median ?? NaN;
-  const label = (d: (typeof r.datasets)[number], kind: string): string => `${(d.databaseBytes / 1e9).toFixed(1)} GB ${kind}`;
+  const label = (d: (typeof r.datasets)[number], kind: string): string =>
+    `${d.databaseBytes >= 1e9 ? `${(d.databaseBytes / 1e9).toFixed(1)} GB` : `${(d.databaseBytes / 1e6).toFixed(0)} MB`} ${kind === 's3' ? 'S3' : kind}`;
   return panels(
     `Backup at ${r.defaultCompression}: time and peak memory vs database size`,
     `Medians of ${r.backup.samples.filter((s) => s.kind === 'floor').length / Math.max(1, r.datasets.length)} interleaved runs; rds-s3-backup to file:// and to a local S3 server (moto).`,

@@ -115,8 +115,7 @@ function mixedSql(rows: number): string {
 export async function createDataset(pg: PgServer, plan: DatasetPlan, targetMb: number): Promise<DatasetInfo> {
   const t0 = performance.now();
   await pg.query(`create database ${plan.database}`);
-  // Each schema in one session and one transaction: setseed() governs every random() that follows, and with
-  // wal_level=minimal a table created in the same transaction skips WAL.
+  // Each schema in one session and one transaction: setseed() governs every random() that follows.
   await pg.query(`set max_parallel_workers_per_gather = 0; begin; ${oltpSql(plan.oltpScale)} commit;`, plan.database);
   await pg.query(`set max_parallel_workers_per_gather = 0; begin; ${mixedSql(plan.mixedRows)} commit;`, plan.database);
   // Frozen and with hint bits set, so the first dump does not pay for writing them.

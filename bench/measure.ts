@@ -64,10 +64,18 @@ export type NodeProbe = {
   readonly peak: { readonly rss: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number };
 };
 
+export type ChildSeen = {
+  /** Peak VmHWM (kB). */
+  readonly hwmKb: number;
+  /** Seconds after the spawn of the tool when the child was first / last seen (50 ms polls). */
+  readonly firstS: number;
+  readonly lastS: number;
+};
+
 export type ToolRun = ProcessRun & {
   readonly node: NodeProbe;
-  /** Peak VmHWM (kB) of each pg_dump / pg_restore child seen, by command name. */
-  readonly children: Readonly<Record<string, number>>;
+  /** Each pg tool child seen (pg_dump, pg_restore, psql, ...), by name. */
+  readonly children: Readonly<Record<string, ChildSeen>>;
 };
 
 export type RunOptions = {
@@ -175,12 +183,16 @@ export async function runTool(launcher: string, args: readonly string[], opts: R
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rds-s3-backup-bench-'));
   try {
     const probeOut = path.join(dir, 'probe.json');
-    const children: Record<string, number> = {};
+    const children: Record<string, ChildSeen> = {};
     const watch = (pid: number): (() => void) => {
+      const t0 = performance.now();
       const poll = (): void => {
+        const t = (performance.now() - t0) / 1000;
         for (const child of childPids(pid)) {
           const s = statusOf(child);
-          if (s) children[s.name] = Math.max(children[s.name] ?? 0, s.hwmKb);
+          if (!s) continue;
+          const seen = children[s.name];
+          children[s.name] = { hwmKb: Math.max(seen?.hwmKb ?? 0, s.hwmKb), firstS: seen?.firstS ?? t, lastS: t };
         }
       };
       const timer = setInterval(poll, 50);

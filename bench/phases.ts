@@ -11,12 +11,14 @@ const kib = (kb: number | undefined): number | null => (kb === undefined || !Num
 
 export type Log = (line: string) => void;
 
+/** A backup kind, optionally with upload settings other than the tool's defaults. */
+export type Variant = BackupKind | { readonly kind: BackupKind; readonly partSizeMiB?: number; readonly queueSize?: number };
+
 export type SeriesOptions = {
   readonly reps: number;
-  readonly kinds: readonly BackupKind[];
+  /** Run in this order in the first repetition, rotated by one each repetition after. */
+  readonly kinds: readonly Variant[];
   readonly cpus?: string;
-  readonly partSizeMiB?: number;
-  readonly queueSize?: number;
   /** Keep the archive of the first file:// run (for restores); its path is returned. */
   readonly keepFile?: boolean;
 };
@@ -34,6 +36,9 @@ function floorSample(ds: DatasetInfo, compression: string, rep: number, run: Tim
     load1: run.load1,
     bytes: null,
     toolDurationS: null,
+    beforeDumpS: null,
+    dumpS: run.wallS,
+    afterDumpS: null,
     nodeRssMiB: null,
     nodeHeapMiB: null,
     nodeBuffersMiB: null,
@@ -43,24 +48,29 @@ function floorSample(ds: DatasetInfo, compression: string, rep: number, run: Tim
   };
 }
 
-function toolSample(ds: DatasetInfo, compression: string, kind: BackupKind, rep: number, run: BackupOutcome, opts: SeriesOptions): BackupSample {
+function toolSample(ds: DatasetInfo, compression: string, v: Exclude<Variant, BackupKind>, rep: number, run: BackupOutcome, opts: SeriesOptions): BackupSample {
+  const kind = v.kind;
+  const dump = run.children['pg_dump'];
   return {
     dataset: ds.database,
     compression,
     kind,
     rep,
     cpus: opts.cpus ?? null,
-    partSizeMiB: opts.partSizeMiB ?? null,
-    queueSize: opts.queueSize ?? null,
+    partSizeMiB: v.partSizeMiB ?? null,
+    queueSize: v.queueSize ?? null,
     wallS: run.wallS,
     load1: run.load1,
     bytes: run.bytes,
     toolDurationS: run.durationS,
+    beforeDumpS: dump ? dump.firstS : null,
+    dumpS: dump ? dump.lastS - dump.firstS : null,
+    afterDumpS: dump ? run.wallS - dump.lastS : null,
     nodeRssMiB: kib(run.node.maxRssKb),
     nodeHeapMiB: run.node.peak.heapUsed / MiB,
     nodeBuffersMiB: run.node.peak.arrayBuffers / MiB,
     nodeCpuS: run.node.userS + run.node.sysS,
-    pgDumpRssMiB: kib(run.children['pg_dump']),
+    pgDumpRssMiB: kib(dump?.hwmKb),
     pgDumpCpuS: null,
   };
 }
@@ -76,19 +86,21 @@ export async function backupSeries(
   const samples: BackupSample[] = [];
   let keptFile: string | null = null;
   let keptDir: string | null = null;
-  const extra = [
-    ...(opts.partSizeMiB !== undefined ? ['--part-size-mb', String(opts.partSizeMiB)] : []),
-    ...(opts.queueSize !== undefined ? ['--queue-size', String(opts.queueSize)] : []),
-  ];
   for (let rep = 0; rep < opts.reps; rep++) {
-    for (const kind of rotate(opts.kinds, rep)) {
+    for (const variant of rotate(opts.kinds, rep)) {
+      const v = typeof variant === 'string' ? { kind: variant } : variant;
+      const kind = v.kind;
+      const extra = [
+        ...(v.partSizeMiB !== undefined ? ['--part-size-mb', String(v.partSizeMiB)] : []),
+        ...(v.queueSize !== undefined ? ['--queue-size', String(v.queueSize)] : []),
+      ];
       let sample: BackupSample;
       if (kind === 'floor') {
         sample = floorSample(ds, compression, rep, await h.floor(ds.database, compression, opts.cpus), opts.cpus);
       } else if (kind === 'file') {
         const target = await h.fileTarget();
         const run = await h.backup(ds.database, compression, target.url, extra, opts.cpus);
-        sample = toolSample(ds, compression, kind, rep, run, opts);
+        sample = toolSample(ds, compression, v, rep, run, opts);
         if (opts.keepFile && keptFile === null) {
           keptFile = dumpFileIn(target.dir, run.key);
           keptDir = target.dir;
@@ -96,7 +108,7 @@ export async function backupSeries(
       } else {
         const target = await h.s3Target();
         const run = await h.backup(ds.database, compression, target.url, extra, opts.cpus);
-        sample = toolSample(ds, compression, kind, rep, run, opts);
+        sample = toolSample(ds, compression, v, rep, run, opts);
         await h.moto.reset();
       }
       samples.push(sample);
@@ -116,6 +128,11 @@ function describeSample(s: BackupSample): string {
   if (s.pgDumpRssMiB !== null) parts.push(`pg_dump ${s.pgDumpRssMiB.toFixed(0)} MiB`);
   parts.push(`load ${s.load1.toFixed(2)}`);
   return parts.join(' ');
+}
+
+function medianOrNull(values: ReadonlyArray<number | null>): number | null {
+  const v = values.filter((x): x is number => x !== null);
+  return v.length ? median(v) : null;
 }
 
 type GroupKey = Pick<BackupSample, 'dataset' | 'compression' | 'kind' | 'cpus' | 'partSizeMiB' | 'queueSize'>;
@@ -161,6 +178,10 @@ export function groupBackups(samples: readonly BackupSample[], datasets: readonl
       bytes,
       nodeRssMiB: nodeRss.length ? spread(nodeRss) : null,
       pgDumpRssMiB: dumpRss.length ? spread(dumpRss) : null,
+      beforeDumpS: medianOrNull(list.map((s) => s.beforeDumpS)),
+      dumpS: medianOrNull(list.map((s) => s.dumpS)),
+      afterDumpS: medianOrNull(list.map((s) => s.afterDumpS)),
+      nodeCpuS: medianOrNull(list.map((s) => s.nodeCpuS)),
     });
   }
   return out;
@@ -181,7 +202,7 @@ export async function compressionMatrix(
   // Repetitions outermost, so slow drifts in machine load spread over every setting alike.
   for (let rep = 0; rep < reps; rep++) {
     for (const c of compressions) {
-      const r = await backupSeries(h, ds, c, { reps: 1, kinds: rotate(['floor', 'file'], rep), keepFile: !files.has(c) }, log);
+      const r = await backupSeries(h, ds, c, { reps: 1, kinds: rotate<Variant>(['floor', 'file'], rep), keepFile: !files.has(c) }, log);
       samples.push(...r.samples.map((s) => ({ ...s, rep })));
       if (r.keptFile) files.set(c, r.keptFile);
       if (r.keptDir) dirs.push(r.keptDir);

@@ -39,16 +39,26 @@ function backupRows(groups: readonly BackupGroup[], r: Results): string[][] {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
     return [
       gb(ds.databaseBytes),
-      KIND[g.kind] ?? g.kind,
+      `${KIND[g.kind] ?? g.kind}${g.partSizeMiB !== null ? `, --part-size-mb ${g.partSizeMiB} --queue-size ${g.queueSize}` : ''}`,
       s(g.wallS),
       g.ratioToFloor ? s(g.ratioToFloor) : '1',
       f(g.databaseMBps, 1),
       g.bytes === null ? '–' : f(g.bytes / MB, 1),
       g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–',
       g.pgDumpRssMiB ? f(g.pgDumpRssMiB.max, 0) : '–',
+      g.kind === 'floor' ? '–' : `${f(g.beforeDumpS)} / ${f(g.dumpS)} / ${f(g.afterDumpS)}`,
+      f(g.nodeCpuS),
     ];
   });
 }
+
+const BACKUP_HEAD = ['database', 'what', 'wall s', '× floor', 'DB MB/s', 'archive MB', 'Node RSS MiB', 'pg_dump RSS MiB', 'before / during / after pg_dump s', 'Node CPU s'];
+
+const RESTORE_KIND: Record<string, string> = {
+  'pg_restore-file': 'bare `pg_restore` ← local file',
+  'tool-file': '`rds-s3-backup restore` ← file://',
+  'tool-s3': '`rds-s3-backup restore` ← S3 (moto, same host)',
+};
 
 export function summaryMarkdown(r: Results): string {
   const e = r.environment;
@@ -81,14 +91,14 @@ export function summaryMarkdown(r: Results): string {
   const targets: string[][] = [];
   for (const g of r.backup.groups.filter((x) => x.kind !== 'floor')) {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
-    targets.push([`backup wall ≤ ${TARGET_RATIO} × floor (${gb(ds.databaseBytes)}, ${g.kind})`, `${f(g.ratioToFloor?.median ?? NaN)} ×`, verdict((g.ratioToFloor?.median ?? Infinity) <= TARGET_RATIO)]);
+    targets.push([`backup wall ≤ ${TARGET_RATIO} × floor (${gb(ds.databaseBytes)}, ${g.kind}${g.partSizeMiB !== null ? ` ${g.partSizeMiB} MiB × ${g.queueSize}` : ''})`, `${f(g.ratioToFloor?.median ?? NaN)} ×`, verdict((g.ratioToFloor?.median ?? Infinity) <= TARGET_RATIO)]);
   }
   for (const g of r.backup.groups.filter((x) => x.kind !== 'floor')) {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
-    targets.push([`Node peak RSS ≤ ${TARGET_RSS_MIB} MiB (${gb(ds.databaseBytes)}, ${g.kind})`, `${f(g.nodeRssMiB?.max ?? NaN, 0)} MiB`, verdict((g.nodeRssMiB?.max ?? Infinity) <= TARGET_RSS_MIB)]);
+    targets.push([`Node peak RSS ≤ ${TARGET_RSS_MIB} MiB (${gb(ds.databaseBytes)}, ${g.kind}${g.partSizeMiB !== null ? ` ${g.partSizeMiB} MiB × ${g.queueSize}` : ', default part settings'})`, `${f(g.nodeRssMiB?.max ?? NaN, 0)} MiB`, verdict((g.nodeRssMiB?.max ?? Infinity) <= TARGET_RSS_MIB)]);
   }
   for (const g of r.restore.groups.filter((x) => x.kind !== 'pg_restore-file')) {
-    targets.push([`restore wall ≤ ${TARGET_RESTORE_RATIO} × pg_restore from a file (jobs ${g.jobs})`, `${f(g.ratioToPgRestore?.median ?? NaN)} ×`, verdict((g.ratioToPgRestore?.median ?? Infinity) <= TARGET_RESTORE_RATIO)]);
+    targets.push([`restore wall ≤ ${TARGET_RESTORE_RATIO} × pg_restore from a local file (${g.kind === 'tool-s3' ? 'from S3' : 'from file://'}, jobs ${g.jobs})`, `${f(g.ratioToPgRestore?.median ?? NaN)} ×`, verdict((g.ratioToPgRestore?.median ?? Infinity) <= TARGET_RESTORE_RATIO)]);
   }
   if (!r.restore.available) targets.push([`restore wall ≤ ${TARGET_RESTORE_RATIO} × pg_restore`, 'not measured', r.restore.note]);
   out.push('## Targets');
@@ -101,7 +111,9 @@ export function summaryMarkdown(r: Results): string {
     out.push('');
     out.push('![backup time and memory](backup.svg)');
     out.push('');
-    out.push(table(['database', 'what', 'wall s', '× floor', 'DB MB/s', 'archive MB', 'Node RSS MiB', 'pg_dump RSS MiB'], backupRows(r.backup.groups, r)));
+    out.push(table(BACKUP_HEAD, backupRows(r.backup.groups, r)));
+    out.push('');
+    out.push('Before / during / after: from the tool\'s start until pg_dump appears (Node start-up, config, connection, server facts, listing for the tier), pg_dump\'s lifetime, and from its exit until the tool exits (last parts, tags, manifest; fsync for file://). Polled every 50 ms.');
     out.push('');
   }
 
@@ -138,7 +150,7 @@ export function summaryMarkdown(r: Results): string {
     out.push(
       table(
         ['what', 'jobs', 'wall s', '× pg_restore', 'Node RSS MiB'],
-        r.restore.groups.map((g) => [g.kind === 'pg_restore-file' ? 'bare `pg_restore` from a local file' : '`rds-s3-backup restore` from S3', String(g.jobs), s(g.wallS), s(g.ratioToPgRestore), g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–']),
+        r.restore.groups.map((g) => [RESTORE_KIND[g.kind] ?? g.kind, String(g.jobs), s(g.wallS), s(g.ratioToPgRestore), g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–']),
       ),
     );
     out.push('');
@@ -152,10 +164,11 @@ export function summaryMarkdown(r: Results): string {
     const floor = r.sweep.groups.find((g) => g.kind === 'floor');
     out.push(
       table(
-        ['part MiB', 'queue', 'wall s', '× floor', 'DB MB/s', 'Node RSS MiB (max)', 'Node RSS MiB (median)'],
+        ['part MiB', 'queue', 'wall s', '× floor', 'DB MB/s', 'Node RSS MiB (max)', 'Node RSS MiB (median)', 'after pg_dump s'],
         r.sweep.groups
           .filter((g) => g.kind !== 'floor')
-          .map((g) => [String(g.partSizeMiB), String(g.queueSize), s(g.wallS), s(g.ratioToFloor), f(g.databaseMBps, 1), f(g.nodeRssMiB?.max ?? NaN, 0), f(g.nodeRssMiB?.median ?? NaN, 0)]),
+          .sort((a, b) => (a.partSizeMiB ?? 0) - (b.partSizeMiB ?? 0) || (a.queueSize ?? 0) - (b.queueSize ?? 0))
+          .map((g) => [String(g.partSizeMiB), String(g.queueSize), s(g.wallS), s(g.ratioToFloor), f(g.databaseMBps, 1), f(g.nodeRssMiB?.max ?? NaN, 0), f(g.nodeRssMiB?.median ?? NaN, 0), f(g.afterDumpS)]),
       ),
     );
     if (floor) out.push(`\nFloor in the same repetitions: ${s(floor.wallS)} s.`);
@@ -167,7 +180,7 @@ export function summaryMarkdown(r: Results): string {
     out.push('');
     out.push(r.oneVcpu.note);
     out.push('');
-    out.push(table(['database', 'what', 'wall s', '× floor', 'DB MB/s', 'archive MB', 'Node RSS MiB', 'pg_dump RSS MiB'], backupRows(r.oneVcpu.groups, r)));
+    out.push(table(BACKUP_HEAD, backupRows(r.oneVcpu.groups, r)));
     out.push('');
   }
 

@@ -1,9 +1,8 @@
-// Restore: `rds-s3-backup restore` from the S3 server vs bare pg_restore from a local file of the same archive,
-// with one job and with --jobs 2, interleaved per repetition.
+// Restore: `rds-s3-backup restore` from the S3 server and from file:// vs bare pg_restore from a local file of the
+// same archive, with one job (all three in one transaction) and with --jobs 2, interleaved per repetition.
 import { rm } from 'node:fs/promises';
 import type { DatasetInfo } from './dataset.ts';
-import { PGTOOLS, type Harness } from './harness.ts';
-import { assertOk } from './measure.ts';
+import type { Harness } from './harness.ts';
 import { groupRestores, kib, type Log } from './phases.ts';
 import { rotate } from './stats.ts';
 import type { RestoreSample, Results } from './types.ts';
@@ -12,41 +11,30 @@ const JOBS = [1, 2] as const;
 
 export async function restorePhase(h: Harness, ds: DatasetInfo, compression: string, reps: number, log: Log): Promise<Results['restore']> {
   const haveRestore = await h.hasCommand('restore');
-  log(`restore on ${ds.database} (${compression}): pg_restore from a local file${haveRestore ? ' vs rds-s3-backup restore from S3' : ' only: this build has no restore command'}`);
+  log(`restore on ${ds.database} (${compression}): pg_restore from a local file${haveRestore ? ' vs rds-s3-backup restore from S3 and from file://' : ' only: this build has no restore command'}`);
 
-  // One archive, stored in both places: the same bytes for both sides.
+  // One backup of each kind; the local file for pg_restore is the file:// object itself.
   const fileTarget = await h.fileTarget();
   const local = await h.backup(ds.database, compression, fileTarget.url);
   const file = `${fileTarget.dir}/${local.key}`;
   const samples: RestoreSample[] = [];
   try {
-    let s3Url: string | null = null;
-    if (haveRestore) {
-      const s3 = await h.s3Target();
-      await h.backup(ds.database, compression, s3.url);
-      s3Url = s3.url;
-    }
+    const s3 = haveRestore ? await h.s3Target() : null;
+    if (s3) await h.backup(ds.database, compression, s3.url);
     for (let rep = 0; rep < reps; rep++) {
       for (const jobs of JOBS) {
-        const kinds: RestoreSample['kind'][] = haveRestore ? rotate(['pg_restore-file', 'tool-s3'], rep) : ['pg_restore-file'];
+        const kinds: RestoreSample['kind'][] = haveRestore ? rotate(['pg_restore-file', 'tool-file', 'tool-s3'], rep) : ['pg_restore-file'];
         for (const kind of kinds) {
           let sample: RestoreSample;
           if (kind === 'pg_restore-file') {
             const run = await h.pgRestore(file, jobs);
             sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: null, pgRestoreRssMiB: kib(run.maxRssKb) };
           } else {
-            const target = `restored_${rep}_${jobs}`;
-            const args = ['restore', '--from', s3Url!, '--database', ds.database, '--target-database', target, '--pgtools-dir', PGTOOLS, '--json', '--quiet', ...(jobs > 1 ? ['--jobs', String(jobs)] : [])];
-            try {
-              const run = await h.cli(args);
-              assertOk(`rds-s3-backup restore ${ds.database}`, run);
-              sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: kib(run.node.maxRssKb), pgRestoreRssMiB: kib(run.children['pg_restore']) };
-            } finally {
-              await h.dropDatabase(target);
-            }
+            const run = await h.toolRestore(kind === 'tool-s3' ? s3!.url : fileTarget.url, ds.database, jobs);
+            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: kib(run.node.maxRssKb), pgRestoreRssMiB: kib(run.children['pg_restore']?.hwmKb) };
           }
           samples.push(sample);
-          log(`${ds.database} restore ${kind} jobs=${jobs} rep ${rep + 1}: ${sample.wallS.toFixed(2)} s load ${sample.load1.toFixed(2)}`);
+          log(`${ds.database} restore ${kind} jobs=${jobs} rep ${rep + 1}: ${sample.wallS.toFixed(2)} s${sample.nodeRssMiB !== null ? ` node ${sample.nodeRssMiB.toFixed(0)} MiB` : ''} load ${sample.load1.toFixed(2)}`);
         }
       }
     }
@@ -57,7 +45,7 @@ export async function restorePhase(h: Harness, ds: DatasetInfo, compression: str
   return {
     available: haveRestore,
     note: haveRestore
-      ? 'rds-s3-backup restore reads the archive from the S3 server (moto on the same machine) and restores into a new database; pg_restore reads a local file.'
+      ? 'Each run restores the same archive into a new, empty database. One job: pg_restore --single-transaction from the local file vs `rds-s3-backup restore` (streams the object through SHA-256 into pg_restore, one transaction that commits only after the object proved intact). Two jobs: pg_restore -j 2 from the local file vs `rds-s3-backup restore --jobs 2` (downloads and verifies the object into a temporary file first, then pg_restore -j 2). S3 is moto on the same machine, competing for the same 2 CPUs.'
       : `the measured build (${h.tool.commit.slice(0, 12)}) has no restore command; only the pg_restore baseline was measured.`,
     groups: groupRestores(samples),
     samples,

@@ -6,6 +6,7 @@
 // Options: --sizes 1000,5000 (dataset targets in MB) --reps N --phases backup,compression,restore,sweep,vcpu,package
 //          --revision HEAD|worktree|<rev> (what to build and measure; default HEAD) --out DIR
 //          --wait-load X (before starting, wait until the 1-minute load average is below X; max 60 min)
+//          --also-upload 8x2,... (extra S3 runs with --part-size-mb × --queue-size in the backup phase; '' for none)
 // Not part of `npm test`. Method and reading guide: docs/benchmarks.md.
 import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { createDataset, planDataset, type DatasetInfo } from './dataset.ts';
 import { Harness, PG_DUMP, SERVER_SETTINGS } from './harness.ts';
 import { measurePackage } from './lambda-package.ts';
 import { loadAverage } from './measure.ts';
-import { backupSeries, compressionMatrix, groupBackups, type Log } from './phases.ts';
+import { backupSeries, compressionMatrix, groupBackups, type Log, type Variant } from './phases.ts';
 import { summaryMarkdown } from './report.ts';
 import { restorePhase } from './restore-phase.ts';
 import { median } from './stats.ts';
@@ -44,6 +45,8 @@ type Settings = {
   readonly revision: string;
   readonly out: string;
   readonly waitLoad: number | null;
+  /** Extra S3 variants [part MiB, queue] in the backup phase (candidate defaults), at every size. */
+  readonly alsoUpload: ReadonlyArray<readonly [number, number]>;
 };
 
 function parseArgs(argv: readonly string[]): Settings {
@@ -70,13 +73,17 @@ function parseArgs(argv: readonly string[]): Settings {
     sizesMb: list('sizes', quick ? [60] : [1000, 5000]),
     reps: Number(flags.get('reps') ?? 3),
     restoreReps: Number(flags.get('restore-reps') ?? (quick ? 1 : 3)),
-    sweepParts: list('sweep-parts', quick ? [5, 16] : [5, 16, 64]),
-    sweepQueues: list('sweep-queues', quick ? [1, 4] : [1, 4, 8]),
+    sweepParts: list('sweep-parts', quick ? [8, 16] : [5, 8, 16]),
+    sweepQueues: list('sweep-queues', quick ? [2, 4] : [1, 2, 4]),
     sweepReps: Number(flags.get('sweep-reps') ?? (quick ? 1 : 3)),
     phases: new Set(phases as Phase[]),
     revision: flags.get('revision') ?? 'HEAD',
     out: path.resolve(flags.get('out') ?? (quick ? path.join(BENCH_CACHE, 'results-quick') : path.join(REPO, 'bench', 'results'))),
     waitLoad: flags.has('wait-load') ? Number(flags.get('wait-load')) : null,
+    alsoUpload: (flags.get('also-upload') ?? '8x2')
+      .split(',')
+      .filter(Boolean)
+      .map((pq) => pq.split('x').map(Number) as [number, number]),
   };
 }
 
@@ -154,7 +161,8 @@ async function main(): Promise<void> {
     if (settings.phases.has('backup')) {
       for (const ds of datasets) {
         log(`backup: floor vs file:// vs s3:// at ${DEFAULT_COMPRESSION} on ${ds.database}`);
-        const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.reps, kinds: ['floor', 'file', 's3'] }, log);
+        const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
+        const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.reps, kinds }, log);
         backupSamples.push(...r.samples);
       }
     }
@@ -175,7 +183,9 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < settings.sweepReps; rep++) {
         for (const partSizeMiB of settings.sweepParts) {
           for (const queueSize of settings.sweepQueues) {
-            const r = await backupSeries(h, first, DEFAULT_COMPRESSION, { reps: 1, kinds: rep % 2 ? ['s3', 'floor'] : ['floor', 's3'], partSizeMiB, queueSize }, log);
+            const s3: Variant = { kind: 's3', partSizeMiB, queueSize };
+            const r = await backupSeries(h, first, DEFAULT_COMPRESSION, { reps: 1, kinds: rep % 2 ? [s3, 'floor'] : ['floor', s3] }, log);
+            // Each configuration is paired with the floor run next to it: a unique repetition id per pair.
             sweepSamples.push(...r.samples.map((s) => ({ ...s, rep: rep * 1000 + partSizeMiB * 10 + queueSize })));
           }
         }

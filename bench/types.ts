@@ -19,6 +19,10 @@ export type BackupSample = {
   readonly bytes: number | null;
   /** The database's own duration in the tool's report (wall minus process start, connect and planning). */
   readonly toolDurationS: number | null;
+  /** Tool runs: seconds from spawn until pg_dump was first seen, pg_dump's lifetime, and from its exit to the tool's exit (±50 ms polls). */
+  readonly beforeDumpS: number | null;
+  readonly dumpS: number | null;
+  readonly afterDumpS: number | null;
   readonly nodeRssMiB: number | null;
   readonly nodeHeapMiB: number | null;
   readonly nodeBuffersMiB: number | null;
@@ -45,6 +49,11 @@ export type BackupGroup = {
   readonly bytes: number | null;
   readonly nodeRssMiB: Spread | null;
   readonly pgDumpRssMiB: Spread | null;
+  /** Medians of BackupSample's breakdown (tool runs only). */
+  readonly beforeDumpS: number | null;
+  readonly dumpS: number | null;
+  readonly afterDumpS: number | null;
+  readonly nodeCpuS: number | null;
 };
 
 export type RestoreSample = {
