@@ -195,8 +195,15 @@ function lockWaitTimeout(raw: RawValues, issues: Issues): string | null {
   const s = str(raw, 'lockWaitTimeout') ?? '2min';
   if (s === '0' || s.toLowerCase() === 'none') return null;
   // pg_dump passes it to SET lock_timeout: a number of ms or a quantity with a unit.
-  if (!/^\d+\s*(ms|s|min|h)?$/i.test(s)) {
+  const m = /^(\d+)\s*(ms|s|min|h)?$/i.exec(s);
+  if (!m) {
     issues.add('lockWaitTimeout', 'must be a duration such as 500ms, 30s, 2min or 1h (0 = wait forever)');
+    return null;
+  }
+  // The server takes at most INT_MAX milliseconds; a larger value would only fail once pg_dump runs.
+  const ms = Number(m[1]) * ({ ms: 1, s: 1000, min: 60_000, h: 3_600_000 } as Record<string, number>)[(m[2] ?? 'ms').toLowerCase()]!;
+  if (ms > 2_147_483_647) {
+    issues.add('lockWaitTimeout', 'must be at most 596h (the server limit of 2147483647 ms)');
     return null;
   }
   return s.replace(/\s+/g, '');

@@ -18,12 +18,17 @@ function parseUrl(s: string): ConnInfo | string {
     return 'not a valid postgres:// URL';
   }
   const out: Record<string, string> = {};
-  if (u.hostname) out.host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ''));
-  if (u.port) out.port = u.port;
-  if (u.username) out.user = decodeURIComponent(u.username);
-  if (u.password) out.password = decodeURIComponent(u.password);
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (db) out.dbname = db;
+  try {
+    if (u.hostname) out.host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ''));
+    if (u.port) out.port = u.port;
+    if (u.username) out.user = decodeURIComponent(u.username);
+    if (u.password) out.password = decodeURIComponent(u.password);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (db) out.dbname = db;
+  } catch {
+    // decodeURIComponent throws URIError on "%ZZ": a config error, not a crash (and the value is not echoed).
+    return 'not a valid postgres:// URL (bad percent-encoding)';
+  }
   for (const [k, v] of u.searchParams) {
     if (!KNOWN.has(k)) return `unsupported connection parameter "${k}"`;
     out[k === 'hostaddr' ? 'host' : k] = v;

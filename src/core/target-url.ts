@@ -9,7 +9,8 @@ const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Validates a prefix: path segments only, no traversal, no control characters. */
 export function checkPrefix(prefix: string): string | undefined {
-  if (prefix.length > 512) return 'prefix is longer than 512 characters';
+  // Bytes, not characters: S3 keys are at most 1024 UTF-8 bytes, and the database folder and file name need ~230.
+  if (Buffer.byteLength(prefix, 'utf8') > 512) return 'prefix is longer than 512 bytes (UTF-8)';
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\\]/.test(prefix)) return 'prefix contains control characters or a backslash';
   const segments = normalizePrefix(prefix).split('/').filter((s) => s.length > 0);

@@ -25,8 +25,12 @@ export class FileStore implements BackupStore {
   }
 
   #path(key: string): string {
+    // A key names a file strictly below the root (the root itself would put the temp file beside it), and NUL
+    // would make fs throw a TypeError instead of a StorageError.
+    // eslint-disable-next-line no-control-regex
+    if (/\u0000/.test(key)) throw new StorageError(`key ${JSON.stringify(key)} contains a NUL character`);
     const p = path.resolve(this.root, key);
-    if (p !== this.root && !p.startsWith(this.root + path.sep)) throw new StorageError(`key ${JSON.stringify(key)} escapes ${this.root}`);
+    if (!p.startsWith(this.root + path.sep)) throw new StorageError(`key ${JSON.stringify(key)} escapes ${this.root}`);
     return p;
   }
 
@@ -89,7 +93,7 @@ export class FileStore implements BackupStore {
 
   async *#keys(prefix: string): AsyncIterable<{ key: string; file: string }> {
     const slash = prefix.lastIndexOf('/');
-    const dir = slash === -1 ? this.root : this.#path(prefix.slice(0, slash));
+    const dir = slash <= 0 ? this.root : this.#path(prefix.slice(0, slash));
     for await (const file of this.#walk(dir)) {
       const key = path.relative(this.root, file).split(path.sep).join('/');
       if (key.startsWith(prefix)) yield { key, file };
