@@ -19,7 +19,8 @@ export type VerifyRecord = VerificationRecord & {
   /** Where it was restored; null for integrity-only. */
   readonly server: { readonly version: string; readonly kind: 'embedded' | 'target'; readonly note: string } | null;
   readonly checks: {
-    readonly sha256: boolean;
+    /** null: not established (the restore failed before the end of the object). */
+    readonly sha256: boolean | null;
     readonly toc: boolean | null;
     readonly restore: boolean | null;
     readonly tables: number | null;

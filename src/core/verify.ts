@@ -161,7 +161,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
 
   const mismatches: string[] = [];
   const notes: string[] = [];
-  let checks: VerifyRecord['checks'] = { sha256: false, toc: null, restore: null, tables: null, rowCounts: null };
+  let checks: VerifyRecord['checks'] = { sha256: null, toc: null, restore: null, tables: null, rowCounts: null };
   let server: VerifyRecord['server'] = null;
   let compared: CompareResult | null = null;
   try {
@@ -248,6 +248,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   } catch (err) {
     if (!isVerdict(err)) throw err;
     mismatches.push(describeError(err));
+    if (err instanceof IntegrityError) checks = { ...checks, sha256: false };
     if (checks.restore === null && !plan.integrityOnly) checks = { ...checks, restore: false };
   }
 

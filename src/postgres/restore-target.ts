@@ -46,6 +46,7 @@ function hintFor(stderr: string): string | undefined {
   if (/password authentication failed|no password supplied/i.test(stderr)) return 'check the user and password of --target (PGPASSWORD, the secret, or IAM auth)';
   if (/database ".*" does not exist/.test(stderr)) return 'create the database first, or use --create';
   if (/permission denied/i.test(stderr)) return 'the target user lacks privileges for this restore (try --no-owner --no-acl, or a more privileged user)';
+  if (/could not (read|uncompress|decompress)|corrupt|unexpected end of|invalid (compressed|stored block)/i.test(stderr)) return 'the archive looks damaged: `verify --integrity-only` checks it against its manifest; pick another backup';
   if (/out of shared memory|max_locks_per_transaction/i.test(stderr)) return 'one transaction holds a lock per object: raise max_locks_per_transaction on the target, or use --no-single-transaction';
   return undefined;
 }
@@ -181,8 +182,9 @@ export class PgRestoreTarget implements RestoreTarget {
       inputClosed = true;
       if (statusFailed(s) && !aborted) failWith(new ToolProcessError('pg_restore', s, { hint: hintFor(s.stderrTail) }));
     });
+    const outcome = options.singleTransaction ? 'nothing was committed' : 'objects restored before the failing statement remain (--no-single-transaction)';
     const psqlFailed = (st: ExitStatus): ToolProcessError =>
-      new ToolProcessError('psql', st, { detail: 'the restore stopped before it was complete; nothing was committed', hint: hintFor(st.stderrTail) });
+      new ToolProcessError('psql', st, { detail: `the restore stopped before it was complete; ${outcome}`, hint: hintFor(st.stderrTail) });
     void psql.exited.then((st) => {
       if (!aborted && !committing) failWith(psqlFailed(st));
     });
@@ -221,7 +223,17 @@ export class PgRestoreTarget implements RestoreTarget {
         if (inputClosed) return;
         if (!stdin.write(chunk)) {
           // Never rejects: a closed stdin only means pg_restore stopped reading (its exit status tells why).
-          await Promise.race([once(stdin, 'drain').catch(() => undefined), once(stdin, 'close').catch(() => undefined), restore.exited]);
+          // The signal removes the losing listeners (one set per blocked write would pile up otherwise).
+          const done = new AbortController();
+          try {
+            await Promise.race([
+              once(stdin, 'drain', { signal: done.signal }).catch(() => undefined),
+              once(stdin, 'close', { signal: done.signal }).catch(() => undefined),
+              restore.exited,
+            ]);
+          } finally {
+            done.abort();
+          }
         }
       },
       endInput: async () => {
@@ -244,7 +256,7 @@ export class PgRestoreTarget implements RestoreTarget {
         gate.release();
         const [ps] = await Promise.all([psql.exited, piped.catch(() => undefined)]);
         if (statusFailed(ps)) {
-          throw new ToolProcessError('psql', ps, { detail: 'the transaction did not commit; the target is unchanged', hint: hintFor(ps.stderrTail) });
+          throw new ToolProcessError('psql', ps, { detail: options.singleTransaction ? 'the transaction did not commit; the target is unchanged' : outcome, hint: hintFor(ps.stderrTail) });
         }
         return report();
       },
