@@ -1,6 +1,6 @@
 // The restore pipeline's integrity gate with a fake target: nothing may commit unless every byte arrived and
 // the SHA-256 matches; on any failure the gate is aborted (and a database created by this run is dropped).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,8 +21,15 @@ import { FileStore } from '../../../src/storage/file.ts';
 const FIXTURE = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const ID = '20261124T031500Z-0a0b0c0d';
 
+const dirs: string[] = [];
+after(async () => {
+  // Also when a test failed half-way.
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
 async function storeWith(data: Buffer): Promise<{ store: BackupStore; dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-restore-unit-'));
+  dirs.push(dir);
   const store: BackupStore = new FileStore(dir);
   const keys = backupKeys('', 'database', 'fixture', ID);
   const manifest: Manifest = {
@@ -220,6 +227,7 @@ test('--create refuses an existing database before creating anything', async () 
 test('--jobs: free space is checked first; the local copy is verified before pg_restore -j and removed after', async () => {
   const { store, dir } = await storeWith(FIXTURE);
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rsb-jobs-'));
+  dirs.push(tmp);
   const small = fakeTarget();
   await assert.rejects(runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), { store, target: small.target, lister, freeBytes: async () => 1000 }), (e: Error) => e instanceof RestoreError && /not enough free space/.test(e.message));
   assert.deepEqual(await readdir(tmp), [], 'nothing downloaded');
