@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
 import type { ExitStatus } from '../core/source.ts';
 
-const TAIL_BYTES = 8 * 1024;
+const TAIL_LINES = 20;
+const LINE_CHARS = 400;
+/** Raw characters kept per line before redaction, so a secret is redacted before the line is clipped. */
+const LINE_KEEP = LINE_CHARS + 4096;
 
 export type PipedTool = {
   readonly tool: string;
@@ -25,22 +29,28 @@ export type PipedToolOptions = {
 };
 
 /**
- * Like spawn-tool.ts (exact environment, redacted stderr tail) but with the stdin/stdout a restore needs, and
+ * Like spawn-tool.ts (exact environment, redacted and clipped stderr tail) but with the stdin/stdout a restore needs, and
  * every stderr line available for classification (pg_restore reports many errors and only some are fatal).
  */
 export function spawnPipedTool(tool: string, file: string, args: readonly string[], env: Readonly<Record<string, string>>, options: PipedToolOptions): PipedTool {
   const child = spawn(file, args, { env: { ...env }, stdio: [options.stdin ? 'pipe' : 'ignore', options.stdout ? 'pipe' : 'ignore', 'pipe'] });
-  let tail = Buffer.alloc(0);
+  // The last lines, each clipped after redaction: one huge line ("Command was: CREATE FUNCTION ..." with its
+  // whole body) must not push the actual error out of the tail.
+  const tail: string[] = [];
   let partial = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    tail = Buffer.concat([tail, c]);
-    if (tail.length > TAIL_BYTES) tail = tail.subarray(tail.length - TAIL_BYTES);
-    if (options.onStderrLine) {
-      const lines = (partial + c.toString('utf8')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) options.onStderrLine(l);
-    }
-  });
+  const decoder = new StringDecoder('utf8');
+  const line = (raw: string): void => {
+    options.onStderrLine?.(raw);
+    const red = redact(raw.length > LINE_KEEP ? raw.slice(0, LINE_KEEP) : raw);
+    tail.push(red.length > LINE_CHARS ? `${red.slice(0, LINE_CHARS)} … (${raw.length - LINE_CHARS} more characters)` : red);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
+  const take = (text: string): void => {
+    const parts = (partial + text).split('\n');
+    partial = parts.pop() ?? '';
+    for (const l of parts) line(l);
+  };
+  child.stderr!.on('data', (c: Buffer) => take(decoder.write(c)));
   // A child that exits early makes writes fail with EPIPE; callers learn about it from `exited`.
   child.stdin?.on('error', () => undefined);
   let spawnError: Error | undefined;
@@ -51,12 +61,11 @@ export function spawnPipedTool(tool: string, file: string, args: readonly string
     });
     child.on('close', (code, signal) => {
       done = true;
-      if (partial && options.onStderrLine) options.onStderrLine(partial);
-      const text = tail.toString('utf8');
-      const stderrTail = redact(spawnError ? `${text}\n${spawnError.message}`.trim() : text)
-        .split('\n')
-        .slice(-20)
-        .join('\n');
+      take(decoder.end());
+      if (partial) line(partial);
+      partial = '';
+      const text = tail.join('\n').trim();
+      const stderrTail = spawnError ? `${text}\n${redact(spawnError.message)}`.trim() : text;
       resolve({ code: spawnError && code === null && signal === null ? -1 : code, signal, stderrTail });
     });
   });
