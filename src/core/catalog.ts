@@ -64,7 +64,8 @@ export async function listCatalog(store: BackupStore, filter: CatalogFilter = {}
     else if (k.role === 'verify') g.verify = o.key;
     groups.set(gid, g);
   }
-  const ids = [...groups.entries()];
+  // A verification record can outlive its backup (lifecycle counts from each object's creation): not a backup.
+  const ids = [...groups.entries()].filter(([, g]) => g.data !== undefined || g.manifest !== undefined);
   const out: CatalogEntry[] = new Array(ids.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -12,7 +12,7 @@ test('README option tables and included docs are current (run `npm run docs` aft
 });
 
 test('--help documents every flag and environment variable of its command', () => {
-  for (const command of ['backup', 'list'] as const) {
+  for (const command of ['backup', 'list', 'restore', 'verify'] as const) {
     const help = commandHelp(command);
     for (const o of OPTIONS.filter((x) => (x.commands as readonly string[]).includes(command))) {
       if (o.flag) assert.ok(help.includes(`--${o.flag}`), `${command} --help lacks --${o.flag}`);
