@@ -95,38 +95,47 @@ export async function streamToStore(
     else fail(err instanceof Error ? err : new Error(String(err)));
   });
 
-  const status = await proc.exited;
-  await copy;
-  options.signal?.removeEventListener('abort', onExternalAbort);
-  // When the store destroyed the body, pg_dump dies of the closed pipe ("could not write to output file"); the
-  // store's failure is the cause to report, so wait for it before blaming pg_dump.
-  if (!firstError && body.destroyed) await uploadOutcome;
-
-  if (!firstError && (status.code !== 0 || status.signal !== null)) {
-    fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) ?? exitHint(status) }));
+  // The abort listener stays until the upload settled: a cancellation (SIGTERM, the Lambda budget) that arrives
+  // after pg_dump exited, while the last parts and CompleteMultipartUpload are in flight, must still cancel them.
+  try {
+    return await finishStream();
+  } finally {
+    options.signal?.removeEventListener('abort', onExternalAbort);
   }
-  if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: TOOLS_HINT }));
-  let parsedToc: ArchiveToc | null = null;
-  if (!firstError && toc && framing) {
-    try {
-      parsedToc = toc.finish();
-      framing.finish();
-    } catch (err) {
-      fail(new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`, { hint: TOOLS_HINT }));
+
+  async function finishStream(): Promise<StreamResult> {
+    const status = await proc.exited;
+    await copy;
+    // When the store destroyed the body, pg_dump dies of the closed pipe ("could not write to output file"); the
+    // store's failure is the cause to report, so wait for it before blaming pg_dump.
+    if (!firstError && body.destroyed) await uploadOutcome;
+
+    if (!firstError && (status.code !== 0 || status.signal !== null)) {
+      fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) ?? exitHint(status) }));
     }
-  }
+    if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: TOOLS_HINT }));
+    let parsedToc: ArchiveToc | null = null;
+    if (!firstError && toc && framing) {
+      try {
+        parsedToc = toc.finish();
+        framing.finish();
+      } catch (err) {
+        fail(new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`, { hint: TOOLS_HINT }));
+      }
+    }
 
-  if (firstError) {
-    // Destroying the body makes the store abort the multipart upload; wait until it has.
-    body.destroy(firstError);
-    await uploadOutcome;
-    throw firstError;
-  }
+    if (firstError) {
+      // Destroying the body makes the store abort the multipart upload; wait until it has.
+      body.destroy(firstError);
+      await uploadOutcome;
+      throw firstError;
+    }
 
-  body.end();
-  const outcome = await uploadOutcome;
-  if (!outcome.ok) throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
-  return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
+    body.end();
+    const outcome = await uploadOutcome;
+    if (!outcome.ok) throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
+    return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
+  }
 }
 
 const TOOLS_HINT =

@@ -98,7 +98,8 @@ export class S3Store implements BackupStore {
     return this.#kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.#kmsKeyId } : {};
   }
 
-  upload(key: string, body: Readable, options: UploadOptions): UploadHandle {
+  /** `signal` (passed along by streamToStore) cancels in-flight requests and aborts the upload, also after the body ended. */
+  upload(key: string, body: Readable, options: UploadOptions & { readonly signal?: AbortSignal | undefined }): UploadHandle {
     let uploaded = 0;
     // lib-storage throws the abort's error when aborting fails, losing the real cause, and does not say whether
     // the multipart upload is still open: watch its requests through a thin wrapper to know both.
@@ -109,6 +110,7 @@ export class S3Store implements BackupStore {
     // uploads still in flight are pointless then, and a stalled one would hold up the abort for minutes.
     const cancel = new AbortController();
     body.once('error', () => cancel.abort());
+    options.signal?.addEventListener('abort', () => cancel.abort(), { once: true });
     const inner = this.#client;
     const send = async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
       const isAbort = command instanceof AbortMultipartUploadCommand;

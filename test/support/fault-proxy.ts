@@ -55,6 +55,8 @@ export type ProxyLogEntry = {
   readonly partNumber: number | null;
   readonly attempt: number;
   readonly action: FaultAction['kind'];
+  /** When the request arrived (ms since the epoch). */
+  readonly at: number;
   /** HTTP status sent to the client; null when the connection was reset, hung or the proxy disappeared. */
   status: number | null;
 };
@@ -123,7 +125,7 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
     attempts.set(id, attempt);
     const request: ProxyRequest = { method: req.method ?? 'GET', path: url.pathname, query, op, key, partNumber, attempt, seq: ++seq };
     const action: FaultAction = (current?.(request)) ?? { kind: 'pass' };
-    const entry: ProxyLogEntry = { seq: request.seq, op, key, partNumber, attempt, action: action.kind, status: null };
+    const entry: ProxyLogEntry = { seq: request.seq, op, key, partNumber, attempt, action: action.kind, at: Date.now(), status: null };
     log.push(entry);
     notify();
 

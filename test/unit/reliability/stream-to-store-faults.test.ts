@@ -84,3 +84,37 @@ test('the store error keeps its hint through the pipeline (no re-wrapping)', asy
   const err = (await streamToStore(pipeWriter(), failingStore(0, cause), 'k', opts).catch((e: unknown) => e)) as StorageError;
   assert.equal(err.hint, 'check the IAM policy');
 });
+
+test('a cancellation after pg_dump finished (last parts / CompleteMultipartUpload in flight) still cancels the upload', async () => {
+  const signals: (AbortSignal | undefined)[] = [];
+  // A store whose upload only ends when cancelled through the signal it was given, like a hung final request.
+  const store: BackupStore = {
+    url: 'mem://',
+    prefix: '',
+    upload(_key, body, options): UploadHandle {
+      const signal = (options as { signal?: AbortSignal }).signal;
+      signals.push(signal);
+      body.resume();
+      const done = new Promise<never>((_resolve, reject) => {
+        signal?.addEventListener('abort', () => reject(new StorageError('request aborted')), { once: true });
+      });
+      done.catch(() => undefined);
+      return { done, uploadedBytes: () => 0 };
+    },
+    putSmall: async () => ({ versionId: null }),
+    tag: async () => undefined,
+    list: async function* () {},
+    read: async () => new PassThrough(),
+    listIncomplete: async () => [],
+  };
+  const stdout = new PassThrough();
+  const tool: RunningTool = { tool: 'pg_dump', pid: undefined, stdout, exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }), kill: () => undefined };
+  stdout.end(archive);
+  const controller = new AbortController();
+  const pending = streamToStore(tool, store, 'k', { ...opts, signal: controller.signal });
+  await new Promise((r) => setTimeout(r, 50));
+  controller.abort(new Error('SIGTERM'));
+  const err = await Promise.race([pending.then(() => 'resolved', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
+  assert.ok(signals[0], 'the store is given the cancellation signal');
+  assert.ok(err instanceof Error && err.name === 'AbortedError', `got ${String(err)}`);
+});
