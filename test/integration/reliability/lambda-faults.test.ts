@@ -115,3 +115,24 @@ test('S3 keeps answering 503 on a part ⇒ the invocation fails naming S3, the l
   assert.match(failed?.error?.hint ?? '', /S3 kept answering with a server error/);
   await assertNothingStored(moto, bucket);
 });
+
+// Reported to the Lambda owner (src/lambda/backup-handler.ts): when cleanup cannot finish before the hard stop, the
+// thrown error still says "the dump and its multipart upload were aborted and no partial backup was left" (budgetError
+// replaces the hard-stop message). Marked todo until that is fixed; it runs and reports either way.
+test('time budget runs out and S3 also swallows the abort ⇒ the error admits that an incomplete upload may remain', { todo: 'Lambda: budgetError hides the hard-stop message (reported)' }, async () => {
+  const bucket = await moto.createBucket();
+  const p = await proxy((q) => (q.op === 'UploadPart' && q.partNumber === 2) || q.op === 'AbortMultipartUpload' ? { kind: 'hang' } : undefined);
+  const run = lambda.start(env(bucket, { RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', AWS_ENDPOINT_URL: p.endpoint }), [
+    { event: scheduledEvent(), timeoutMs: 9_000 },
+  ]);
+  const out = await run.done;
+  const r = out.results[0]!;
+  assert.ok(!r.ok && r.error.name === 'AbortedError', JSON.stringify(r));
+  assert.ok(r.remainingMs > 0);
+  // The upload really is still open (the abort never reached S3) ...
+  assert.equal((await moto.listMultipartUploads(bucket)).length, 1);
+  assert.deepEqual(await moto.listKeys(bucket), []);
+  // ... so the message must not claim otherwise.
+  assert.doesNotMatch(r.error.message, /no partial backup was left/);
+  assert.match(r.error.message, /incomplete multipart upload may remain/);
+});
