@@ -177,14 +177,22 @@ export class PgRestoreTarget implements RestoreTarget {
     stdin.on('error', () => {
       inputClosed = true;
     });
-    // Any tool ending on its own before commit() is a failure (pg_restore may end early with 0: selective restore).
-    void restore.exited.then((s) => {
-      inputClosed = true;
-      if (statusFailed(s) && !aborted) failWith(new ToolProcessError('pg_restore', s, { hint: hintFor(s.stderrTail) }));
-    });
     const outcome = options.singleTransaction ? 'nothing was committed' : 'objects restored before the failing statement remain (--no-single-transaction)';
     const psqlFailed = (st: ExitStatus): ToolProcessError =>
       new ToolProcessError('psql', st, { detail: `the restore stopped before it was complete; ${outcome}`, hint: hintFor(st.stderrTail) });
+    // pg_restore failing to write its script is a symptom of psql having stopped: psql's status says why.
+    const explainRestoreFailure = async (rs: ExitStatus): Promise<ToolProcessError> => {
+      if (/could not write|broken pipe|reset by peer/i.test(rs.stderrTail)) {
+        const st = await Promise.race([psql.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
+        if (st && statusFailed(st)) return psqlFailed(st);
+      }
+      return new ToolProcessError('pg_restore', rs, { hint: hintFor(rs.stderrTail) });
+    };
+    // Any tool ending on its own before commit() is a failure (pg_restore may end early with 0: selective restore).
+    void restore.exited.then(async (s) => {
+      inputClosed = true;
+      if (statusFailed(s) && !aborted) failWith(await explainRestoreFailure(s));
+    });
     void psql.exited.then((st) => {
       if (!aborted && !committing) failWith(psqlFailed(st));
     });
@@ -244,8 +252,9 @@ export class PgRestoreTarget implements RestoreTarget {
         committing = true;
         const rs = await restore.exited;
         if (statusFailed(rs)) {
+          const err = await explainRestoreFailure(rs);
           await this.#kill(restore, psql);
-          throw new ToolProcessError('pg_restore', rs, { hint: hintFor(rs.stderrTail) });
+          throw err;
         }
         // psql must still be waiting for the rest of the script: if it ended, it failed (nothing committed).
         const early = await Promise.race([gate.inputEnded.then(() => null), psql.exited]);
