@@ -34,7 +34,7 @@ t=$(now)
 [[ -f scripts/build-pgtools.sh ]] || fail "scripts/build-pgtools.sh does not exist (it builds the pg_dump/pg_restore bundle the integration tests need)"
 log="$REPO/.cache/build-pgtools.log"
 mkdir -p "$REPO/.cache"
-bash scripts/build-pgtools.sh >"$log" 2>&1 || { tail -n 20 "$log" >&2; fail "scripts/build-pgtools.sh failed; full log: .cache/build-pgtools.log"; }
+bash scripts/build-pgtools.sh --arch all >"$log" 2>&1 || { tail -n 20 "$log" >&2; fail "scripts/build-pgtools.sh failed; full log: .cache/build-pgtools.log"; }
 took "$t"
 
 step "moto (S3/IAM test server)"
