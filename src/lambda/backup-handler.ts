@@ -4,7 +4,7 @@ import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResul
 import type { BackupConfig } from '../core/config.ts';
 import { AbortedError, BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
-import { LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';
+import { HardStopError, LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';
 import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts';
 import { applySelection, parseEvent } from './event.ts';
 import { resolveInstance, type DescribeInstance } from './instance.ts';
@@ -210,6 +210,13 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         budget.hardStop,
       ]);
     } catch (err) {
+      if (err instanceof HardStopError) {
+        // Cleanup did not finish: do not claim the upload was aborted.
+        throw new AbortedError(
+          `the Lambda time budget ran out while backing up ${lastInFlight()?.database ?? 'the backup'} and cleanup did not finish: an incomplete multipart upload may remain until the bucket lifecycle rule removes it (it never lists as a backup)`,
+          { cause: err, hint: LONGER_RUNNER_HINT },
+        );
+      }
       if (budget.expired() && !(err instanceof ConfigError)) throw budgetError(null, lastInFlight(), err);
       throw err;
     }

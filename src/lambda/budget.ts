@@ -12,6 +12,9 @@ export type TimeBudget = {
   dispose(): void;
 };
 
+/** The budget ran out and cleanup did not finish: the upload may still be open. */
+export class HardStopError extends AbortedError {}
+
 /** Minimum time kept for reporting after the hard stop (logs and metrics must flush before the runtime freezes). */
 const REPORT_RESERVE_MS = 1000;
 
@@ -44,7 +47,7 @@ export function watchTimeBudget(remainingMs: () => number, marginMs: number): Ti
       expire();
       const untilHard = left - REPORT_RESERVE_MS;
       const fireHard = (): void =>
-        rejectHard?.(new AbortedError('the Lambda time budget ran out and cleanup did not finish in time; an incomplete multipart upload may remain until the bucket lifecycle rule removes it', { hint: LONGER_RUNNER_HINT }));
+        rejectHard?.(new HardStopError('the Lambda time budget ran out and cleanup did not finish in time; an incomplete multipart upload may remain until the bucket lifecycle rule removes it', { hint: LONGER_RUNNER_HINT }));
       if (untilHard <= 0) fireHard();
       else hardTimer = setTimeout(fireHard, untilHard);
       return;
