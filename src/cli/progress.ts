@@ -3,13 +3,27 @@ import { formatBytes, formatDuration, formatRate } from './format.ts';
 
 export type Output = { write(text: string): void; isTTY: boolean };
 
-/** Renders backup events: a live line on a TTY, one line per finished database otherwise. */
-export function backupProgress(out: Output, options: { quiet: boolean }): (e: BackupEvent) => void {
+/** A status line that later output overwrites (TTY only): `show` replaces it, `clear` removes it. */
+export function liveLine(out: Output): { show(text: string): void; clear(): void } {
   let live = false;
   const clear = (): void => {
     if (live) out.write('\r\x1b[2K');
     live = false;
   };
+  return {
+    clear,
+    show(text) {
+      clear();
+      out.write(text);
+      live = true;
+    },
+  };
+}
+
+/** Renders backup events: a live line on a TTY, one line per finished database otherwise. */
+export function backupProgress(out: Output, options: { quiet: boolean }): (e: BackupEvent) => void {
+  const line = liveLine(out);
+  const clear = line.clear;
   return (e) => {
     if (options.quiet) return;
     switch (e.type) {
@@ -17,17 +31,10 @@ export function backupProgress(out: Output, options: { quiet: boolean }): (e: Ba
         out.write(`PostgreSQL ${e.server.version}, pg_dump ${e.pgDumpVersion}: ${e.databases.length} database(s)${e.globals ? ' + globals' : ''}\n`);
         break;
       case 'start':
-        if (out.isTTY) {
-          out.write(`${e.database ?? 'globals'}: starting (${e.tier})`);
-          live = true;
-        }
+        if (out.isTTY) line.show(`${e.database ?? 'globals'}: starting (${e.tier})`);
         break;
       case 'progress':
-        if (out.isTTY) {
-          clear();
-          out.write(`${e.database ?? 'globals'}: ${formatBytes(e.bytes)}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
-          live = true;
-        }
+        if (out.isTTY) line.show(`${e.database ?? 'globals'}: ${formatBytes(e.bytes)}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
         break;
       case 'done':
         clear();

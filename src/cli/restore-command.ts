@@ -6,15 +6,12 @@ import { parseCommandArgs } from './args.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 import { commandHelp } from './help.ts';
 import type { CliIO } from './io.ts';
-import type { Output } from './progress.ts';
+import { liveLine, type Output } from './progress.ts';
 
 /** Renders restore/verify events on stderr: a live line on a TTY, milestones otherwise. */
 export function restoreProgress(out: Output, options: { quiet: boolean }): (e: RestoreEvent) => void {
-  let live = false;
-  const clear = (): void => {
-    if (live) out.write('\r\x1b[2K');
-    live = false;
-  };
+  const line = liveLine(out);
+  const clear = line.clear;
   return (e) => {
     if (options.quiet) return;
     switch (e.type) {
@@ -26,10 +23,8 @@ export function restoreProgress(out: Output, options: { quiet: boolean }): (e: R
         break;
       case 'progress':
         if (out.isTTY) {
-          clear();
           const pct = e.total > 0 ? ` (${Math.floor((e.bytes * 100) / e.total)}%)` : '';
-          out.write(`${e.database ?? 'globals'}: ${e.phase === 'download' ? 'downloading' : 'restoring'} ${formatBytes(e.bytes)} of ${formatBytes(e.total)}${pct}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
-          live = true;
+          line.show(`${e.database ?? 'globals'}: ${e.phase === 'download' ? 'downloading' : 'restoring'} ${formatBytes(e.bytes)} of ${formatBytes(e.total)}${pct}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
         }
         break;
       case 'verified':

@@ -98,6 +98,18 @@ export class S3Store implements BackupStore {
     return this.#kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.#kmsKeyId } : {};
   }
 
+  /** What every object we write carries: type, metadata, tier tags (set atomically with the object), encryption. */
+  #putParams(key: string, options: Pick<UploadOptions, 'contentType' | 'metadata' | 'tags'>) {
+    return {
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: options.contentType,
+      Metadata: { ...options.metadata },
+      Tagging: encodeTags(options.tags),
+      ...this.#sse(),
+    };
+  }
+
   /** `signal` (passed along by streamToStore) cancels in-flight requests and aborts the upload, also after the body ended. */
   upload(key: string, body: Readable, options: UploadOptions & { readonly signal?: AbortSignal | undefined }): UploadHandle {
     let uploaded = 0;
@@ -128,15 +140,7 @@ export class S3Store implements BackupStore {
     const client = new Proxy(inner, { get: (target, p, receiver) => (p === 'send' ? send : Reflect.get(target, p, receiver)) });
     const upload = new Upload({
       client,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        Body: body,
-        ContentType: options.contentType,
-        Metadata: { ...options.metadata },
-        Tagging: encodeTags(options.tags),
-        ...this.#sse(),
-      },
+      params: { ...this.#putParams(key, options), Body: body },
       partSize: options.partSize,
       queueSize: options.queueSize,
       // On any failure lib-storage aborts the multipart upload before done() rejects.
@@ -170,15 +174,7 @@ export class S3Store implements BackupStore {
   async putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult> {
     try {
       const r = await this.#client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentType: options.contentType,
-          Metadata: { ...options.metadata },
-          Tagging: encodeTags(options.tags),
-          ...this.#sse(),
-        }),
+        new PutObjectCommand({ ...this.#putParams(key, options), Body: body }),
       );
       return { versionId: r.VersionId ?? null };
     } catch (err) {
