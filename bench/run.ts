@@ -3,7 +3,7 @@
 //   npm run bench -- --quick          a small dataset, every phase, a few minutes; results in .cache/bench/results-quick
 //   npm run bench                     ~1 GB and ~5 GB datasets; results in bench/results (committed)
 //
-// Options: --sizes 1000,5000 (dataset targets in MB) --reps N --phases backup,compression,restore,sweep,vcpu,package
+// Options: --sizes 1000,5000 (dataset targets in MB) --reps N (--backup-reps N: default 5) --phases backup,compression,restore,sweep,vcpu,package
 //          --revision HEAD|worktree|<rev> (what to build and measure; default HEAD) --out DIR
 //          --wait-load X (before starting, wait until the 1-minute load average is below X; max 60 min)
 //          --also-upload 8x2,... (extra S3 runs with --part-size-mb × --queue-size in the backup phase; '' for none)
@@ -37,6 +37,8 @@ type Settings = {
   readonly mode: 'quick' | 'full';
   readonly sizesMb: readonly number[];
   readonly reps: number;
+  /** The backup phase's repetitions: its ratios are the headline, so more of them against a shared machine's noise. */
+  readonly backupReps: number;
   readonly restoreReps: number;
   readonly sweepParts: readonly number[];
   readonly sweepQueues: readonly number[];
@@ -72,6 +74,7 @@ function parseArgs(argv: readonly string[]): Settings {
     mode: quick ? 'quick' : 'full',
     sizesMb: list('sizes', quick ? [60] : [1000, 5000]),
     reps: Number(flags.get('reps') ?? 3),
+    backupReps: Number(flags.get('backup-reps') ?? flags.get('reps') ?? (quick ? 3 : 5)),
     restoreReps: Number(flags.get('restore-reps') ?? (quick ? 1 : 3)),
     sweepParts: list('sweep-parts', quick ? [8, 16] : [5, 8, 16]),
     sweepQueues: list('sweep-queues', quick ? [2, 4] : [1, 2, 4]),
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
       for (const ds of datasets) {
         log(`backup: floor vs file:// vs s3:// at ${DEFAULT_COMPRESSION} on ${ds.database}`);
         const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
-        const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.reps, kinds }, log);
+        const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.backupReps, kinds }, log);
         backupSamples.push(...r.samples);
       }
     }
@@ -203,7 +206,8 @@ async function main(): Promise<void> {
       await h.pin(h.postmasterPid(), '0');
       if (motoPid !== undefined) await h.pin(motoPid, '0');
       try {
-        const r = await backupSeries(h, first, DEFAULT_COMPRESSION, { reps: settings.reps, kinds: ['floor', 's3'], cpus: '1' }, log);
+        const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
+        const r = await backupSeries(h, first, DEFAULT_COMPRESSION, { reps: settings.reps, kinds, cpus: '1' }, log);
         vcpuSamples.push(...r.samples);
       } finally {
         await h.pin(h.postmasterPid(), all);
