@@ -1,20 +1,17 @@
 import { AbortedError, BackupToolError, ExitCode, describeError } from '../core/errors.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { backupCommand } from './backup-command.ts';
 import { mainHelp } from './help.ts';
 import type { CliIO } from './io.ts';
-import { listCommand } from './list-command.ts';
-import { restoreCommand } from './restore-command.ts';
-import { verifyCommand } from './verify-command.ts';
 import type { Output } from './progress.ts';
 
 type CommandFn = (argv: readonly string[], io: CliIO) => Promise<number>;
 
+// Each command loads only its own modules: a backup never pays for restore's, and --help loads no SDK.
 const COMMANDS: Record<string, CommandFn> = {
-  backup: backupCommand,
-  list: listCommand,
-  restore: restoreCommand,
-  verify: verifyCommand,
+  backup: async (argv, io) => (await import('./backup-command.ts')).backupCommand(argv, io),
+  list: async (argv, io) => (await import('./list-command.ts')).listCommand(argv, io),
+  restore: async (argv, io) => (await import('./restore-command.ts')).restoreCommand(argv, io),
+  verify: async (argv, io) => (await import('./verify-command.ts')).verifyCommand(argv, io),
 };
 
 export function registerCommand(name: string, fn: CommandFn): void {

@@ -1,5 +1,6 @@
 import { ConfigError, type ConfigIssue } from './errors.ts';
 import { parseCompression, formatCompression } from './compression.ts';
+import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
 import { parseConnInfo, type ConnInfo } from './conninfo.ts';
 import { OPTIONS, optionLabel, optionsFor, type Command, type OptionSpec } from './options.ts';
 import { Secret } from './secret.ts';
@@ -253,8 +254,8 @@ export function parseBackupConfig(raw: RawValues): BackupConfig {
     rowCounts: bool(raw, 'rowCounts', issues, false),
     lockWaitTimeout: lockWaitTimeout(raw, issues),
     pgtoolsDir: str(raw, 'pgtoolsDir') || null,
-    partSizeMinBytes: int(raw, 'partSizeMb', issues, 16, 5, 5120) * 1024 * 1024,
-    queueSize: int(raw, 'queueSize', issues, 4, 1, 64),
+    partSizeMinBytes: int(raw, 'partSizeMb', issues, DEFAULT_PART_MIB, 5, 5120) * 1024 * 1024,
+    queueSize: int(raw, 'queueSize', issues, DEFAULT_QUEUE_SIZE, 1, 64),
     kmsKeyId: str(raw, 'kmsKeyId') || null,
     output: output(raw, issues),
   };

@@ -2,6 +2,8 @@
  * The one table of settings. CLI flags, environment variables, --help, README's option table and the
  * Lambda's environment are all derived from it, so they cannot drift apart.
  */
+import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
+
 export type OptionType = 'string' | 'boolean' | 'integer' | 'list';
 export type Command = 'backup' | 'list' | 'restore' | 'verify';
 
@@ -50,8 +52,8 @@ export const OPTIONS = [
   { key: 'lockWaitTimeout', flag: 'lock-wait-timeout', env: 'RDS_S3_BACKUP_LOCK_WAIT_TIMEOUT', type: 'string', commands: ['backup'], group: 'dump', help: "Give up when a table lock cannot be taken within this time (pg_dump --lock-wait-timeout, e.g. 30s, 2min).", default: '2min' },
   { key: 'pgtoolsDir', flag: 'pgtools-dir', env: 'RDS_S3_BACKUP_PGTOOLS_DIR', type: 'string', commands: DB, group: 'dump', help: 'Directory with bin/pg_dump etc. Default: the bundled PostgreSQL 18 client, then pg_dump on PATH.' },
   // upload
-  { key: 'partSizeMb', flag: 'part-size-mb', env: 'RDS_S3_BACKUP_PART_SIZE_MB', type: 'integer', commands: ['backup'], group: 'upload', help: 'Minimum multipart part size in MiB; grows with the database size so a dump can reach 5 TiB.', default: '16' },
-  { key: 'queueSize', flag: 'queue-size', env: 'RDS_S3_BACKUP_QUEUE_SIZE', type: 'integer', commands: ['backup'], group: 'upload', help: 'Parts uploaded in parallel (memory ≈ part size × (queue size + 1)).', default: '4' },
+  { key: 'partSizeMb', flag: 'part-size-mb', env: 'RDS_S3_BACKUP_PART_SIZE_MB', type: 'integer', commands: ['backup'], group: 'upload', help: 'Minimum multipart part size in MiB; grows with the database size so a dump can reach 5 TiB.', default: String(DEFAULT_PART_MIB) },
+  { key: 'queueSize', flag: 'queue-size', env: 'RDS_S3_BACKUP_QUEUE_SIZE', type: 'integer', commands: ['backup'], group: 'upload', help: 'Parts uploaded in parallel (memory ≈ part size × (queue size + 1)).', default: String(DEFAULT_QUEUE_SIZE) },
   // selection
   { key: 'database', flag: 'database', env: null, type: 'string', commands: ['list', 'restore', 'verify'], group: 'selection', help: 'Only this database.' },
   { key: 'since', flag: 'since', env: null, type: 'string', commands: ['list'], group: 'selection', help: 'Only backups started at or after this time (ISO 8601).' },

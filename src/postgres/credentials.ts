@@ -1,5 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Signer } from '@aws-sdk/rds-signer';
+// Loaded on first use: most runs need only one auth mode, and every SDK client costs start-up time and memory.
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AuthSettings, ConnectionSettings } from '../core/config.ts';
 import { CredentialsError, describeError } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
@@ -41,10 +41,11 @@ export function parseRdsSecret(text: string | undefined): RdsSecret {
   };
 }
 
-export async function fetchSecret(secretId: string, client = new SecretsManagerClient({})): Promise<RdsSecret> {
+export async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
   let text: string | undefined;
   try {
-    const r = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+    const sm = await import('@aws-sdk/client-secrets-manager');
+    const r = await (client ?? new sm.SecretsManagerClient({})).send(new sm.GetSecretValueCommand({ SecretId: secretId }));
     text = r.SecretString;
   } catch (err) {
     throw new CredentialsError(`reading secret ${secretId} from Secrets Manager failed: ${describeError(err)}`, {
@@ -68,7 +69,10 @@ export function regionForIam(configured: string | null, host: string | null, env
 
 export type IamSigner = (p: { hostname: string; port: number; username: string; region: string }) => Promise<string>;
 
-export const defaultIamSigner: IamSigner = async (p) => new Signer(p).getAuthToken();
+export const defaultIamSigner: IamSigner = async (p) => {
+  const { Signer } = await import('@aws-sdk/rds-signer');
+  return new Signer(p).getAuthToken();
+};
 
 export async function resolveConnection(
   conn: ConnectionSettings,

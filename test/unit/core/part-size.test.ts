@@ -7,8 +7,8 @@ const MiB = 1024 * 1024;
 const TiB = 1024 * 1024 * MiB;
 
 test('small databases use the floor', () => {
-  assert.equal(choosePartSize(null), 16 * MiB);
-  assert.equal(choosePartSize(10 * 1024 * MiB), 16 * MiB);
+  assert.equal(choosePartSize(null), 8 * MiB);
+  assert.equal(choosePartSize(10 * 1024 * MiB), 8 * MiB);
 });
 
 test('part size lets a dump twice the database size fit in 10,000 parts', () => {
