@@ -167,9 +167,9 @@ variable "include_globals" {
 }
 
 variable "compression" {
-  description = "pg_dump compression, e.g. `zstd:3`, `gzip:6`, `lz4`, `none`."
+  description = "pg_dump compression, e.g. `zstd:1` (the measured default), `zstd:3`, `gzip:6`, `lz4`, `none`."
   type        = string
-  default     = "zstd:3"
+  default     = "zstd:1"
 
   validation {
     condition     = can(regex("^(none|gzip|lz4|zstd)(:[0-9]{1,2})?$", var.compression))

@@ -7,7 +7,7 @@ export type Compression = {
 const LEVELS = { gzip: [1, 9], lz4: [1, 12], zstd: [1, 22] } as const;
 
 /** Chosen by measurement; see docs/compression.md. */
-export const DEFAULT_COMPRESSION = 'zstd:3';
+export const DEFAULT_COMPRESSION = 'zstd:1';
 
 export function parseCompression(spec: string): Compression | string {
   const s = spec.trim().toLowerCase();

@@ -1,5 +1,5 @@
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import { parseCompression, formatCompression } from './compression.ts';
+import { DEFAULT_COMPRESSION, parseCompression, formatCompression } from './compression.ts';
 import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
 import { parseConnInfo, type ConnInfo } from './conninfo.ts';
 import { OPTIONS, optionLabel, optionsFor, type Command, type OptionSpec } from './options.ts';
@@ -241,7 +241,7 @@ export function parseBackupConfig(raw: RawValues): BackupConfig {
   const t = target(raw, 'to', issues);
   const conn = connection(raw, issues);
   const a = auth(raw, issues);
-  const c = parseCompression(str(raw, 'compress') ?? 'zstd:3');
+  const c = parseCompression(str(raw, 'compress') ?? DEFAULT_COMPRESSION);
   if (typeof c === 'string') issues.add('compress', c);
   const cfg: BackupConfig = {
     command: 'backup',

@@ -2,6 +2,7 @@
  * The one table of settings. CLI flags, environment variables, --help, README's option table and the
  * Lambda's environment are all derived from it, so they cannot drift apart.
  */
+import { DEFAULT_COMPRESSION } from './compression.ts';
 import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
 
 export type OptionType = 'string' | 'boolean' | 'integer' | 'list';
@@ -47,7 +48,7 @@ export const OPTIONS = [
   // dump
   { key: 'databases', flag: 'databases', env: 'RDS_S3_BACKUP_DATABASES', type: 'list', commands: ['backup'], group: 'dump', help: 'Comma-separated databases, or "all" (every non-template database you can connect to). Default: the connect database.' },
   { key: 'globals', flag: 'globals', env: 'RDS_S3_BACKUP_GLOBALS', type: 'boolean', commands: ['backup'], group: 'dump', help: 'Also back up roles and tablespaces (pg_dumpall --globals-only --no-role-passwords) as their own object.', default: 'false' },
-  { key: 'compress', flag: 'compress', env: 'RDS_S3_BACKUP_COMPRESS', type: 'string', commands: ['backup'], group: 'dump', help: "pg_dump's --compress: none | lz4:N | zstd:N | gzip:N.", default: 'zstd:3' },
+  { key: 'compress', flag: 'compress', env: 'RDS_S3_BACKUP_COMPRESS', type: 'string', commands: ['backup'], group: 'dump', help: "pg_dump's --compress: none | lz4:N | zstd:N | gzip:N (default chosen by measurement: docs/compression.md).", default: DEFAULT_COMPRESSION },
   { key: 'rowCounts', flag: 'row-counts', env: 'RDS_S3_BACKUP_ROW_COUNTS', type: 'boolean', commands: ['backup'], group: 'dump', help: "Count every table's rows in the dump's own snapshot and record them in the manifest (costs a scan; lets verify compare exact counts).", default: 'false' },
   { key: 'lockWaitTimeout', flag: 'lock-wait-timeout', env: 'RDS_S3_BACKUP_LOCK_WAIT_TIMEOUT', type: 'string', commands: ['backup'], group: 'dump', help: "Give up when a table lock cannot be taken within this time (pg_dump --lock-wait-timeout, e.g. 30s, 2min).", default: '2min' },
   { key: 'pgtoolsDir', flag: 'pgtools-dir', env: 'RDS_S3_BACKUP_PGTOOLS_DIR', type: 'string', commands: DB, group: 'dump', help: 'Directory with bin/pg_dump etc. Default: the bundled PostgreSQL 18 client, then pg_dump on PATH.' },

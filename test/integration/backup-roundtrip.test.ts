@@ -65,7 +65,7 @@ for (const major of testMajors()) {
       assert.match(manifest.server.version, new RegExp(`^${major}\\.`));
       assert.match(manifest.pgDump.version, /^18\./);
       assert.deepEqual(manifest.toc.tables, ['shop.customers', 'shop.orders']);
-      assert.equal(manifest.compression, 'zstd:3');
+      assert.equal(manifest.compression, 'zstd:1');
       assert.equal(manifest.tier, 'yearly');
       assert.match(manifest.object.key, /^prod\/pg\/shop\/\d{8}T\d{6}Z-[0-9a-f]{8}\.dump$/);
 

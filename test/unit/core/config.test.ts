@@ -24,7 +24,7 @@ test('flags win over environment; libpq variables are read', () => {
   assert.equal(c.connection.port, 6543);
   assert.equal(c.connection.password?.reveal(), SECRET);
   assert.deepEqual(c.databases, ['postgres']);
-  assert.equal(c.compression, 'zstd:3');
+  assert.equal(c.compression, 'zstd:1');
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.connection));
   assert.ok(!JSON.stringify(c).includes(SECRET), 'config serialisation must not reveal the password');
 });
