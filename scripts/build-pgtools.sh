@@ -2,7 +2,7 @@
 # Builds a self-contained PostgreSQL 18 client (pg_dump, pg_restore, pg_dumpall, psql) from Debian
 # packages. The bundle carries its own glibc and dynamic loader because pg_dump refuses servers newer than
 # itself (RDS runs 13-18) and Lambda's Amazon Linux 2023 has glibc 2.34 while Debian's PG 18 client needs a
-# newer one. See /work/shared/notes/pg-client-bundle.md and DEVELOPERS.md.
+# newer one. See DEVELOPERS.md and the README section on the bundle.
 #
 # Usage: scripts/build-pgtools.sh [--arch x64|arm64|all] [--out DIR] [--force]
 #
