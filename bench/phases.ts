@@ -223,6 +223,7 @@ export async function compressionMatrix(
         load1: run.load1,
         nodeRssMiB: null,
         pgRestoreRssMiB: kib(run.maxRssKb),
+        beforeRestoreS: null,
       };
       restoreSamples.push(sample);
       log(`${ds.database} ${c} pg_restore rep ${rep + 1}: ${run.wallS.toFixed(2)} s load ${run.load1.toFixed(2)}`);
@@ -270,6 +271,7 @@ export function groupRestores(samples: readonly RestoreSample[]): RestoreGroup[]
       wallS: spread(list.map((s) => s.wallS)),
       ratioToPgRestore: ratios && ratios.length ? spread(ratios) : null,
       nodeRssMiB: rss.length ? spread(rss) : null,
+      beforeRestoreS: medianOrNull(list.map((s) => s.beforeRestoreS)),
     };
   });
 }

@@ -149,8 +149,8 @@ export function summaryMarkdown(r: Results): string {
   if (r.restore.groups.length) {
     out.push(
       table(
-        ['what', 'jobs', 'wall s', '× pg_restore', 'Node RSS MiB'],
-        r.restore.groups.map((g) => [RESTORE_KIND[g.kind] ?? g.kind, String(g.jobs), s(g.wallS), s(g.ratioToPgRestore), g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–']),
+        ['what', 'jobs', 'wall s', '× pg_restore', 'until pg_restore starts s', 'Node RSS MiB'],
+        r.restore.groups.map((g) => [RESTORE_KIND[g.kind] ?? g.kind, String(g.jobs), s(g.wallS), s(g.ratioToPgRestore), f(g.beforeRestoreS), g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–']),
       ),
     );
     out.push('');

@@ -28,10 +28,10 @@ export async function restorePhase(h: Harness, ds: DatasetInfo, compression: str
           let sample: RestoreSample;
           if (kind === 'pg_restore-file') {
             const run = await h.pgRestore(file, jobs);
-            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: null, pgRestoreRssMiB: kib(run.maxRssKb) };
+            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: null, pgRestoreRssMiB: kib(run.maxRssKb), beforeRestoreS: null };
           } else {
             const run = await h.toolRestore(kind === 'tool-s3' ? s3!.url : fileTarget.url, ds.database, jobs);
-            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: kib(run.node.maxRssKb), pgRestoreRssMiB: kib(run.children['pg_restore']?.hwmKb) };
+            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: kib(run.node.maxRssKb), pgRestoreRssMiB: kib(run.children['pg_restore']?.hwmKb), beforeRestoreS: run.children['pg_restore']?.firstS ?? null };
           }
           samples.push(sample);
           log(`${ds.database} restore ${kind} jobs=${jobs} rep ${rep + 1}: ${sample.wallS.toFixed(2)} s${sample.nodeRssMiB !== null ? ` node ${sample.nodeRssMiB.toFixed(0)} MiB` : ''} load ${sample.load1.toFixed(2)}`);

@@ -6,6 +6,7 @@
 // Options: --sizes 1000,5000 (dataset targets in MB) --reps N (--backup-reps N: default 5) --phases backup,compression,restore,sweep,vcpu,package
 //          --revision HEAD|worktree|<rev> (what to build and measure; default HEAD) --out DIR
 //          --wait-load X (before starting, wait until the 1-minute load average is below X; max 60 min)
+//          --render DIR (only re-render DIR/summary.md and the charts from DIR/results.json)
 //          --also-upload 8x2,... (extra S3 runs with --part-size-mb × --queue-size in the backup phase; '' for none)
 // Not part of `npm test`. Method and reading guide: docs/benchmarks.md.
 import { execFile } from 'node:child_process';
@@ -123,8 +124,22 @@ function hostInfo(): Results['environment']['host'] {
   };
 }
 
+function render(dir: string, results: Results): void {
+  if (results.compression.rows.length) writeFileSync(path.join(dir, 'compression.svg'), compressionChart(results));
+  if (results.backup.groups.length) writeFileSync(path.join(dir, 'backup.svg'), memoryChart(results));
+  writeFileSync(path.join(dir, 'summary.md'), summaryMarkdown(results));
+}
+
 async function main(): Promise<void> {
-  const settings = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--render') {
+    // Re-renders summary.md and the charts of an earlier run from its results.json (no measuring).
+    const dir = path.resolve(argv[1] ?? path.join(REPO, 'bench', 'results'));
+    render(dir, JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results);
+    process.stderr.write(`rendered ${dir}/{summary.md,compression.svg,backup.svg}\n`);
+    return;
+  }
+  const settings = parseArgs(argv);
   mkdirSync(settings.out, { recursive: true });
   const logFile = path.join(settings.out, 'bench.log');
   writeFileSync(logFile, '');
@@ -250,9 +265,7 @@ async function main(): Promise<void> {
       lambdaPackage,
     };
     writeFileSync(path.join(settings.out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-    if (compression.rows.length) writeFileSync(path.join(settings.out, 'compression.svg'), compressionChart(results));
-    if (results.backup.groups.length) writeFileSync(path.join(settings.out, 'backup.svg'), memoryChart(results));
-    writeFileSync(path.join(settings.out, 'summary.md'), summaryMarkdown(results));
+    render(settings.out, results);
     log(`done in ${((Date.now() - t0) / 60_000).toFixed(1)} min: ${path.relative(REPO, settings.out) || settings.out}/{results.json,summary.md,compression.svg,backup.svg}`);
   } finally {
     await h.stop();

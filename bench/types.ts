@@ -66,6 +66,8 @@ export type RestoreSample = {
   readonly load1: number;
   readonly nodeRssMiB: number | null;
   readonly pgRestoreRssMiB: number | null;
+  /** Tool runs: seconds from the tool's start until pg_restore appeared (with --jobs: download and verification). */
+  readonly beforeRestoreS: number | null;
 };
 
 export type RestoreGroup = {
@@ -76,6 +78,7 @@ export type RestoreGroup = {
   readonly wallS: Spread;
   readonly ratioToPgRestore: Spread | null;
   readonly nodeRssMiB: Spread | null;
+  readonly beforeRestoreS: number | null;
 };
 
 export type CompressionRow = {
