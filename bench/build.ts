@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -14,6 +14,8 @@ export const BENCH_CACHE = path.join(REPO, '.cache', 'bench');
 export type BuiltTool = {
   /** bin/rds-s3-backup.js of the private build. */
   readonly launcher: string;
+  /** The build's own default --compress (src/core/compression.ts), so the bench measures what ships. */
+  readonly defaultCompression: string;
   readonly revision: string;
   readonly commit: string;
   /** `git status --porcelain` of src/ when built from the working tree; empty for a commit. */
@@ -59,5 +61,7 @@ export async function buildTool(revision: string): Promise<BuiltTool> {
   const launcher = path.join(root, 'bin', 'rds-s3-backup.js');
   await writeFile(launcher, "import { main } from '../lib/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
   const resolved = revision === 'worktree' ? commit : (await git(['rev-parse', revision])).trim();
-  return { launcher, revision, commit: resolved, dirty };
+  const compression = (await import(pathToFileURL(path.join(root, 'lib', 'core', 'compression.js')).href)) as { DEFAULT_COMPRESSION?: unknown };
+  if (typeof compression.DEFAULT_COMPRESSION !== 'string') throw new Error(`${revision}: src/core/compression.ts exports no DEFAULT_COMPRESSION`);
+  return { launcher, defaultCompression: compression.DEFAULT_COMPRESSION, revision, commit: resolved, dirty };
 }

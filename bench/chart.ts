@@ -17,11 +17,13 @@ function fmt(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
+/** An axis maximum of four round steps (e.g. 0–1600 by 400, 0–20 by 5) above `v`. */
 function niceMax(v: number): number {
   if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+  const raw = v / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= raw) ?? 10 * p;
+  return step * 4;
 }
 
 function panels(title: string, subtitle: string, rowLabels: readonly string[], list: readonly Panel[], legend: readonly string[]): string {

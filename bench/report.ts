@@ -39,7 +39,7 @@ function backupRows(groups: readonly BackupGroup[], r: Results): string[][] {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
     return [
       gb(ds.databaseBytes),
-      `${KIND[g.kind] ?? g.kind}${g.partSizeMiB !== null ? `, --part-size-mb ${g.partSizeMiB} --queue-size ${g.queueSize}` : ''}`,
+      `${KIND[g.kind] ?? g.kind}${g.compression !== r.defaultCompression ? `, --compress ${g.compression}` : ''}${g.partSizeMiB !== null ? `, --part-size-mb ${g.partSizeMiB} --queue-size ${g.queueSize}` : ''}`,
       s(g.wallS),
       g.ratioToFloor ? s(g.ratioToFloor) : '1',
       f(g.databaseMBps, 1),
@@ -147,10 +147,19 @@ export function summaryMarkdown(r: Results): string {
   out.push(r.restore.note);
   out.push('');
   if (r.restore.groups.length) {
+    // Runs from before the breakdown existed have no start times.
+    const hasStart = r.restore.groups.some((g) => g.beforeRestoreS !== null && g.beforeRestoreS !== undefined);
     out.push(
       table(
-        ['what', 'jobs', 'wall s', '× pg_restore', 'until pg_restore starts s', 'Node RSS MiB'],
-        r.restore.groups.map((g) => [RESTORE_KIND[g.kind] ?? g.kind, String(g.jobs), s(g.wallS), s(g.ratioToPgRestore), f(g.beforeRestoreS), g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–']),
+        ['what', 'jobs', 'wall s', '× pg_restore', ...(hasStart ? ['until pg_restore starts s'] : []), 'Node RSS MiB'],
+        r.restore.groups.map((g) => [
+          RESTORE_KIND[g.kind] ?? g.kind,
+          String(g.jobs),
+          s(g.wallS),
+          s(g.ratioToPgRestore),
+          ...(hasStart ? [f(g.beforeRestoreS)] : []),
+          g.nodeRssMiB ? f(g.nodeRssMiB.max, 0) : '–',
+        ]),
       ),
     );
     out.push('');
@@ -159,7 +168,7 @@ export function summaryMarkdown(r: Results): string {
   if (r.sweep.groups.length) {
     out.push(`## Upload: part size × queue size (→ S3, ${r.defaultCompression})`);
     out.push('');
-    out.push('`--part-size-mb` is the minimum part size (it only grows for databases over ~45 GB); memory ≈ part size × (queue size + 1) of buffers plus Node itself.');
+    out.push('`--part-size-mb` is the minimum part size (it grows only when 10,000 parts could not hold twice `pg_database_size`); the upload holds about (queue size + 1) parts in memory, plus Node itself and stream buffers V8 has not collected yet.');
     out.push('');
     const floor = r.sweep.groups.find((g) => g.kind === 'floor');
     out.push(

@@ -7,7 +7,8 @@
 //          --revision HEAD|worktree|<rev> (what to build and measure; default HEAD) --out DIR
 //          --wait-load X (before starting, wait until the 1-minute load average is below X; max 60 min)
 //          --render DIR (only re-render DIR/summary.md and the charts from DIR/results.json)
-//          --also-upload 8x2,... (extra S3 runs with --part-size-mb × --queue-size in the backup phase; '' for none)
+//          --also-upload 16x4,... (extra S3 runs with --part-size-mb × --queue-size in the backup phase; '' for none)
+//          --vcpu-compressions zstd:1,zstd:3 (settings measured on one vCPU, besides the default)
 // Not part of `npm test`. Method and reading guide: docs/benchmarks.md.
 import { execFile } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,6 @@ const exec = promisify(execFile);
 const PHASES = ['backup', 'compression', 'restore', 'sweep', 'vcpu', 'package'] as const;
 type Phase = (typeof PHASES)[number];
 
-export const DEFAULT_COMPRESSION = 'zstd:3';
 export const COMPRESSIONS = ['none', 'lz4:1', 'zstd:1', 'zstd:3', 'zstd:9', 'gzip:1', 'gzip:6'] as const;
 
 type Settings = {
@@ -48,6 +48,8 @@ type Settings = {
   readonly revision: string;
   readonly out: string;
   readonly waitLoad: number | null;
+  /** Other settings measured on one vCPU besides the default (floor and S3 only). */
+  readonly vcpuCompressions: readonly string[];
   /** Extra S3 variants [part MiB, queue] in the backup phase (candidate defaults), at every size. */
   readonly alsoUpload: ReadonlyArray<readonly [number, number]>;
 };
@@ -84,7 +86,8 @@ function parseArgs(argv: readonly string[]): Settings {
     revision: flags.get('revision') ?? 'HEAD',
     out: path.resolve(flags.get('out') ?? (quick ? path.join(BENCH_CACHE, 'results-quick') : path.join(REPO, 'bench', 'results'))),
     waitLoad: flags.has('wait-load') ? Number(flags.get('wait-load')) : null,
-    alsoUpload: (flags.get('also-upload') ?? '8x2')
+    vcpuCompressions: (flags.get('vcpu-compressions') ?? 'zstd:1,zstd:3').split(',').filter(Boolean),
+    alsoUpload: (flags.get('also-upload') ?? '16x4')
       .split(',')
       .filter(Boolean)
       .map((pq) => pq.split('x').map(Number) as [number, number]),
@@ -158,6 +161,8 @@ async function main(): Promise<void> {
   log(`building ${settings.revision} into .cache/bench/build`);
   const tool = await buildTool(settings.revision);
   const h = await Harness.start(tool);
+  // What ships: the measured build's own default.
+  const DEFAULT_COMPRESSION = tool.defaultCompression;
   const notes: string[] = [];
   try {
     const pgDumpVersion = (await exec(PG_DUMP, ['--version'])).stdout.trim();
@@ -213,7 +218,7 @@ async function main(): Promise<void> {
     const vcpuSamples: BackupSample[] = [];
     const vcpuNote =
       'One vCPU emulated with CPU affinity: pg_dump and the tool\'s Node process pinned to CPU 1, the PostgreSQL server and moto (the "remote" side) to CPU 0. ' +
-      'Lambda gives one full vCPU at 1,769 MB of memory; this approximates the dump side of such a function.';
+      `Lambda gives one full vCPU at 1,769 MB of memory; this approximates the dump side of such a function. The default (${DEFAULT_COMPRESSION}) with every upload variant; ${settings.vcpuCompressions.filter((x) => x !== DEFAULT_COMPRESSION).join(', ') || 'no other setting'}: floor and S3 only.`;
     if (settings.phases.has('vcpu')) {
       log(`one-vCPU emulation on ${first.database}`);
       const all = `0-${os.cpus().length - 1}`;
@@ -222,8 +227,10 @@ async function main(): Promise<void> {
       if (motoPid !== undefined) await h.pin(motoPid, '0');
       try {
         const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
-        const r = await backupSeries(h, first, DEFAULT_COMPRESSION, { reps: settings.reps, kinds, cpus: '1' }, log);
-        vcpuSamples.push(...r.samples);
+        for (const c of [DEFAULT_COMPRESSION, ...settings.vcpuCompressions.filter((x) => x !== DEFAULT_COMPRESSION)]) {
+          const r = await backupSeries(h, first, c, { reps: settings.reps, kinds: c === DEFAULT_COMPRESSION ? kinds : ['floor', 's3'], cpus: '1' }, log);
+          vcpuSamples.push(...r.samples);
+        }
       } finally {
         await h.pin(h.postmasterPid(), all);
         if (motoPid !== undefined) await h.pin(motoPid, all);
