@@ -61,7 +61,10 @@ export async function buildTool(revision: string): Promise<BuiltTool> {
   const launcher = path.join(root, 'bin', 'rds-s3-backup.js');
   await writeFile(launcher, "import { main } from '../lib/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
   const resolved = revision === 'worktree' ? commit : (await git(['rev-parse', revision])).trim();
-  const compression = (await import(pathToFileURL(path.join(root, 'lib', 'core', 'compression.js')).href)) as { DEFAULT_COMPRESSION?: unknown };
-  if (typeof compression.DEFAULT_COMPRESSION !== 'string') throw new Error(`${revision}: src/core/compression.ts exports no DEFAULT_COMPRESSION`);
+  const compression = (await import(pathToFileURL(path.join(root, 'lib', 'core', 'compression.js')).href)) as {
+    DEFAULT_COMPRESSION?: unknown;
+  };
+  if (typeof compression.DEFAULT_COMPRESSION !== 'string')
+    throw new Error(`${revision}: src/core/compression.ts exports no DEFAULT_COMPRESSION`);
   return { launcher, defaultCompression: compression.DEFAULT_COMPRESSION, revision, commit: resolved, dirty };
 }

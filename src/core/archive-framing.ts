@@ -62,7 +62,8 @@ function parseHead(buf: Buffer): Head | 'unchecked' {
   if (version < 112 || version > 116) return 'unchecked';
   intSize = byte();
   const offSize = byte();
-  if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) throw new ArchiveFramingError('implausible integer sizes in archive header');
+  if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8)
+    throw new ArchiveFramingError('implausible integer sizes in archive header');
   if (byte() !== 1) return 'unchecked'; // not the custom format
   if (version >= 115) byte();
   else int();
@@ -148,7 +149,9 @@ export class ArchiveFramingChecker {
     }
     const missing = [...this.#head.dataIds].filter((id) => !this.#seen.has(id));
     if (missing.length > 0) {
-      throw new ArchiveFramingError(`archive is truncated: ${missing.length} of ${this.#head.dataIds.size} data block(s) listed in its TOC are missing (dump ids ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`);
+      throw new ArchiveFramingError(
+        `archive is truncated: ${missing.length} of ${this.#head.dataIds.size} data block(s) listed in its TOC are missing (dump ids ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''})`,
+      );
     }
   }
 
@@ -166,7 +169,8 @@ export class ArchiveFramingChecker {
     } catch (err) {
       if (err instanceof NeedMore) {
         if (final) this.#fail(new ArchiveFramingError(`archive ends inside its table of contents (${buf.length} bytes)`));
-        else if (buf.length > this.limit) this.#fail(new ArchiveFramingError(`archive table of contents is larger than ${this.limit} bytes`));
+        else if (buf.length > this.limit)
+          this.#fail(new ArchiveFramingError(`archive table of contents is larger than ${this.limit} bytes`));
         else this.#nextAttempt = buf.length * 2;
         return;
       }
@@ -224,7 +228,9 @@ export class ArchiveFramingChecker {
       switch (this.#state) {
         case 'dumpId':
           if (!head.dataIds.has(value)) {
-            this.#fail(new ArchiveFramingError(`archive is damaged: data block for dump id ${value}, which its TOC does not list as having data`));
+            this.#fail(
+              new ArchiveFramingError(`archive is damaged: data block for dump id ${value}, which its TOC does not list as having data`),
+            );
             return;
           }
           this.#seen.add(value);

@@ -100,10 +100,12 @@ function parse(buf: Buffer): ArchiveToc {
   const vrev = r.byte();
   const version = vnum(vmaj, vmin);
   if (version < vnum(...MIN_VERSION)) throw new NotAnArchiveError(`archive version ${vmaj}.${vmin}.${vrev} is older than pg_dump 12`);
-  if (version > vnum(...MAX_VERSION)) throw new UnsupportedArchiveVersionError(`archive version ${vmaj}.${vmin}.${vrev} is newer than this tool reads`);
+  if (version > vnum(...MAX_VERSION))
+    throw new UnsupportedArchiveVersionError(`archive version ${vmaj}.${vmin}.${vrev} is newer than this tool reads`);
   r.intSize = r.byte();
   const offSize = r.byte();
-  if (r.intSize < 1 || r.intSize > 8 || offSize < 1 || offSize > 8) throw new NotAnArchiveError('implausible integer sizes in archive header');
+  if (r.intSize < 1 || r.intSize > 8 || offSize < 1 || offSize > 8)
+    throw new NotAnArchiveError('implausible integer sizes in archive header');
   const fmt = r.byte();
   let compression: string;
   if (version >= vnum(1, 15)) {
@@ -234,7 +236,8 @@ export class TocReader {
       }
       if (err instanceof NeedMoreData) {
         if (final) this.#fail(new NotAnArchiveError(`archive ends inside its table of contents (${this.#length} bytes)`));
-        else if (this.#length > this.limit) this.#fail(new NotAnArchiveError(`archive table of contents is larger than ${this.limit} bytes`));
+        else if (this.#length > this.limit)
+          this.#fail(new NotAnArchiveError(`archive table of contents is larger than ${this.limit} bytes`));
         // Re-parse only after the buffer doubled: linear total work for large TOCs.
         else this.#nextAttempt = this.#length * 2;
         return;

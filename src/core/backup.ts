@@ -21,7 +21,13 @@ export type BackupPlan = {
 };
 
 export type BackupEvent =
-  | { readonly type: 'plan'; readonly databases: readonly string[]; readonly globals: boolean; readonly server: ServerInfo; readonly pgDumpVersion: string }
+  | {
+      readonly type: 'plan';
+      readonly databases: readonly string[];
+      readonly globals: boolean;
+      readonly server: ServerInfo;
+      readonly pgDumpVersion: string;
+    }
   | { readonly type: 'start'; readonly database: string | null; readonly key: string; readonly partSize: number; readonly tier: Tier }
   | { readonly type: 'progress'; readonly database: string | null; readonly bytes: number; readonly elapsedMs: number }
   | { readonly type: 'done'; readonly result: DatabaseResult }

@@ -35,7 +35,14 @@ export type CatalogFilter = {
   readonly until?: Date | null;
 };
 
-type Group = { kind: BackupKind; database: string | null; stamp: Date; data?: { key: string; size: number }; manifest?: string; verify?: string };
+type Group = {
+  kind: BackupKind;
+  database: string | null;
+  stamp: Date;
+  data?: { key: string; size: number };
+  manifest?: string;
+  verify?: string;
+};
 
 async function readJson(store: BackupStore, key: string): Promise<string> {
   return text(await store.read(key));

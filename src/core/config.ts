@@ -113,7 +113,7 @@ function int(raw: RawValues, key: string, issues: Issues, dflt: number, min: num
 }
 
 const MAX_NAME_BYTES = 63;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** PostgreSQL identifiers: up to 63 bytes, no control characters (NUL cannot exist in a name). */
@@ -213,7 +213,10 @@ function lockWaitTimeout(raw: RawValues, issues: Issues): string | null {
 function databases(raw: RawValues, issues: Issues, fallback: string): 'all' | readonly string[] {
   const v = raw.databases;
   if (v === undefined) return [fallback];
-  const list = (typeof v === 'string' ? v : '').split(',').map((d) => d.trim()).filter((d) => d.length > 0);
+  const list = (typeof v === 'string' ? v : '')
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
   if (list.length === 1 && list[0]!.toLowerCase() === 'all') return 'all';
   if (list.length === 0) {
     issues.add('databases', 'is empty; give names separated by commas, or "all"');
@@ -394,7 +397,14 @@ function selectedDatabase(raw: RawValues, issues: Issues): string | null {
 function nameList(raw: RawValues, key: string): string[] {
   const v = str(raw, key);
   if (!v) return [];
-  return [...new Set(v.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+  return [
+    ...new Set(
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
+  ];
 }
 
 export function parseRestoreConfig(raw: RawValues): RestoreConfig {

@@ -1,7 +1,20 @@
 /** libpq connection strings: key=value form (with quoting) and postgres:// URLs. Only the keys we use. */
-export type ConnInfo = Partial<Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'connect_timeout', string>>;
+export type ConnInfo = Partial<
+  Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'connect_timeout', string>
+>;
 
-const KNOWN = new Set(['host', 'hostaddr', 'port', 'user', 'password', 'dbname', 'sslmode', 'sslrootcert', 'connect_timeout', 'application_name']);
+const KNOWN = new Set([
+  'host',
+  'hostaddr',
+  'port',
+  'user',
+  'password',
+  'dbname',
+  'sslmode',
+  'sslrootcert',
+  'connect_timeout',
+  'application_name',
+]);
 
 export function parseConnInfo(input: string): ConnInfo | string {
   const s = input.trim();

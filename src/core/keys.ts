@@ -42,7 +42,10 @@ export function decodeDatabaseName(segment: string): string {
 
 /** UTC ISO-8601 basic format, second precision: 20261124T031500Z. */
 export function formatStamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function parseStamp(stamp: string): Date | undefined {

@@ -17,7 +17,16 @@ export type RestoreSelectionRequest = {
 export class SelectionMismatchError extends BackupToolError {}
 
 /** Entry types pg_restore --table selects (pg_backup_archiver.c, _tocEntryRequired). */
-const TABLE_LIKE = new Set(['TABLE', 'TABLE DATA', 'VIEW', 'MATERIALIZED VIEW', 'MATERIALIZED VIEW DATA', 'FOREIGN TABLE', 'SEQUENCE', 'SEQUENCE SET']);
+const TABLE_LIKE = new Set([
+  'TABLE',
+  'TABLE DATA',
+  'VIEW',
+  'MATERIALIZED VIEW',
+  'MATERIALIZED VIEW DATA',
+  'FOREIGN TABLE',
+  'SEQUENCE',
+  'SEQUENCE SET',
+]);
 const RELATION = new Set(['TABLE', 'VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'SEQUENCE']);
 
 export type QualifiedName = { readonly schema: string | null; readonly name: string };
@@ -67,18 +76,27 @@ function label(q: QualifiedName): string {
  * silently restores nothing is the failure to avoid) and turns it into pg_restore's -n/-t flags, refusing
  * combinations where those flags would select more than was asked for.
  */
-export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequest): { filters: ArchiveFilters; selectedTables: readonly string[] } {
+export function resolveFilters(
+  toc: ArchiveToc | null,
+  req: RestoreSelectionRequest,
+): { filters: ArchiveFilters; selectedTables: readonly string[] } {
   const base = { noOwner: req.noOwner, noAcl: req.noAcl, clean: req.clean };
   const tables: QualifiedName[] = [];
   for (const t of req.tables) {
     const q = parseQualifiedName(t);
-    if (!q) throw new SelectionMismatchError(`--table ${JSON.stringify(t)} is not a table name (table, schema.table, or "quoted"."names")`, { exitCode: ExitCode.usage });
+    if (!q)
+      throw new SelectionMismatchError(`--table ${JSON.stringify(t)} is not a table name (table, schema.table, or "quoted"."names")`, {
+        exitCode: ExitCode.usage,
+      });
     tables.push(q);
   }
   if (!toc) {
     // A newer archive than the TOC reader knows: pass the names through unchecked (pg_restore semantics).
     if (tables.some((t) => t.schema !== null)) {
-      throw new SelectionMismatchError('this archive is newer than this tool reads, so --table cannot be schema-qualified: use --schema and --table', { exitCode: ExitCode.usage });
+      throw new SelectionMismatchError(
+        'this archive is newer than this tool reads, so --table cannot be schema-qualified: use --schema and --table',
+        { exitCode: ExitCode.usage },
+      );
     }
     return { filters: { ...base, schemas: [...req.schemas], tables: tables.map((t) => t.name) }, selectedTables: tables.map(label) };
   }
@@ -90,23 +108,35 @@ export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequ
   }
   for (const s of req.schemas) {
     if (!schemasInArchive.has(s)) {
-      throw new SelectionMismatchError(`schema ${JSON.stringify(s)} is not in this backup`, { hint: `schemas in the backup: ${[...schemasInArchive].sort().join(', ') || '(none)'}` });
+      throw new SelectionMismatchError(`schema ${JSON.stringify(s)} is not in this backup`, {
+        hint: `schemas in the backup: ${[...schemasInArchive].sort().join(', ') || '(none)'}`,
+      });
     }
   }
   const relations = entries.filter((e) => RELATION.has(e.desc));
   const wanted = new Set<string>();
   for (const t of tables) {
-    const inScope = (e: TocEntry): boolean => (t.schema !== null ? e.namespace === t.schema : req.schemas.length === 0 || req.schemas.includes(e.namespace ?? ''));
+    const inScope = (e: TocEntry): boolean =>
+      t.schema !== null ? e.namespace === t.schema : req.schemas.length === 0 || req.schemas.includes(e.namespace ?? '');
     const matches = relations.filter((e) => e.tag === t.name && inScope(e));
     if (matches.length === 0) {
       const elsewhere = relations.filter((e) => e.tag.toLowerCase() === t.name.toLowerCase()).map((e) => `${e.namespace}.${e.tag}`);
-      throw new SelectionMismatchError(`table ${label(t)} is not in this backup${req.schemas.length > 0 && t.schema === null ? ` (in schema(s) ${req.schemas.join(', ')})` : ''}`, {
-        hint: elsewhere.length > 0 ? `it exists as ${elsewhere.join(', ')}` : 'pg_restore compares names exactly (case-sensitive); `restore --list` shows the archive contents',
-      });
+      throw new SelectionMismatchError(
+        `table ${label(t)} is not in this backup${req.schemas.length > 0 && t.schema === null ? ` (in schema(s) ${req.schemas.join(', ')})` : ''}`,
+        {
+          hint:
+            elsewhere.length > 0
+              ? `it exists as ${elsewhere.join(', ')}`
+              : 'pg_restore compares names exactly (case-sensitive); `restore --list` shows the archive contents',
+        },
+      );
     }
     const namespaces = new Set(matches.map((e) => e.namespace ?? ''));
     if (namespaces.size > 1) {
-      throw new SelectionMismatchError(`table ${t.name} exists in several schemas (${[...namespaces].sort().join(', ')}): qualify it as schema.table`, { exitCode: ExitCode.usage });
+      throw new SelectionMismatchError(
+        `table ${t.name} exists in several schemas (${[...namespaces].sort().join(', ')}): qualify it as schema.table`,
+        { exitCode: ExitCode.usage },
+      );
     }
     for (const e of matches) wanted.add(`${e.namespace}\u0000${e.tag}`);
   }
@@ -115,7 +145,9 @@ export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequ
   const names = new Set(tables.map((t) => t.name));
   if (tables.length > 0) {
     // pg_restore applies -n and -t independently: every (schema, table) pair of the flags is selected.
-    const selected = entries.filter((e) => TABLE_LIKE.has(e.desc) && names.has(e.tag) && (schemas.size === 0 || schemas.has(e.namespace ?? '')));
+    const selected = entries.filter(
+      (e) => TABLE_LIKE.has(e.desc) && names.has(e.tag) && (schemas.size === 0 || schemas.has(e.namespace ?? '')),
+    );
     const got = new Set(selected.filter((e) => RELATION.has(e.desc)).map((e) => `${e.namespace}\u0000${e.tag}`));
     const extra = [...got].filter((k) => !wanted.has(k));
     const missing = [...wanted].filter((k) => !got.has(k));
@@ -123,7 +155,10 @@ export function resolveFilters(toc: ArchiveToc | null, req: RestoreSelectionRequ
       const show = (ks: string[]): string => ks.map((k) => k.replace('\u0000', '.')).join(', ');
       throw new SelectionMismatchError(
         `pg_restore's --schema/--table flags cannot select exactly these tables: they would ${extra.length > 0 ? `also restore ${show(extra)}` : `leave out ${show(missing)}`}`,
-        { exitCode: ExitCode.usage, hint: 'pg_restore applies every --schema to every --table: restore tables from different schemas in separate runs' },
+        {
+          exitCode: ExitCode.usage,
+          hint: 'pg_restore applies every --schema to every --table: restore tables from different schemas in separate runs',
+        },
       );
     }
   }
@@ -136,7 +171,12 @@ export function databaseEntries(toc: ArchiveToc): { name: string; ids: number[] 
   const db = toc.entries.find((e) => e.desc === 'DATABASE');
   if (!db) return undefined;
   const ids = toc.entries
-    .filter((e) => e.desc === 'DATABASE' || e.desc === 'DATABASE PROPERTIES' || (['COMMENT', 'SECURITY LABEL', 'ACL'].includes(e.desc) && e.tag === `DATABASE ${db.tag}`))
+    .filter(
+      (e) =>
+        e.desc === 'DATABASE' ||
+        e.desc === 'DATABASE PROPERTIES' ||
+        (['COMMENT', 'SECURITY LABEL', 'ACL'].includes(e.desc) && e.tag === `DATABASE ${db.tag}`),
+    )
     .map((e) => e.dumpId);
   return { name: db.tag, ids };
 }

@@ -42,7 +42,10 @@ export class VerifyingReader {
     } catch (err) {
       if (this.#signal?.aborted) throw new AbortedError('restore cancelled: nothing was committed');
       if (err instanceof BackupToolError) throw err;
-      throw new StorageError(`reading ${this.expected.key} failed after ${this.bytes} of ${this.expected.bytes} bytes: ${describeError(err)}`, { cause: err });
+      throw new StorageError(
+        `reading ${this.expected.key} failed after ${this.bytes} of ${this.expected.bytes} bytes: ${describeError(err)}`,
+        { cause: err },
+      );
     }
     if (r.done) {
       this.#ended = true;
@@ -68,9 +71,12 @@ export class VerifyingReader {
     }
     const sha = this.#hash.digest('hex');
     if (sha !== this.expected.sha256) {
-      throw new IntegrityError(`${this.expected.key} does not match its manifest: SHA-256 ${sha}, manifest says ${this.expected.sha256}; refusing it`, {
-        hint: 'the object was changed or damaged after the backup: pick another backup (rds-s3-backup list) and check who can write to the bucket',
-      });
+      throw new IntegrityError(
+        `${this.expected.key} does not match its manifest: SHA-256 ${sha}, manifest says ${this.expected.sha256}; refusing it`,
+        {
+          hint: 'the object was changed or damaged after the backup: pick another backup (rds-s3-backup list) and check who can write to the bucket',
+        },
+      );
     }
     this.#sha256 = sha;
     return sha;

@@ -72,7 +72,14 @@ export interface RestoreTarget {
    * pg_restore -j from a local, already verified file (not in one transaction: pg_restore cannot do both).
    * With create, `database` is the maintenance database and the archive's own database is created (pg_restore -C).
    */
-  restoreFile(database: string, file: string, jobs: number, filters: ArchiveFilters, signal: AbortSignal | undefined, options: { readonly create: boolean }): Promise<ToolReport>;
+  restoreFile(
+    database: string,
+    file: string,
+    jobs: number,
+    filters: ArchiveFilters,
+    signal: AbortSignal | undefined,
+    options: { readonly create: boolean },
+  ): Promise<ToolReport>;
   /** Runs a plain SQL script (globals) statement by statement. */
   applyGlobals(sql: Buffer): Promise<GlobalsReport>;
   tableCounts(database: string): Promise<TableCounts>;

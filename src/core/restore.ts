@@ -45,7 +45,14 @@ export type BackupRef = {
 
 export type RestoreEvent =
   | { readonly type: 'selected'; readonly backup: BackupRef; readonly skipped: number }
-  | { readonly type: 'progress'; readonly phase: 'restore' | 'download'; readonly database: string | null; readonly bytes: number; readonly total: number; readonly elapsedMs: number }
+  | {
+      readonly type: 'progress';
+      readonly phase: 'restore' | 'download';
+      readonly database: string | null;
+      readonly bytes: number;
+      readonly total: number;
+      readonly elapsedMs: number;
+    }
   | { readonly type: 'verified'; readonly backup: BackupRef }
   | { readonly type: 'restoring'; readonly database: string; readonly jobs: number }
   | { readonly type: 'globals'; readonly report: GlobalsReport }
@@ -77,7 +84,12 @@ export type RestoreReport = {
   readonly globals: GlobalsRestoreResult | null;
   readonly database: DatabaseRestoreResult | null;
   /** Newer backups that --latest/--at passed over because they are incomplete or invalid. */
-  readonly passedOver: readonly { readonly id: string; readonly kind: 'database' | 'globals'; readonly status: string; readonly problem: string | null }[];
+  readonly passedOver: readonly {
+    readonly id: string;
+    readonly kind: 'database' | 'globals';
+    readonly status: string;
+    readonly problem: string | null;
+  }[];
   /** --list: pg_restore -l output for the selection. */
   readonly list: { readonly backup: BackupRef; readonly items: readonly string[] } | null;
 };
@@ -118,7 +130,12 @@ export async function defaultFreeBytes(dir: string): Promise<number> {
   return Number(s.bavail) * Number(s.bsize);
 }
 
-function progressReporter(deps: RestoreDeps, phase: 'restore' | 'download', database: string | null, total: number): (bytes: number) => void {
+function progressReporter(
+  deps: RestoreDeps,
+  phase: 'restore' | 'download',
+  database: string | null,
+  total: number,
+): (bytes: number) => void {
   const started = Date.now();
   let last = 0;
   const interval = deps.progressIntervalMs ?? 500;
@@ -152,10 +169,22 @@ export async function runRestore(plan: RestorePlan, deps: RestoreDeps): Promise<
   const globalsEntries = globalsWanted ? await listCatalog(deps.store, { kind: 'globals' }) : [];
 
   if (plan.listOnly) {
-    if (database === null) throw new RestoreError("--list shows a database archive's table of contents: give --database (the globals object is plain SQL)", { exitCode: ExitCode.usage });
+    if (database === null)
+      throw new RestoreError("--list shows a database archive's table of contents: give --database (the globals object is plain SQL)", {
+        exitCode: ExitCode.usage,
+      });
     const entry = pick(dbEntries, 'database');
     const items = await listOnly(entry, plan, deps);
-    return { ok: true, from: deps.store.url, target: null, targetServerVersion: null, globals: null, database: null, passedOver, list: { backup: backupRef(entry), items } };
+    return {
+      ok: true,
+      from: deps.store.url,
+      target: null,
+      targetServerVersion: null,
+      globals: null,
+      database: null,
+      passedOver,
+      list: { backup: backupRef(entry), items },
+    };
   }
 
   const target = deps.target;
@@ -167,7 +196,16 @@ export async function runRestore(plan: RestorePlan, deps: RestoreDeps): Promise<
   // Globals first: the database's objects are owned by and granted to those roles.
   const globals = globalsEntry ? await restoreGlobals(globalsEntry, target, deps) : null;
   const restored = dbEntry ? await restoreDatabase(dbEntry, target, plan, deps) : null;
-  return { ok: true, from: deps.store.url, target: target.description, targetServerVersion: server.version, globals, database: restored, passedOver, list: null };
+  return {
+    ok: true,
+    from: deps.store.url,
+    target: target.description,
+    targetServerVersion: server.version,
+    globals,
+    database: restored,
+    passedOver,
+    list: null,
+  };
 }
 
 async function listOnly(entry: CatalogEntry, plan: RestorePlan, deps: RestoreDeps): Promise<string[]> {
@@ -185,7 +223,10 @@ async function listOnly(entry: CatalogEntry, plan: RestorePlan, deps: RestoreDep
 async function restoreGlobals(entry: CatalogEntry, target: RestoreTarget, deps: RestoreDeps): Promise<GlobalsRestoreResult> {
   const started = Date.now();
   const m = entry.manifest!;
-  if (m.object.bytes > GLOBALS_MAX_BYTES) throw new RestoreError(`globals object ${m.object.key} is ${m.object.bytes} bytes; refusing to load more than ${GLOBALS_MAX_BYTES} into memory`);
+  if (m.object.bytes > GLOBALS_MAX_BYTES)
+    throw new RestoreError(
+      `globals object ${m.object.key} is ${m.object.bytes} bytes; refusing to load more than ${GLOBALS_MAX_BYTES} into memory`,
+    );
   const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
   const chunks: Buffer[] = [];
   try {
@@ -198,9 +239,12 @@ async function restoreGlobals(entry: CatalogEntry, target: RestoreTarget, deps: 
   const report = await target.applyGlobals(Buffer.concat(chunks));
   deps.onEvent?.({ type: 'globals', report });
   if (report.errors.length > 0) {
-    throw new RestoreError(`applying globals ${entry.id} to ${target.description}: ${report.errors.length} statement(s) failed (the others were applied):\n${report.errors.map((e) => `    ${e}`).join('\n')}`, {
-      hint: 'fix the cause and re-run (existing roles are kept and reported, not failures); or restore the database with --no-owner --no-acl, which needs no roles',
-    });
+    throw new RestoreError(
+      `applying globals ${entry.id} to ${target.description}: ${report.errors.length} statement(s) failed (the others were applied):\n${report.errors.map((e) => `    ${e}`).join('\n')}`,
+      {
+        hint: 'fix the cause and re-run (existing roles are kept and reported, not failures); or restore the database with --no-owner --no-acl, which needs no roles',
+      },
+    );
   }
   return { backup: backupRef(entry), report, durationMs: Date.now() - started };
 }
@@ -215,15 +259,37 @@ export type ArchiveRestoreOptions = {
   readonly tempDir: string;
 };
 
-async function restoreDatabase(entry: CatalogEntry, target: RestoreTarget, plan: RestorePlan, deps: RestoreDeps): Promise<DatabaseRestoreResult> {
+async function restoreDatabase(
+  entry: CatalogEntry,
+  target: RestoreTarget,
+  plan: RestorePlan,
+  deps: RestoreDeps,
+): Promise<DatabaseRestoreResult> {
   const m = entry.manifest!;
   if (m.format !== 'custom') throw new RestoreError(`backup ${entry.id} is not a custom-format archive (${m.format})`);
   const database = plan.create ? (plan.targetDatabase ?? 'postgres') : (plan.targetDatabase ?? entry.database!);
-  return restoreArchive(entry, target, { database, create: plan.create, singleTransaction: plan.singleTransaction, jobs: plan.jobs, selection: plan.selection, tempDir: plan.tempDir }, deps);
+  return restoreArchive(
+    entry,
+    target,
+    {
+      database,
+      create: plan.create,
+      singleTransaction: plan.singleTransaction,
+      jobs: plan.jobs,
+      selection: plan.selection,
+      tempDir: plan.tempDir,
+    },
+    deps,
+  );
 }
 
 /** Restores one database backup: streamed through the commit gate, or (jobs > 1) downloaded, verified, then pg_restore -j. */
-export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget, o: ArchiveRestoreOptions, deps: RestoreDeps): Promise<DatabaseRestoreResult> {
+export async function restoreArchive(
+  entry: CatalogEntry,
+  target: RestoreTarget,
+  o: ArchiveRestoreOptions,
+  deps: RestoreDeps,
+): Promise<DatabaseRestoreResult> {
   const started = Date.now();
   const m = entry.manifest!;
   const ref = backupRef(entry);
@@ -292,9 +358,14 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
   }
 }
 
-async function createFromArchive(head: ArchiveHead, target: RestoreTarget, filters: ArchiveFilters): Promise<{ name: string; report: ToolReport }> {
+async function createFromArchive(
+  head: ArchiveHead,
+  target: RestoreTarget,
+  filters: ArchiveFilters,
+): Promise<{ name: string; report: ToolReport }> {
   const db = head.toc ? databaseEntries(head.toc) : undefined;
-  if (!db) throw new RestoreError('--create needs the archive\'s DATABASE entry, and this archive has none (or is newer than this tool reads)');
+  if (!db)
+    throw new RestoreError("--create needs the archive's DATABASE entry, and this archive has none (or is newer than this tool reads)");
   if (await target.databaseExists(db.name)) {
     throw new RestoreError(`database ${JSON.stringify(db.name)} already exists on ${target.description}`, {
       hint: '--create makes the database under its original name (like pg_restore -C); drop it first, or restore into it without --create (--clean replaces its objects in one transaction)',
@@ -308,7 +379,10 @@ async function dropCreated(target: RestoreTarget, name: string, cause: unknown):
   try {
     await target.dropDatabase(name);
   } catch (err) {
-    throw new RestoreError(`the restore failed (${describeError(cause)}) and dropping the database ${name} it had created failed too: ${describeError(err)}`, { cause: err });
+    throw new RestoreError(
+      `the restore failed (${describeError(cause)}) and dropping the database ${name} it had created failed too: ${describeError(err)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -324,9 +398,12 @@ async function restoreParallel(
   const need = m.object.bytes + TEMP_SPACE_MARGIN;
   const free = await (deps.freeBytes ?? defaultFreeBytes)(o.tempDir);
   if (free < need) {
-    throw new RestoreError(`not enough free space in ${o.tempDir} for a parallel restore: the archive needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`, {
-      hint: 'point --temp-dir at a larger disk, or restore without --jobs (streams, needs no disk)',
-    });
+    throw new RestoreError(
+      `not enough free space in ${o.tempDir} for a parallel restore: the archive needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`,
+      {
+        hint: 'point --temp-dir at a larger disk, or restore without --jobs (streams, needs no disk)',
+      },
+    );
   }
   const work = await mkdtemp(path.join(o.tempDir, 'rds-s3-backup-restore-'));
   const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
@@ -356,8 +433,11 @@ async function restoreParallel(
     let into = o.database;
     if (o.create) {
       const db = head.toc ? databaseEntries(head.toc) : undefined;
-      if (!db) throw new RestoreError('--create needs the archive\'s DATABASE entry, and this archive has none');
-      if (await target.databaseExists(db.name)) throw new RestoreError(`database ${JSON.stringify(db.name)} already exists on ${target.description}`, { hint: 'drop it first, or restore into it without --create' });
+      if (!db) throw new RestoreError("--create needs the archive's DATABASE entry, and this archive has none");
+      if (await target.databaseExists(db.name))
+        throw new RestoreError(`database ${JSON.stringify(db.name)} already exists on ${target.description}`, {
+          hint: 'drop it first, or restore into it without --create',
+        });
       into = db.name;
       createdName = db.name;
     }

@@ -62,10 +62,16 @@ export function selectBackup(
     const entry = mine.find((e) => e.id === named.id);
     if (!entry) {
       throw new SelectionError(`no backup ${named.id} of ${what} in this location`, {
-        hint: named.database !== null && named.database !== want.database ? `that key belongs to database ${JSON.stringify(named.database)}` : 'check --from and --database with `rds-s3-backup list`',
+        hint:
+          named.database !== null && named.database !== want.database
+            ? `that key belongs to database ${JSON.stringify(named.database)}`
+            : 'check --from and --database with `rds-s3-backup list`',
       });
     }
-    if (entry.status !== 'complete') throw new SelectionError(`backup ${entry.id} of ${what} cannot be restored: ${entry.status}: ${entry.problem ?? 'no reason recorded'}`);
+    if (entry.status !== 'complete')
+      throw new SelectionError(
+        `backup ${entry.id} of ${what} cannot be restored: ${entry.status}: ${entry.problem ?? 'no reason recorded'}`,
+      );
     return { entry, skipped: [] };
   }
   const eligible = selector.by === 'at' ? mine.filter((e) => e.startedAt.getTime() <= selector.at.getTime()) : mine;
@@ -75,7 +81,8 @@ export function selectBackup(
     skipped.push(e);
   }
   const note = skipped.length > 0 ? ` (${skipped.length} incomplete or invalid backup(s) passed over)` : '';
-  if (mine.length === 0) throw new SelectionError(`no backups of ${what} in this location`, { hint: 'check --from and --database with `rds-s3-backup list`' });
+  if (mine.length === 0)
+    throw new SelectionError(`no backups of ${what} in this location`, { hint: 'check --from and --database with `rds-s3-backup list`' });
   throw new SelectionError(`no complete backup of ${what} matches: ${describeSelector(selector)}${note}`, {
     hint: selector.by === 'at' ? `the oldest backup started at ${mine.at(-1)!.startedAt.toISOString()}` : undefined,
   });

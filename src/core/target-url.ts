@@ -11,9 +11,11 @@ const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export function checkPrefix(prefix: string): string | undefined {
   // Bytes, not characters: S3 keys are at most 1024 UTF-8 bytes, and the database folder and file name need ~230.
   if (Buffer.byteLength(prefix, 'utf8') > 512) return 'prefix is longer than 512 bytes (UTF-8)';
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
   if (/[\u0000-\u001f\u007f\\]/.test(prefix)) return 'prefix contains control characters or a backslash';
-  const segments = normalizePrefix(prefix).split('/').filter((s) => s.length > 0);
+  const segments = normalizePrefix(prefix)
+    .split('/')
+    .filter((s) => s.length > 0);
   if (segments.some((s) => s === '.' || s === '..')) return 'prefix must not contain "." or ".." segments';
   if (/\/\//.test(normalizePrefix(prefix))) return 'prefix must not contain empty segments ("//")';
   return undefined;
@@ -40,7 +42,7 @@ export function parseTargetUrl(input: string): TargetUrl | string {
     } catch {
       return 'not a valid file:// URL (bad percent-encoding)';
     }
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
     if (/[\u0000-\u001f\u007f]/.test(p)) return 'path contains control characters';
     if (p.split('/').some((seg) => seg === '..')) return 'path must not contain ".." segments';
     const root = path.resolve(p);

@@ -15,7 +15,13 @@ export type VerifyRecord = VerificationRecord & {
   readonly schema: typeof VERIFY_SCHEMA;
   /** 'restore' (restored and compared) or 'integrity' (checksum and TOC only). */
   readonly mode: 'restore' | 'integrity';
-  readonly backup: { readonly id: string; readonly database: string | null; readonly key: string; readonly sha256: string; readonly bytes: number };
+  readonly backup: {
+    readonly id: string;
+    readonly database: string | null;
+    readonly key: string;
+    readonly sha256: string;
+    readonly bytes: number;
+  };
   /** Where it was restored; null for integrity-only. */
   readonly server: { readonly version: string; readonly kind: 'embedded' | 'target'; readonly note: string } | null;
   readonly checks: {
@@ -42,7 +48,11 @@ export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>):
 }
 
 /** Same tier tag as the backup, so the bucket's lifecycle rules expire the record together with it. */
-export async function writeVerifyRecord(store: BackupStore, manifest: Manifest, record: Omit<VerifyRecord, 'schema' | 'tool'>): Promise<string> {
+export async function writeVerifyRecord(
+  store: BackupStore,
+  manifest: Manifest,
+  record: Omit<VerifyRecord, 'schema' | 'tool'>,
+): Promise<string> {
   const key = verifyRecordKey(store, manifest);
   await store.putSmall(key, serializeVerifyRecord(record), {
     contentType: 'application/json',

@@ -83,8 +83,10 @@ export function compareToc(manifestToc: Manifest['toc'], archive: TocSummary | n
   if (!archive) notes.push('the archive is newer than this tool reads: its TOC was not compared');
   else if (!manifestToc) notes.push('the manifest has no TOC summary to compare with');
   else {
-    if (archive.archiveVersion !== manifestToc.archiveVersion) mismatches.push(`archive version ${archive.archiveVersion}, manifest says ${manifestToc.archiveVersion}`);
-    if (archive.entries !== manifestToc.entries) mismatches.push(`TOC has ${archive.entries} entries, manifest says ${manifestToc.entries}`);
+    if (archive.archiveVersion !== manifestToc.archiveVersion)
+      mismatches.push(`archive version ${archive.archiveVersion}, manifest says ${manifestToc.archiveVersion}`);
+    if (archive.entries !== manifestToc.entries)
+      mismatches.push(`TOC has ${archive.entries} entries, manifest says ${manifestToc.entries}`);
     const a = new Set(archive.tables);
     const m = new Set(manifestToc.tables);
     const onlyA = [...a].filter((t) => !m.has(t));
@@ -147,7 +149,10 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   let database = plan.database;
   if (database === null && plan.selector.by === 'key') {
     const named = idFromKey(deps.store.prefix, plan.selector.key);
-    if (!named?.database) throw new RestoreError('verify checks database backups: give --database, or a --key of a database backup', { exitCode: ExitCode.usage });
+    if (!named?.database)
+      throw new RestoreError('verify checks database backups: give --database, or a --key of a database backup', {
+        exitCode: ExitCode.usage,
+      });
     database = named.database;
   }
   if (database === null) throw new RestoreError('--database is required', { exitCode: ExitCode.usage });
@@ -175,14 +180,25 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
           const t = Date.now();
           if (t - last < (deps.progressIntervalMs ?? 500)) return;
           last = t;
-          deps.onEvent?.({ type: 'progress', phase: 'download', database, bytes: reader.bytes, total: m.object.bytes, elapsedMs: t - started2 });
+          deps.onEvent?.({
+            type: 'progress',
+            phase: 'download',
+            database,
+            bytes: reader.bytes,
+            total: m.object.bytes,
+            elapsedMs: t - started2,
+          });
         });
         checks = { ...checks, sha256: true };
         deps.onEvent?.({ type: 'verified', backup: ref });
         const toc = compareToc(m.toc, head.toc ? summarizeToc(head.toc) : null);
         mismatches.push(...toc.mismatches);
         notes.push(...toc.notes);
-        checks = { ...checks, toc: head.toc && m.toc ? toc.mismatches.length === 0 : null, tables: head.toc ? summarizeToc(head.toc).tables.length : null };
+        checks = {
+          ...checks,
+          toc: head.toc && m.toc ? toc.mismatches.length === 0 : null,
+          tables: head.toc ? summarizeToc(head.toc).tables.length : null,
+        };
       } finally {
         reader.destroy();
       }
@@ -210,7 +226,10 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
             if (report.errors.length === 0) {
               withRoles = true;
               notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
-            } else notes.push(`roles from globals backup ${g.id} did not apply cleanly (${report.errors[0]}): restored without owners and privileges`);
+            } else
+              notes.push(
+                `roles from globals backup ${g.id} did not apply cleanly (${report.errors[0]}): restored without owners and privileges`,
+              );
           } else notes.push('no globals backup: restored without owners and privileges (--no-owner --no-acl)');
         } else notes.push('restored into the --target scratch server without owners and privileges (--no-owner --no-acl)');
         const db = `rds_s3_backup_verify_${randomBytes(4).toString('hex')}`;
@@ -227,7 +246,14 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
               selection: { schemas: [], tables: [], noOwner: !withRoles, noAcl: !withRoles, clean: false },
               tempDir: plan.tempDir,
             },
-            { store: deps.store, target: scratch.target, lister: async () => [], ...(deps.signal ? { signal: deps.signal } : {}), ...(deps.onEvent ? { onEvent: deps.onEvent } : {}), ...(deps.progressIntervalMs !== undefined ? { progressIntervalMs: deps.progressIntervalMs } : {}) },
+            {
+              store: deps.store,
+              target: scratch.target,
+              lister: async () => [],
+              ...(deps.signal ? { signal: deps.signal } : {}),
+              ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+              ...(deps.progressIntervalMs !== undefined ? { progressIntervalMs: deps.progressIntervalMs } : {}),
+            },
           );
           checks = { ...checks, sha256: true, restore: true };
           const toc = compareToc(m.toc, result.archiveToc);
@@ -237,7 +263,11 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
           compared = compareRestored(m, result.archiveToc, await scratch.target.tableCounts(db));
           mismatches.push(...compared.mismatches);
           notes.push(...compared.notes);
-          checks = { ...checks, tables: compared.tables, rowCounts: compared.rowCountsChecked === null ? null : compared.mismatches.length === 0 };
+          checks = {
+            ...checks,
+            tables: compared.tables,
+            rowCounts: compared.rowCountsChecked === null ? null : compared.mismatches.length === 0,
+          };
         } finally {
           await scratch.target.dropDatabase(db).catch(() => undefined);
         }
@@ -256,14 +286,25 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   const mode = plan.integrityOnly ? 'integrity' : 'restore';
   let summary: string;
   if (!ok) summary = `FAILED: ${mismatches.slice(0, 3).join('; ')}${mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : ''}`;
-  else if (plan.integrityOnly) summary = `SHA-256 and length match; archive TOC readable${checks.toc ? ' and equal to the manifest' : ''}${checks.tables !== null ? ` (${checks.tables} tables)` : ''}; not restored`;
+  else if (plan.integrityOnly)
+    summary = `SHA-256 and length match; archive TOC readable${checks.toc ? ' and equal to the manifest' : ''}${checks.tables !== null ? ` (${checks.tables} tables)` : ''}; not restored`;
   else {
     const counts = compared?.rowCountsChecked ? `exact row counts match (${compared.rows} rows)` : 'no row counts recorded at backup time';
     summary = `restored into PostgreSQL ${server?.version} (${server?.kind === 'embedded' ? 'throwaway' : 'scratch target'}); ${compared?.tables ?? 0} tables present; ${counts}`;
   }
   const verifiedAt = now().toISOString();
   const durationMs = Date.now() - started;
-  const record = { ok, verifiedAt, mode, summary, backup: { id: ref.id, database: ref.database, key: ref.key, sha256: ref.sha256, bytes: ref.bytes }, server, checks, mismatches, durationMs } as const;
+  const record = {
+    ok,
+    verifiedAt,
+    mode,
+    summary,
+    backup: { id: ref.id, database: ref.database, key: ref.key, sha256: ref.sha256, bytes: ref.bytes },
+    server,
+    checks,
+    mismatches,
+    durationMs,
+  } as const;
   const recordKey = plan.record ? await writeVerifyRecord(deps.store, m, record) : null;
   deps.onEvent?.({ type: 'checked', ok, summary });
   return { ok, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };

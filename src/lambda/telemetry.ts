@@ -51,7 +51,11 @@ export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult)
     metrics.addMetric(METRICS.databaseSucceeded, MetricUnit.Count, 1);
     metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.bytes);
     metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);
-    metrics.addMetric(METRICS.throughput, MetricUnit.BytesPerSecond, result.durationMs > 0 ? Math.round((result.bytes * 1000) / result.durationMs) : result.bytes);
+    metrics.addMetric(
+      METRICS.throughput,
+      MetricUnit.BytesPerSecond,
+      result.durationMs > 0 ? Math.round((result.bytes * 1000) / result.durationMs) : result.bytes,
+    );
   } else {
     metrics.addMetric(METRICS.databaseFailed, MetricUnit.Count, 1);
     metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);

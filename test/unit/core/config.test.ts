@@ -16,7 +16,11 @@ function errorOf(fn: () => unknown): ConfigError {
 }
 
 test('flags win over environment; libpq variables are read', () => {
-  const raw = collectRaw('backup', { to: 's3://bucket-one/prod/' }, { RDS_S3_BACKUP_TO: 's3://other/x', PGHOST: 'db.local', PGPORT: '6543', PGUSER: 'backup', PGPASSWORD: SECRET });
+  const raw = collectRaw(
+    'backup',
+    { to: 's3://bucket-one/prod/' },
+    { RDS_S3_BACKUP_TO: 's3://other/x', PGHOST: 'db.local', PGPORT: '6543', PGUSER: 'backup', PGPASSWORD: SECRET },
+  );
   const c = parseBackupConfig(raw);
   assert.equal(c.target.kind, 's3');
   assert.equal(c.target.url, 's3://bucket-one/prod');
@@ -30,16 +34,27 @@ test('flags win over environment; libpq variables are read', () => {
 });
 
 test('every bad field is named, and no secret is echoed', () => {
-  const raw = collectRaw('backup', { to: 'ftp://x', compress: 'zstd:99', queueSize: '0', databases: ',,', sslmode: 'verify-full' }, { PGPASSWORD: SECRET, PGPORT: 'abc' });
+  const raw = collectRaw(
+    'backup',
+    { to: 'ftp://x', compress: 'zstd:99', queueSize: '0', databases: ',,', sslmode: 'verify-full' },
+    { PGPASSWORD: SECRET, PGPORT: 'abc' },
+  );
   const err = errorOf(() => parseBackupConfig(raw));
   const fields = err.issues.map((i) => i.field).join(' | ');
-  for (const f of ['--to', '--compress', '--queue-size', '--databases', '--port', '--sslrootcert']) assert.ok(fields.includes(f), `${f} missing in ${fields}`);
+  for (const f of ['--to', '--compress', '--queue-size', '--databases', '--port', '--sslrootcert'])
+    assert.ok(fields.includes(f), `${f} missing in ${fields}`);
   assert.ok(!err.message.includes(SECRET));
   assert.equal(err.exitCode, 2);
 });
 
 test('conninfo in --dbname: password never needs argv to reach pg_dump, flags override it', () => {
-  const c = parseBackupConfig(collectRaw('backup', { to: 'file:///tmp/x', dbname: `postgres://u:${encodeURIComponent(SECRET)}@h:5433/app?sslmode=require`, host: 'override' }, {}));
+  const c = parseBackupConfig(
+    collectRaw(
+      'backup',
+      { to: 'file:///tmp/x', dbname: `postgres://u:${encodeURIComponent(SECRET)}@h:5433/app?sslmode=require`, host: 'override' },
+      {},
+    ),
+  );
   assert.equal(c.connection.host, 'override');
   assert.equal(c.connection.port, 5433);
   assert.equal(c.connection.database, 'app');
@@ -56,7 +71,14 @@ test('databases: all, lists, hostile names', () => {
 });
 
 test('targets refuse traversal and bad buckets', () => {
-  for (const to of ['file://relative/path', 'file:///a/../etc', 's3://B_ad/x', 's3://ok-bucket/a/../b', 's3://ok-bucket/a\u0007b', 'http://x']) {
+  for (const to of [
+    'file://relative/path',
+    'file:///a/../etc',
+    's3://B_ad/x',
+    's3://ok-bucket/a/../b',
+    's3://ok-bucket/a\u0007b',
+    'http://x',
+  ]) {
     errorOf(() => parseBackupConfig(collectRaw('backup', { to }, {})));
   }
   const c = parseBackupConfig(collectRaw('backup', { to: 'file:///var/backups/pg/' }, {}));
@@ -64,7 +86,9 @@ test('targets refuse traversal and bad buckets', () => {
 });
 
 test('auth modes', () => {
-  const s = parseBackupConfig(collectRaw('backup', { to: 'file:///x' }, { RDS_S3_BACKUP_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' }));
+  const s = parseBackupConfig(
+    collectRaw('backup', { to: 'file:///x' }, { RDS_S3_BACKUP_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' }),
+  );
   assert.deepEqual(s.auth, { mode: 'secret', secretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' });
   const i = parseBackupConfig(collectRaw('backup', { to: 'file:///x', auth: 'iam', dbRegion: 'eu-west-1' }, {}));
   assert.deepEqual(i.auth, { mode: 'iam', region: 'eu-west-1' });

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backupKeys, decodeDatabaseName, encodeDatabaseName, formatStamp, newBackupId, parseKey, parseStamp } from '../../../src/core/keys.ts';
+import {
+  backupKeys,
+  decodeDatabaseName,
+  encodeDatabaseName,
+  formatStamp,
+  newBackupId,
+  parseKey,
+  parseStamp,
+} from '../../../src/core/keys.ts';
 
 test('stamps are UTC ISO-8601 basic format and sort by time', () => {
   assert.equal(formatStamp(new Date('2026-01-02T03:04:05.678Z')), '20260102T030405Z');
@@ -18,7 +26,20 @@ test('ids of the same second differ', () => {
 });
 
 test('hostile database names become one safe path segment and round-trip', () => {
-  for (const name of ['app', '../etc', 'a/b', '..', '.', 'x\ny', 'Ünïcødé', '; drop database x; --', '$(rm -rf /)', '@globals', 'host=evil dbname=x', '%41']) {
+  for (const name of [
+    'app',
+    '../etc',
+    'a/b',
+    '..',
+    '.',
+    'x\ny',
+    'Ünïcødé',
+    '; drop database x; --',
+    '$(rm -rf /)',
+    '@globals',
+    'host=evil dbname=x',
+    '%41',
+  ]) {
     const enc = encodeDatabaseName(name);
     assert.match(enc, /^[A-Za-z0-9_%-]+$/, name);
     assert.notEqual(enc, '..');

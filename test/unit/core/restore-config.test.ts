@@ -4,8 +4,10 @@ import { collectRaw, parseRestoreConfig, parseVerifyConfig } from '../../../src/
 import { ConfigError } from '../../../src/core/errors.ts';
 import { parseCommandArgs } from '../../../src/cli/args.ts';
 
-const restore = (argv: string[], env: Record<string, string> = {}) => parseRestoreConfig(collectRaw('restore', parseCommandArgs('restore', argv).values, env));
-const verify = (argv: string[], env: Record<string, string> = {}) => parseVerifyConfig(collectRaw('verify', parseCommandArgs('verify', argv).values, env));
+const restore = (argv: string[], env: Record<string, string> = {}) =>
+  parseRestoreConfig(collectRaw('restore', parseCommandArgs('restore', argv).values, env));
+const verify = (argv: string[], env: Record<string, string> = {}) =>
+  parseVerifyConfig(collectRaw('verify', parseCommandArgs('verify', argv).values, env));
 
 function issues(fn: () => unknown): string {
   try {
@@ -18,7 +20,15 @@ function issues(fn: () => unknown): string {
 }
 
 test('restore: defaults, selector, target conninfo with its password kept out of everything printable', () => {
-  const c = restore(['--from', 's3://bkt/p', '--database', 'app', '--latest', '--target', 'postgres://admin:S3cret-pw@db.internal:6432/app_copy?sslmode=require']);
+  const c = restore([
+    '--from',
+    's3://bkt/p',
+    '--database',
+    'app',
+    '--latest',
+    '--target',
+    'postgres://admin:S3cret-pw@db.internal:6432/app_copy?sslmode=require',
+  ]);
   assert.deepEqual(c.selector, { by: 'latest' });
   assert.equal(c.singleTransaction, true);
   assert.equal(c.jobs, 1);
@@ -30,12 +40,15 @@ test('restore: defaults, selector, target conninfo with its password kept out of
 });
 
 test('restore: libpq variables complete --target; --at parses a time; lists split on commas', () => {
-  const c = restore(['--database', 'app', '--at', '2026-11-20T00:00:00Z', '--target', 'dbname=x', '--table', 'a, sales.b', '--schema', 'sales'], {
-    RDS_S3_BACKUP_TO: 's3://bkt/p',
-    PGHOST: 'h',
-    PGUSER: 'u',
-    PGPASSWORD: 'pw-from-env',
-  });
+  const c = restore(
+    ['--database', 'app', '--at', '2026-11-20T00:00:00Z', '--target', 'dbname=x', '--table', 'a, sales.b', '--schema', 'sales'],
+    {
+      RDS_S3_BACKUP_TO: 's3://bkt/p',
+      PGHOST: 'h',
+      PGUSER: 'u',
+      PGPASSWORD: 'pw-from-env',
+    },
+  );
   assert.deepEqual(c.selector, { by: 'at', at: new Date('2026-11-20T00:00:00Z') });
   assert.equal(c.source.url, 's3://bkt/p');
   assert.equal(c.target?.connection.host, 'h');
@@ -45,18 +58,44 @@ test('restore: libpq variables complete --target; --at parses a time; lists spli
 });
 
 test('restore: the backup must be chosen, exactly one way; a target is required unless --list', () => {
-  assert.match(issues(() => restore(['--from', 'file:///x', '--database', 'a', '--target', 'dbname=a'])), /choose the backup: --latest, --at <time> or --key <key>/);
-  assert.match(issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--key', 'k', '--target', 'dbname=a'])), /mutually exclusive/);
-  assert.match(issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest'])), /--target: is required/);
+  assert.match(
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--target', 'dbname=a'])),
+    /choose the backup: --latest, --at <time> or --key <key>/,
+  );
+  assert.match(
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--key', 'k', '--target', 'dbname=a'])),
+    /mutually exclusive/,
+  );
+  assert.match(
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest'])),
+    /--target: is required/,
+  );
   assert.equal(restore(['--from', 'file:///x', '--database', 'a', '--latest', '--list']).target, null);
-  assert.match(issues(() => restore(['--from', 'file:///x', '--latest', '--target', 'dbname=a'])), /--database: is required/);
+  assert.match(
+    issues(() => restore(['--from', 'file:///x', '--latest', '--target', 'dbname=a'])),
+    /--database: is required/,
+  );
 });
 
 test('restore: --jobs turns off the single transaction, and refuses an explicit --single-transaction', () => {
-  assert.equal(restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4']).singleTransaction, false);
-  assert.match(issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4', '--single-transaction'])), /--jobs: cannot be combined/);
-  assert.equal(restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--no-single-transaction']).singleTransaction, false);
-  assert.match(issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--create', '--clean'])), /--clean: cannot be combined with --create/);
+  assert.equal(
+    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4']).singleTransaction,
+    false,
+  );
+  assert.match(
+    issues(() =>
+      restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4', '--single-transaction']),
+    ),
+    /--jobs: cannot be combined/,
+  );
+  assert.equal(
+    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--no-single-transaction']).singleTransaction,
+    false,
+  );
+  assert.match(
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--create', '--clean'])),
+    /--clean: cannot be combined with --create/,
+  );
 });
 
 test('verify: a target is optional (throwaway server by default); --no-record', () => {

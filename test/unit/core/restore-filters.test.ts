@@ -10,7 +10,9 @@ const base = { schemas: [] as string[], tables: [] as string[], noOwner: false, 
 function tocWith(entries: Array<[string, string | null, string]>): ArchiveToc {
   return {
     header: FIXTURE.header,
-    entries: entries.map(([desc, namespace, tag], i): TocEntry => ({ dumpId: i + 1, desc, namespace, tag, owner: 'o', section: 2, hasData: false })),
+    entries: entries.map(
+      ([desc, namespace, tag], i): TocEntry => ({ dumpId: i + 1, desc, namespace, tag, owner: 'o', section: 2, hasData: false }),
+    ),
   };
 }
 
@@ -23,11 +25,18 @@ test('qualified names: table, schema.table, "quoted"."names"', () => {
 });
 
 test('tables are checked against the TOC and turned into -n/-t', () => {
-  assert.deepEqual(resolveFilters(FIXTURE, { ...base, tables: ['sales.Orders'] }).filters, { ...base, schemas: ['sales'], tables: ['Orders'] });
+  assert.deepEqual(resolveFilters(FIXTURE, { ...base, tables: ['sales.Orders'] }).filters, {
+    ...base,
+    schemas: ['sales'],
+    tables: ['Orders'],
+  });
   assert.deepEqual(resolveFilters(FIXTURE, { ...base, tables: ['items'] }).selectedTables, ['public.items']);
   assert.throws(() => resolveFilters(FIXTURE, { ...base, tables: ['orders'] }), /table orders is not in this backup/);
   assert.throws(() => resolveFilters(FIXTURE, { ...base, schemas: ['nope'] }), /schema "nope" is not in this backup/);
-  assert.throws(() => resolveFilters(FIXTURE, { ...base, schemas: ['public'], tables: ['Orders'] }), /not in this backup \(in schema\(s\) public\)/);
+  assert.throws(
+    () => resolveFilters(FIXTURE, { ...base, schemas: ['public'], tables: ['Orders'] }),
+    /not in this backup \(in schema\(s\) public\)/,
+  );
 });
 
 test('selections pg_restore cannot express exactly are refused instead of restoring more or less', () => {

@@ -43,7 +43,13 @@ async function storeWith(data: Buffer): Promise<{ store: BackupStore; dir: strin
     startedAt: '2026-11-24T03:15:00.000Z',
     finishedAt: '2026-11-24T03:15:01.000Z',
     durationMs: 1000,
-    object: { key: keys.data, bytes: FIXTURE.length, sha256: createHash('sha256').update(FIXTURE).digest('hex'), versionId: null, contentType: 'x' },
+    object: {
+      key: keys.data,
+      bytes: FIXTURE.length,
+      sha256: createHash('sha256').update(FIXTURE).digest('hex'),
+      versionId: null,
+      contentType: 'x',
+    },
     format: 'custom',
     compression: 'none',
     tier: 'yearly',
@@ -79,7 +85,14 @@ function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStor
   };
 }
 
-type Calls = { written: Buffer[]; commits: number; aborts: number; dropped: string[]; created: string[]; fileRestores: { file: string; sha: string }[] };
+type Calls = {
+  written: Buffer[];
+  commits: number;
+  aborts: number;
+  dropped: string[];
+  created: string[];
+  fileRestores: { file: string; sha: string }[];
+};
 
 function fakeTarget(opts: { failAfterBytes?: number; exists?: boolean } = {}): { target: RestoreTarget; calls: Calls } {
   const calls: Calls = { written: [], commits: 0, aborts: 0, dropped: [], created: [], fileRestores: [] };
@@ -163,7 +176,10 @@ test('one flipped byte ⇒ IntegrityError, the gate is aborted, never committed'
     c[c.length - 30]! ^= 0x01; // in the table data, after the TOC
     return c;
   };
-  await assert.rejects(runRestore(plan(), { store: chunked(store, flip), target, lister }), (e: Error) => e instanceof IntegrityError && /SHA-256/.test(e.message));
+  await assert.rejects(
+    runRestore(plan(), { store: chunked(store, flip), target, lister }),
+    (e: Error) => e instanceof IntegrityError && /SHA-256/.test(e.message),
+  );
   assert.equal(calls.commits, 0);
   assert.equal(calls.aborts, 1);
   await rm(dir, { recursive: true });
@@ -173,7 +189,10 @@ test('a truncated stream ⇒ IntegrityError (truncated), never committed; --crea
   const { store, dir } = await storeWith(FIXTURE);
   const { target, calls } = fakeTarget();
   const cut = (b: Buffer): Buffer => b.subarray(0, b.length - 30); // inside the table data
-  await assert.rejects(runRestore(plan({ create: true, targetDatabase: null }), { store: chunked(store, cut), target, lister }), /truncated: 2398 of 2428 bytes/);
+  await assert.rejects(
+    runRestore(plan({ create: true, targetDatabase: null }), { store: chunked(store, cut), target, lister }),
+    /truncated: 2398 of 2428 bytes/,
+  );
   assert.equal(calls.commits, 0);
   assert.equal(calls.aborts, 1);
   assert.deepEqual(calls.created, ['fixture']);
@@ -184,7 +203,10 @@ test('a truncated stream ⇒ IntegrityError (truncated), never committed; --crea
 test('an object cut inside its TOC is refused as truncated before anything runs', async () => {
   const { store, dir } = await storeWith(FIXTURE);
   const { target, calls } = fakeTarget();
-  await assert.rejects(runRestore(plan(), { store: chunked(store, (b) => b.subarray(0, 1000)), target, lister }), /truncated: 1000 of 2428/);
+  await assert.rejects(
+    runRestore(plan(), { store: chunked(store, (b) => b.subarray(0, 1000)), target, lister }),
+    /truncated: 1000 of 2428/,
+  );
   assert.equal(calls.written.length, 0);
   await rm(dir, { recursive: true });
 });
@@ -192,7 +214,10 @@ test('an object cut inside its TOC is refused as truncated before anything runs'
 test('a longer object than the manifest says is refused as soon as it is longer', async () => {
   const { store, dir } = await storeWith(FIXTURE);
   const { target, calls } = fakeTarget();
-  await assert.rejects(runRestore(plan(), { store: chunked(store, (b) => Buffer.concat([b, Buffer.alloc(10)])), target, lister }), /longer than its manifest/);
+  await assert.rejects(
+    runRestore(plan(), { store: chunked(store, (b) => Buffer.concat([b, Buffer.alloc(10)])), target, lister }),
+    /longer than its manifest/,
+  );
   assert.equal(calls.commits, 0);
   await rm(dir, { recursive: true });
 });
@@ -210,7 +235,14 @@ test('a tool failure mid-stream stops the download and aborts', async () => {
 test('a --table the backup does not have fails before the target is touched', async () => {
   const { store, dir } = await storeWith(FIXTURE);
   const { target, calls } = fakeTarget();
-  await assert.rejects(runRestore(plan({ selection: { schemas: [], tables: ['orders'], noOwner: false, noAcl: false, clean: false } }), { store, target, lister }), (e: Error) => e instanceof SelectionMismatchError && /it exists as sales.Orders/.test((e as SelectionMismatchError).hint ?? ''));
+  await assert.rejects(
+    runRestore(plan({ selection: { schemas: [], tables: ['orders'], noOwner: false, noAcl: false, clean: false } }), {
+      store,
+      target,
+      lister,
+    }),
+    (e: Error) => e instanceof SelectionMismatchError && /it exists as sales.Orders/.test((e as SelectionMismatchError).hint ?? ''),
+  );
   assert.equal(calls.written.length, 0);
   await rm(dir, { recursive: true });
 });
@@ -229,7 +261,15 @@ test('--jobs: free space is checked first; the local copy is verified before pg_
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'rsb-jobs-'));
   dirs.push(tmp);
   const small = fakeTarget();
-  await assert.rejects(runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), { store, target: small.target, lister, freeBytes: async () => 1000 }), (e: Error) => e instanceof RestoreError && /not enough free space/.test(e.message));
+  await assert.rejects(
+    runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), {
+      store,
+      target: small.target,
+      lister,
+      freeBytes: async () => 1000,
+    }),
+    (e: Error) => e instanceof RestoreError && /not enough free space/.test(e.message),
+  );
   assert.deepEqual(await readdir(tmp), [], 'nothing downloaded');
 
   const bad = fakeTarget();
@@ -238,12 +278,19 @@ test('--jobs: free space is checked first; the local copy is verified before pg_
     c[2400]! ^= 0xff;
     return c;
   };
-  await assert.rejects(runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), { store: chunked(store, flip), target: bad.target, lister }), IntegrityError);
+  await assert.rejects(
+    runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), { store: chunked(store, flip), target: bad.target, lister }),
+    IntegrityError,
+  );
   assert.equal(bad.calls.fileRestores.length, 0, 'pg_restore never ran on a bad copy');
   assert.deepEqual(await readdir(tmp), [], 'temporary copy removed');
 
   const good = fakeTarget();
-  const r = await runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), { store: chunked(store), target: good.target, lister });
+  const r = await runRestore(plan({ jobs: 4, singleTransaction: false, tempDir: tmp }), {
+    store: chunked(store),
+    target: good.target,
+    lister,
+  });
   assert.equal(r.database?.mode, 'parallel');
   assert.equal(good.calls.fileRestores.length, 1);
   assert.equal(good.calls.fileRestores[0]!.sha, createHash('sha256').update(FIXTURE).digest('hex'));

@@ -15,7 +15,11 @@ const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.me
 const opts = { contentType: 'x', metadata: {}, tags: {}, partSize: 5 * 1024 * 1024, queueSize: 1, expectArchive: true, signal: undefined };
 
 /** A process stand-in: writes `chunks`, then exits with `status`; kill() ends it with a signal. */
-function fakeTool(chunks: Buffer[], status: Omit<ExitStatus, 'stderrTail'> & { stderrTail?: string }, holdOpen = false): RunningTool & { killed: string[] } {
+function fakeTool(
+  chunks: Buffer[],
+  status: Omit<ExitStatus, 'stderrTail'> & { stderrTail?: string },
+  holdOpen = false,
+): RunningTool & { killed: string[] } {
   const stdout = new PassThrough();
   let resolveExit!: (s: ExitStatus) => void;
   const exited = new Promise<ExitStatus>((r) => (resolveExit = r));
@@ -56,7 +60,12 @@ async function files(dir: string): Promise<string[]> {
 
 test('success: the object is exactly the stream and the hash matches', async () => {
   await withStore(async (store, dir) => {
-    const r = await streamToStore(fakeTool([archive.subarray(0, 100), archive.subarray(100)], { code: 0, signal: null }), store, 'db/x.dump', opts);
+    const r = await streamToStore(
+      fakeTool([archive.subarray(0, 100), archive.subarray(100)], { code: 0, signal: null }),
+      store,
+      'db/x.dump',
+      opts,
+    );
     assert.equal(r.bytes, archive.length);
     assert.equal(r.sha256, createHash('sha256').update(archive).digest('hex'));
     assert.deepEqual(await readFile(path.join(dir, 'db/x.dump')), archive);
@@ -86,9 +95,15 @@ test('killed by a signal: error names the signal, nothing stored', async () => {
 
 test('exit 0 with a non-archive or nothing: refused', async () => {
   await withStore(async (store, dir) => {
-    await assert.rejects(streamToStore(fakeTool([Buffer.from('hello world, not a dump')], { code: 0, signal: null }), store, 'db/a.dump', opts), ArchiveFormatError);
+    await assert.rejects(
+      streamToStore(fakeTool([Buffer.from('hello world, not a dump')], { code: 0, signal: null }), store, 'db/a.dump', opts),
+      ArchiveFormatError,
+    );
     await assert.rejects(streamToStore(fakeTool([], { code: 0, signal: null }), store, 'db/b.dump', opts), ArchiveFormatError);
-    await assert.rejects(streamToStore(fakeTool([archive.subarray(0, 200)], { code: 0, signal: null }), store, 'db/c.dump', opts), ArchiveFormatError);
+    await assert.rejects(
+      streamToStore(fakeTool([archive.subarray(0, 200)], { code: 0, signal: null }), store, 'db/c.dump', opts),
+      ArchiveFormatError,
+    );
     assert.deepEqual(await files(dir), []);
   });
 });

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import type { Manifest } from '../../../src/core/manifest.ts';
 import { compareRestored, compareToc } from '../../../src/core/verify.ts';
 
-const toc = { archiveVersion: '1.16.0', entries: 12, byType: { TABLE: 3, 'TABLE DATA': 2 }, tables: ['public.a', 'public.b', 'public.parent'], schemas: ['public'] };
+const toc = {
+  archiveVersion: '1.16.0',
+  entries: 12,
+  byType: { TABLE: 3, 'TABLE DATA': 2 },
+  tables: ['public.a', 'public.b', 'public.parent'],
+  schemas: ['public'],
+};
 const manifest = (rowCounts: Manifest['rowCounts']): Manifest => ({ toc, rowCounts }) as unknown as Manifest;
 
 test('exact row counts match ⇒ no mismatch; partitioned parents need no count', () => {
@@ -31,7 +37,10 @@ test('an altered count, a missing table and an unexpected table are each reporte
 });
 
 test('without row counts the table list is still compared, and the report says counts were not checked', () => {
-  const r = compareRestored(manifest(null), toc, { tables: ['public.a', 'public.b', 'public.parent'], rowCounts: { 'public.a': 1, 'public.b': 2 } });
+  const r = compareRestored(manifest(null), toc, {
+    tables: ['public.a', 'public.b', 'public.parent'],
+    rowCounts: { 'public.a': 1, 'public.b': 2 },
+  });
   assert.deepEqual(r.mismatches, []);
   assert.equal(r.rowCountsChecked, null);
   assert.match(r.notes.join(), /no row counts/);

@@ -22,7 +22,9 @@ function pipeWriter(): RunningTool {
     done = true;
     resolveExit(s);
   };
-  stdout.on('close', () => finish({ code: 1, signal: null, stderrTail: 'pg_dump: error: could not write to output file: Connection reset by peer' }));
+  stdout.on('close', () =>
+    finish({ code: 1, signal: null, stderrTail: 'pg_dump: error: could not write to output file: Connection reset by peer' }),
+  );
   stdout.write(archive.subarray(0, 2000));
   const filler = Buffer.alloc(64 * 1024, 1);
   const pump = (): void => {
@@ -108,13 +110,25 @@ test('a cancellation after pg_dump finished (last parts / CompleteMultipartUploa
     listIncomplete: async () => [],
   };
   const stdout = new PassThrough();
-  const tool: RunningTool = { tool: 'pg_dump', pid: undefined, stdout, exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }), kill: () => undefined };
+  const tool: RunningTool = {
+    tool: 'pg_dump',
+    pid: undefined,
+    stdout,
+    exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }),
+    kill: () => undefined,
+  };
   stdout.end(archive);
   const controller = new AbortController();
   const pending = streamToStore(tool, store, 'k', { ...opts, signal: controller.signal });
   await new Promise((r) => setTimeout(r, 50));
   controller.abort(new Error('SIGTERM'));
-  const err = await Promise.race([pending.then(() => 'resolved', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
+  const err = await Promise.race([
+    pending.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    ),
+    new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+  ]);
   assert.ok(signals[0], 'the store is given the cancellation signal');
   assert.ok(err instanceof Error && err.name === 'AbortedError', `got ${String(err)}`);
 });
