@@ -17,7 +17,7 @@ const exec = promisify(execFile);
 export const PGTOOLS = path.join(REPO, '.cache', 'pgtools', `linux-${process.arch}`);
 export const PG_DUMP = path.join(PGTOOLS, 'bin', 'pg_dump');
 export const PG_RESTORE = path.join(PGTOOLS, 'bin', 'pg_restore');
-/** The tool's own default (src/core/options.ts); the floor gets it too so both do identical work. */
+/** The tool's own default (src/core/config/options.ts); the floor gets it too so both do identical work. */
 const LOCK_WAIT_TIMEOUT = '2min';
 
 // Throughput settings for a throwaway server; the same for floor and tool. fsync/synchronous_commit/

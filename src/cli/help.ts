@@ -1,4 +1,4 @@
-import { optionsFor, type Command, type OptionSpec } from '../core/options.ts';
+import { optionsFor, type Command, type OptionSpec } from '../core/config/options.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 
 const SUMMARY: Record<Command, string> = {

@@ -1,4 +1,4 @@
-import { OPTIONS, type Command, type OptionSpec } from '../core/options.ts';
+import { OPTIONS, type Command, type OptionSpec } from '../core/config/options.ts';
 
 const COMMANDS: readonly Command[] = ['backup', 'list', 'restore', 'verify'];
 

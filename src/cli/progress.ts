@@ -1,4 +1,4 @@
-import type { BackupEvent } from '../core/backup.ts';
+import type { BackupEvent } from '../core/backup/run-backup.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 
 export type Output = { write(text: string): void; isTTY: boolean };

@@ -1,7 +1,7 @@
-import { collectRaw, parseRestoreConfig } from '../core/config.ts';
+import { collectRaw, parseRestoreConfig } from '../core/config/config.ts';
 import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
-import type { RestoreEvent } from '../core/restore.ts';
-import { executeRestore } from '../compose-restore.ts';
+import type { RestoreEvent } from '../core/restore/restore.ts';
+import { executeRestore } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 import { commandHelp } from './help.ts';

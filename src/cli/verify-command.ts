@@ -1,7 +1,7 @@
-import { collectRaw, parseVerifyConfig } from '../core/config.ts';
+import { collectRaw, parseVerifyConfig } from '../core/config/config.ts';
 import { ExitCode } from '../core/errors.ts';
-import type { VerifyEvent } from '../core/verify.ts';
-import { executeVerify } from '../compose-restore.ts';
+import type { VerifyEvent } from '../core/restore/verify.ts';
+import { executeVerify } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatDuration } from './format.ts';
 import { commandHelp } from './help.ts';

@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
-import { collectRaw, parseBackupConfig, type BackupConfig } from '../core/config.ts';
+import { collectRaw, parseBackupConfig, type BackupConfig } from '../core/config/config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**
- * The Lambda's configuration: the CLI's schema (src/core/config.ts) read from the function's environment, with
+ * The Lambda's configuration: the CLI's schema (src/core/config/config.ts) read from the function's environment, with
  * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
- * because core/options.ts is shared with the CLI.
+ * because core/config/options.ts is shared with the CLI.
  */
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
 
-/** Lambda-only variables (the rest are the CLI's, see src/core/options.ts). */
+/** Lambda-only variables (the rest are the CLI's, see src/core/config/options.ts). */
 export const LAMBDA_OPTIONS = [
   {
     env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',

@@ -1,4 +1,4 @@
-import { checkDatabaseName, type BackupConfig } from '../core/config.ts';
+import { checkDatabaseName, type BackupConfig } from '../core/config/config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**

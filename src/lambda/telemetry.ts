@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DatabaseResult } from '../core/backup.ts';
+import type { DatabaseResult } from '../core/backup/run-backup.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -19,7 +19,7 @@ export const METRICS = {
 } as const;
 
 export const DEFAULT_NAMESPACE = 'RdsS3Backup';
-/** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/keys.ts). */
+/** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/catalog/keys.ts). */
 export const GLOBALS_DIMENSION = '@globals';
 
 export type Telemetry = {

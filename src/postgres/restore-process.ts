@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
-import type { ExitStatus } from '../core/source.ts';
+import type { ExitStatus } from '../core/ports/database-source.ts';
 
 const TAIL_LINES = 20;
 const LINE_CHARS = 400;

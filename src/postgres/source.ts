@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { describeError, ConnectionError } from '../core/errors.ts';
-import { quoteConnValue } from '../core/conninfo.ts';
-import type { DatabaseSource, DumpRequest, RunningTool, ServerInfo, Snapshot } from '../core/source.ts';
+import { quoteConnValue } from '../core/config/conninfo.ts';
+import type { DatabaseSource, DumpRequest, RunningTool, ServerInfo, Snapshot } from '../core/ports/database-source.ts';
 import { connect } from './client.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
 import { spawnTool } from './spawn-tool.ts';

@@ -8,10 +8,10 @@ import { runCli, type CliResult } from '../support/cli.ts';
 import { fingerprint, seedShop } from '../support/dataset.ts';
 import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
-import { executeRestore } from '../../src/compose-restore.ts';
-import { collectRaw, parseRestoreConfig } from '../../src/core/config.ts';
+import { executeRestore } from '../../src/app/restore.ts';
+import { collectRaw, parseRestoreConfig } from '../../src/core/config/config.ts';
 import { parseCommandArgs } from '../../src/cli/args.ts';
-import type { BackupStore } from '../../src/core/storage.ts';
+import type { BackupStore } from '../../src/core/ports/store.ts';
 import { S3Store } from '../../src/storage/s3.ts';
 
 let moto: MotoServer;

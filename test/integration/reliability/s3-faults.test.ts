@@ -10,9 +10,9 @@ import { startPostgres, type PgServer } from '../../support/postgres.ts';
 import { faults, startFaultProxy, type FaultProxy, type FaultRule } from '../../support/fault-proxy.ts';
 import { assertActionableFailure, assertBucketInvariants, assertNothingStored } from '../../support/invariants.ts';
 import { S3Store, createS3Client } from '../../../src/storage/s3.ts';
-import { streamToStore } from '../../../src/core/stream-to-store.ts';
+import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
 import { StorageError } from '../../../src/core/errors.ts';
-import type { ExitStatus, RunningTool } from '../../../src/core/source.ts';
+import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
 
 let moto: MotoServer;
 let pg: PgServer;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backupProgress } from '../../../src/cli/progress.ts';
-import type { DatabaseResult } from '../../../src/core/backup.ts';
+import type { DatabaseResult } from '../../../src/core/backup/run-backup.ts';
 
 const result: DatabaseResult = {
   kind: 'database',

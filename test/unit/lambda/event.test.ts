@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
+import { collectRaw, parseBackupConfig } from '../../../src/core/config/config.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libpqEnv, parseRdsSecret, regionForIam, resolveConnection } from '../../../src/postgres/credentials.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
+import { collectRaw, parseBackupConfig } from '../../../src/core/config/config.ts';
 
 const cfg = (flags: Record<string, string>, env: Record<string, string> = {}) =>
   parseBackupConfig(collectRaw('backup', { to: 'file:///x', ...flags }, env));

@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile, mkdir, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { listCatalog } from '../../../src/core/catalog.ts';
-import { backupKeys } from '../../../src/core/keys.ts';
-import { serializeManifest, type Manifest } from '../../../src/core/manifest.ts';
+import { listCatalog } from '../../../src/core/catalog/listing.ts';
+import { backupKeys } from '../../../src/core/catalog/keys.ts';
+import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));

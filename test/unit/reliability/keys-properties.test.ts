@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { checkDatabaseName } from '../../../src/core/config.ts';
-import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/keys.ts';
-import { parseTargetUrl } from '../../../src/core/target-url.ts';
+import { checkDatabaseName } from '../../../src/core/config/config.ts';
+import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/catalog/keys.ts';
+import { parseTargetUrl } from '../../../src/core/config/target-url.ts';
 import { StorageError } from '../../../src/core/errors.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 

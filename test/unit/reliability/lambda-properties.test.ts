@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
 import { parseLambdaConfig } from '../../../src/lambda/config.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { OPTIONS, type OptionSpec } from '../../../src/core/options.ts';
+import { OPTIONS, type OptionSpec } from '../../../src/core/config/options.ts';
 
 const RUNS = Number(process.env.FC_RUNS ?? 400);
 const SECRET = 'Lambda-Event-S3cret-9f8e7d';

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, type Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { streamToStore } from '../../../src/core/stream-to-store.ts';
+import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
 import { StorageError, ToolProcessError } from '../../../src/core/errors.ts';
-import type { ExitStatus, RunningTool } from '../../../src/core/source.ts';
-import type { BackupStore, UploadHandle } from '../../../src/core/storage.ts';
+import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
+import type { BackupStore, UploadHandle } from '../../../src/core/ports/store.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const opts = { contentType: 'x', metadata: {}, tags: {}, partSize: 5 * 1024 * 1024, queueSize: 1, expectArchive: true, signal: undefined };
