@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
-import { runRestore, type RestoreEvent, type RestoreReport } from '../core/restore/restore.ts';
+import type { RestoreEvent } from '../core/restore/common.ts';
+import { runRestore, type RestoreReport } from '../core/restore/restore.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
 import { listArchive } from '../postgres/archive-list.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
