@@ -177,6 +177,13 @@ const FUNCTIONS: Record<string, (args: Value[], scope: Scope) => Value> = {
   alltrue: ([l]) => list(l!).every((x) => x === true),
   anytrue: ([l]) => list(l!).some((x) => x === true),
   jsonencode: ([v]) => JSON.stringify(sortKeys(v!)),
+  // RE2 and JavaScript agree on the constructs the module uses (groups, classes, \\d, \\S).
+  regex: ([re, s]) => {
+    const m = new RegExp(str(re!)).exec(str(s!));
+    if (!m) throw new EvaluationError(`regex(): no match for ${JSON.stringify(s)}`);
+    if (m.groups) return Object.fromEntries(Object.entries(m.groups).map(([k, v]) => [k, v ?? null]));
+    return m.length > 1 ? m.slice(1).map((x) => x ?? null) : m[0];
+  },
   templatefile: ([p, vars], scope) => scope.templatefile(str(p!), (vars ?? {}) as Record<string, Value>),
 };
 
@@ -187,10 +194,17 @@ function sortKeys(v: Value): Value {
   return v;
 }
 
-function unwrap(n: Ast): Ast {
-  let x = n;
-  while (x.type === ("" as Ast["type"]) && x.children?.length === 1) x = x.children[0]!;
-  return x;
+function unescapeHcl(s: string): string {
+  return s.replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)|\$\$\{|%%\{/g, (m, e: string | undefined) => {
+    if (m === "$${") return "${";
+    if (m === "%%{") return "%{";
+    const c = e!;
+    if (c === "n") return "\n";
+    if (c === "t") return "\t";
+    if (c === "r") return "\r";
+    if (c[0] === "u" || c[0] === "U") return String.fromCodePoint(parseInt(c.slice(1), 16));
+    return c;
+  });
 }
 
 async function evalNode(node: Ast, scope: Scope): Promise<Value> {
@@ -206,7 +220,8 @@ async function evalNode(node: Ast, scope: Scope): Promise<Value> {
       return v;
     }
     case "template": {
-      const parts = await Promise.all(kids.map((k) => evalNode(k, scope)));
+      // Literal parts come back as written in the source: undo HCL's string escapes.
+      const parts = await Promise.all(kids.map((k) => (k.type === "literalValue" ? unescapeHcl(String((k.meta as { value: string }).value)) : evalNode(k, scope))));
       return parts.length === 1 && kids[0]!.type !== "literalValue" ? parts[0]! : parts.map((p) => (p === null ? "" : str(p))).join("");
     }
     case "templateWrap":

@@ -3,8 +3,10 @@
 // test/terraform/breakage.test.ts proving it reports a violation.
 import { isBody, pureExpression } from "./load.ts";
 import type { Finding, HclBody, HclValue, TfBlock, TfModule } from "./load.ts";
-import { documentStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from "./iam.ts";
+import { join } from "node:path";
+import { documentStatements, jsonStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from "./iam.ts";
 import type { Statement } from "./iam.ts";
+import { evaluateInModule, renderPolicies } from "./render.ts";
 
 export const FUNCTION_ROLE = "aws_iam_role.lambda";
 export const SCHEDULER_ROLE = "aws_iam_role.scheduler";
@@ -34,8 +36,29 @@ export const FUNCTION_ACTIONS: Readonly<Record<string, readonly string[]>> = {
 /** The only actions that may use Resource "*": EC2 Describe* has no resource-level permissions. */
 export const UNSCOPABLE_ACTIONS: readonly string[] = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"];
 
-/** Actions the backup must never have (the claim in the README). */
-export const FORBIDDEN_ACTIONS: readonly string[] = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:HeadObject"];
+/**
+ * Actions a backup writer must never be allowed (README and #12): nothing that reads,
+ * deletes, re-tags an existing version, or shortens/lifts a retention.
+ */
+export const FORBIDDEN_ACTIONS: readonly string[] = [
+  "s3:GetObject",
+  "s3:GetObjectVersion",
+  "s3:DeleteObject",
+  "s3:DeleteObjectVersion",
+  "s3:HeadObject",
+  "s3:PutObjectVersionTagging",
+  "s3:DeleteObjectTagging",
+  "s3:DeleteObjectVersionTagging",
+  "s3:PutObjectRetention",
+  "s3:PutObjectLegalHold",
+  "s3:BypassGovernanceRetention",
+  "s3:PutLifecycleConfiguration",
+  "s3:PutBucketPolicy",
+];
+
+/** The tag the engine writes (src/core/tiers.ts TIER_TAG) and the verify record suffix (src/core/keys.ts). */
+export const TIER_TAG = "backup-tier";
+export const VERIFY_SUFFIX = ".verify.json";
 
 /** Function environment the engine reads (configuration only). */
 export const FUNCTION_ENV_KEYS: readonly string[] = [
@@ -128,6 +151,16 @@ async function functionStatements(mod: TfModule, emit: Emit): Promise<Statement[
   }
   if (out.length === 0) emit(`no inline policies found on ${FUNCTION_ROLE}`);
   return out;
+}
+
+/** Actions of a statement, with an action chosen by a local's lookup() expanded to every action it can choose. */
+function actionsOf(mod: TfModule, s: Statement): string[] {
+  return s.actions.flatMap((a) => {
+    const local = /^\$\{local\.(\w+)\}$/.exec(a);
+    if (!local) return [a];
+    const text = JSON.stringify(mod.locals.get(local[1]!)?.value ?? "");
+    return [...text.matchAll(/\\"([a-z0-9-]+:[A-Za-z]+)\\"/g)].map((m) => m[1]!).filter((x) => x !== "none:none");
+  });
 }
 
 function wildcardAction(a: string): boolean {
@@ -231,7 +264,9 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       const c = block(d["content"]);
       const and = block(block(c?.["filter"])?.["and"]);
       const tags = and?.["tags"];
-      return isBody(tags) && tags["backup-tier"] === "${rule.key}" && c?.["status"] === "Enabled" && block(c?.["expiration"])?.["days"] === "${rule.value}";
+      if (!isBody(tags)) return false;
+      const entry = Object.entries(tags).find(([k]) => k === TIER_TAG || resolveValue(mod, k.replace(/^\$\{\((.*)\)\}$/, "$${$1}")) === TIER_TAG);
+      return entry?.[1] === "${rule.key}" && c?.["status"] === "Enabled" && block(c?.["expiration"])?.["days"] === "${rule.value}";
     });
     if (!tierRule) return emit('no dynamic rule expires objects by their "backup-tier" tag (filter.and.tags["backup-tier"] = rule.key, expiration.days = rule.value)', lc.address);
     // The rule iterates the tier map, whose keys must be exactly the tiers the engine writes.
@@ -245,9 +280,10 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     const allowed = new Set(Object.values(FUNCTION_ACTIONS).flat());
     const granted = new Set<string>();
     for (const s of stmts) {
-      if (s.effect !== "Allow") emit(`unexpected ${s.effect} statement ${s.sid ?? ""}`, s.source);
+      if (s.effect !== "Allow" && s.effect !== "Deny") emit(`unexpected effect ${s.effect} in ${s.sid ?? "statement"}`, s.source);
       if (s.notActions.length > 0) emit(`NotAction is not allowed (${s.sid ?? "statement"})`, s.source);
-      for (const a of s.actions) {
+      if (s.effect === "Deny") continue;
+      for (const a of actionsOf(mod, s)) {
         granted.add(a);
         if (wildcardAction(a)) emit(`wildcard action ${a}`, s.source);
         else if (FORBIDDEN_ACTIONS.includes(a)) emit(`forbidden action ${a}`, s.source);
@@ -260,6 +296,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   "iam-function-resources": async (mod, emit) => {
     const stmts = await functionStatements(mod, emit);
     for (const s of stmts) {
+      if (s.effect === "Deny") continue;
       if (s.notResources.length > 0) emit(`NotResource is not allowed (${s.sid ?? "statement"})`, s.source);
       if (s.resources.length === 0) emit(`statement ${s.sid ?? ""} has no resources`, s.source);
       for (const r of s.resources) {
@@ -276,13 +313,14 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     const prefix = "${local.backup_prefix}";
     const keyArn = "${local.kms_key_arn}";
     const expected = [...FUNCTION_ACTIONS["s3 objects under the prefix"]!, ...FUNCTION_ACTIONS["s3 listing of the prefix"]!, ...FUNCTION_ACTIONS["kms via s3"]!];
-    const fromTemplate = new Set(stmts.filter((s) => s.source.endsWith(".tftpl")).flatMap((s) => s.actions));
+    const fromTemplate = new Set(stmts.filter((s) => s.source.endsWith(".tftpl") && s.effect === "Allow").flatMap((s) => s.actions));
     const missing = expected.filter((a) => !fromTemplate.has(a));
     const extra = [...fromTemplate].filter((a) => !expected.includes(a));
     if (missing.length > 0 || extra.length > 0) {
       emit(`the S3/KMS template must grant exactly ${expected.join(", ")}${missing.length ? `; missing ${missing.join(", ")}` : ""}${extra.length ? `; extra ${extra.join(", ")}` : ""}`);
     }
     for (const s of stmts) {
+      if (s.effect !== "Allow") continue;
       for (const a of s.actions) {
         if (!a.startsWith("s3:") && !(a.startsWith("kms:") && s.source.endsWith(".tftpl"))) continue;
         if (a === "s3:ListBucket") {
@@ -318,7 +356,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     const expected = new Map<string, string>([
       ["tcp ${local.db_port}-${local.db_port} referenced_security_group_id=${local.db_security_group_ids[count.index]}", "database on its port"],
       ["tcp 443-443 prefix_list_id=${data.aws_prefix_list.s3.id}", "S3 prefix list"],
-      ["tcp 443-443 referenced_security_group_id=${local.secretsmanager_endpoint_sgid}", "Secrets Manager endpoint (secret mode)"],
+      ["tcp 443-443 referenced_security_group_id=${local.secretsmanager_endpoint_sgids[count.index]}", "Secrets Manager endpoint (secret mode)"],
       ["tcp 443-443 cidr_ipv4=${var.secretsmanager_egress_cidr_blocks[count.index]}", "Secrets Manager CIDRs (secret mode)"],
     ]);
     const seen = new Set<string>();
@@ -386,10 +424,13 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     }
   },
 
+  // AWS refuses reservations that leave an account fewer than 100 unreserved
+  // executions: a hard-coded reservation makes the module fail in small accounts.
   "lambda-concurrency": (mod, emit) => {
     const fn = mod.resources.get(FUNCTION);
     if (!fn) return emit(`${FUNCTION} not found`);
-    if (fn.body["reserved_concurrent_executions"] !== 1) emit(`reserved_concurrent_executions must be literally 1, is ${JSON.stringify(fn.body["reserved_concurrent_executions"] ?? null)}`, fn.address);
+    if (fn.body["reserved_concurrent_executions"] !== "${var.reserved_concurrent_executions}") emit(`reserved_concurrent_executions must be var.reserved_concurrent_executions, is ${JSON.stringify(fn.body["reserved_concurrent_executions"] ?? null)}`, fn.address);
+    else if (resolveValue(mod, "${var.reserved_concurrent_executions}") !== null) emit("reserved_concurrent_executions must default to null (unreserved)", "var.reserved_concurrent_executions");
   },
 
   "lambda-runtime": (mod, emit) => {
@@ -397,10 +438,12 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     if (!fn) return emit(`${FUNCTION} not found`);
     if (fn.body["runtime"] !== "nodejs24.x") emit("runtime must be nodejs24.x", fn.address);
     if (fn.body["handler"] !== "index.handler") emit("handler must be index.handler", fn.address);
-    if (String(resolveValue(mod, fn.body["filename"])) !== "${local.artifacts_dir}/function.zip") emit("filename must be <artifacts_dir>/function.zip", fn.address);
     const layer = mod.resources.get("aws_lambda_layer_version.pgtools");
+    if (fn.body["filename"] !== "${local.artifacts_from_s3 ? null : local.function_zip}" || resolveValue(mod, "${local.function_zip}") !== "${local.artifacts_dir}/function.zip") emit("filename must be <artifacts_dir>/function.zip unless the artifacts come from S3", fn.address);
     if (JSON.stringify(fn.body["layers"]) !== JSON.stringify(["${aws_lambda_layer_version.pgtools.arn}"])) emit("the function must use the pgtools layer", fn.address);
-    if (String(resolveValue(mod, layer?.body["filename"])) !== "${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip") emit("the layer must be pgtools-layer-<architecture>.zip", "aws_lambda_layer_version.pgtools");
+    if (layer?.body["filename"] !== "${local.artifacts_from_s3 ? null : local.layer_zip}" || resolveValue(mod, "${local.layer_zip}") !== "${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip") emit("the layer must be pgtools-layer-<architecture>.zip", "aws_lambda_layer_version.pgtools");
+    // The default must resolve inside the module directory, where `npm run package` writes the zips.
+    if (!String(resolveValue(mod, "${local.artifacts_dir}")).includes('"${path.module}/artifacts"')) emit("artifacts_dir must default to ${path.module}/artifacts", "local.artifacts_dir");
     if (JSON.stringify(fn.body["architectures"]) !== JSON.stringify(["${var.architecture}"])) emit("architectures must be [var.architecture]", fn.address);
     if (resolveValue(mod, "${var.architecture}") !== "arm64") emit("architecture must default to arm64", "var.architecture");
     if (resolveValue(mod, fn.body["timeout"]) !== 900) emit("timeout must default to 900", fn.address);
@@ -427,7 +470,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     if (vars["RDS_S3_BACKUP_PGTOOLS_DIR"] !== "/opt/pgtools") emit("RDS_S3_BACKUP_PGTOOLS_DIR must be /opt/pgtools", FUNCTION);
   },
 
-  alarms: (mod, emit) => {
+  alarms: async (mod, emit) => {
     const alarms = resourcesOf(mod, "aws_cloudwatch_metric_alarm");
     const find = (ns: string, metric: string) => alarms.find((a) => resolveValue(mod, a.body["namespace"]) === ns && a.body["metric_name"] === metric);
     const missed = find("RdsS3Backup", "BackupSucceeded");
@@ -437,15 +480,120 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       if (missed.body["comparison_operator"] !== "LessThanThreshold" || missed.body["threshold"] !== 1) emit("missed-backup alarm must fire when the success count is below 1", missed.address);
       const dims = missed.body["dimensions"];
       if (!isBody(dims) || Object.keys(dims).join() !== "service" || dims["service"] !== `\${${FUNCTION}.function_name}`) emit("missed-backup alarm must use the single dimension service = function name", missed.address);
-      const period = resolveValue(mod, missed.body["period"]);
-      const evals = resolveValue(mod, missed.body["evaluation_periods"]);
-      if (typeof period !== "number" || typeof evals !== "number" || period * evals < 86400 || period * evals > 86400) emit(`missed-backup alarm must look back one day by default (period x evaluation_periods = ${String(period)} x ${String(evals)})`, missed.address);
+      // The window, evaluated from the module's own expressions for several schedules:
+      // a day plus slack (26-30 h) for daily schedules, never more than CloudWatch's
+      // 7 days of hourly periods.
+      if (missed.body["period"] !== 3600) emit("missed-backup alarm must use hourly periods", missed.address);
+      if (missed.body["evaluation_periods"] !== "${local.missed_backup_alarm_hours}" || missed.body["datapoints_to_alarm"] !== "${local.missed_backup_alarm_hours}") emit("missed-backup alarm must evaluate local.missed_backup_alarm_hours periods", missed.address);
+      const window = async (schedule?: string) => {
+        try {
+          return Number(await evaluateInModule(mod.dir, schedule ? { schedule_expression: schedule } : {}, "local.missed_backup_alarm_hours"));
+        } catch (err) {
+          emit(`cannot evaluate the missed-backup window: ${(err as Error).message}`, missed.address);
+          return NaN;
+        }
+      };
+      for (const [schedule, min, max] of [[undefined, 26, 30], ["rate(1 day)", 26, 30], ["cron(30 2 * * ? *)", 26, 30], ["rate(6 hours)", 7, 9], ["cron(0 3 ? * MON *)", 168, 168], ["rate(30 days)", 168, 168]] as const) {
+        const h = await window(schedule);
+        if (!(h >= min && h <= max)) emit(`missed-backup window for ${schedule ?? "the default schedule"} is ${h} h, expected ${min}-${max} h`, missed.address);
+      }
     }
     const errors = find("AWS/Lambda", "Errors");
     if (!errors) emit("no alarm on AWS/Lambda Errors");
     const duration = find("AWS/Lambda", "Duration");
     if (!duration) emit("no alarm on AWS/Lambda Duration");
     else if (!String(duration.body["threshold"]).includes("var.timeout")) emit("duration alarm threshold must derive from the function timeout", duration.address);
+  },
+
+  // #12: whoever holds a writer role can create backups and nothing else. Checked on
+  // the rendered policies (what AWS reads), for the complete example's inputs.
+  "writer-immutability": async (mod, emit) => {
+    let files: Map<string, string>;
+    try {
+      files = await renderPolicies({ moduleDir: mod.dir, exampleDir: join(mod.dir, "examples", "complete") });
+    } catch (err) {
+      return emit(`cannot render the policies: ${(err as Error).message}`);
+    }
+    const ctx = JSON.parse(files.get("context.json")!) as { bucket_arn: string; backup_prefix: string; backup_writer_role_arns: string[]; roles: { writer: string } };
+    const bucket = jsonStatements(files.get("bucket-policy.json")!, "bucket-policy.json");
+    const writer = jsonStatements(files.get("writer-identity.json")!, "writer-identity.json");
+    if (!ctx.backup_writer_role_arns.includes(ctx.roles.writer)) emit("the function role is not in local.backup_writer_role_arns", "local.backup_writer_role_arns");
+    const objects = `${ctx.bucket_arn}/*`;
+    const forWriters = (st: Statement) => st.effect === "Deny" && st.principals["*"]?.includes("*") && st.conditions.some((c) => c.test === "ArnEquals" && c.variable === "aws:PrincipalArn" && ctx.backup_writer_role_arns.every((r) => c.values.includes(r)));
+    const cond = (st: Statement, test: string, variable: string, value: string) => st.conditions.some((c) => c.test === test && c.variable === variable && c.values.length === 1 && c.values[0] === value);
+    const createOnly = bucket.find((st) => forWriters(st) && st.actions.includes("s3:PutObject") && st.resources.includes(objects) && cond(st, "Null", "s3:if-none-match", "true") && cond(st, "Bool", "s3:ObjectCreationOperation", "true"));
+    if (!createOnly) emit("bucket policy does not deny writers a PutObject/CompleteMultipartUpload without If-None-Match (Null s3:if-none-match = true, Bool s3:ObjectCreationOperation = true)");
+    else if (createOnly.conditions.length !== 3) emit("the create-only deny must have exactly the principal, if-none-match and creation-operation conditions", "WritersCreateOnly");
+    const retag = bucket.find((st) => forWriters(st) && cond(st, "Null", `s3:ExistingObjectTag/${TIER_TAG}`, "false"));
+    for (const a of ["s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging"]) {
+      if (!retag?.actions.includes(a)) emit(`bucket policy does not deny writers ${a} on objects that already carry the ${TIER_TAG} tag`);
+    }
+    const denied = new Set(bucket.filter((st) => forWriters(st) && st.conditions.length === 1 && st.resources.includes(objects)).flatMap((st) => st.actions));
+    for (const a of ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention"]) {
+      if (!denied.has(a)) emit(`bucket policy does not deny writers ${a}`);
+    }
+    const verifyDeny = writer.find((st) => st.effect === "Deny" && st.actions.includes("s3:PutObject") && st.resources.includes(`${ctx.bucket_arn}/${ctx.backup_prefix}/*${VERIFY_SUFFIX}`));
+    if (!verifyDeny) emit(`the writer's identity policy does not deny PutObject on ${VERIFY_SUFFIX} records`);
+    for (const st of writer) {
+      if (st.effect !== "Allow") continue;
+      for (const a of st.actions) if (FORBIDDEN_ACTIONS.includes(a)) emit(`the writer is allowed ${a}`);
+    }
+  },
+
+  // Object Lock on by default, enable-able on an existing bucket (never through
+  // aws_s3_bucket.object_lock_enabled, which replaces the bucket), retention at
+  // least the shortest tier's.
+  "object-lock": async (mod, emit) => {
+    const b = mod.resources.get(BUCKET);
+    if (b && "object_lock_enabled" in b.body) emit("aws_s3_bucket must not set object_lock_enabled (changing it replaces the bucket); use aws_s3_bucket_object_lock_configuration", BUCKET);
+    const lock = bucketResource(mod, "aws_s3_bucket_object_lock_configuration", emit);
+    if (!lock) return;
+    if (lock.body["object_lock_enabled"] !== "Enabled") emit('object_lock_enabled must be "Enabled" on the lock configuration (enables Object Lock on an existing bucket)', lock.address);
+    if (resolveValue(mod, "${var.object_lock_mode}") !== "GOVERNANCE") emit("object_lock_mode must default to GOVERNANCE", "var.object_lock_mode");
+    const days = async (inputs: Record<string, unknown>) => Number(await evaluateInModule(mod.dir, inputs as never, "local.object_lock_retention_days"));
+    try {
+      if ((await days({})) !== 14) emit("default retention must be the shortest tier's (daily, 14 days)", lock.address);
+      if ((await days({ tier_expiration_days: { daily: 7, weekly: 35 } })) !== 7) emit("retention must follow the shortest tier", lock.address);
+      if ((await days({ expiration_days: 5 })) !== 5) emit("retention must follow expiration_days when it is shorter", lock.address);
+    } catch (err) {
+      emit(`cannot evaluate the retention: ${(err as Error).message}`, lock.address);
+    }
+    if (!mod.variables.has("var.noncurrent_version_expiration_days")) emit("noncurrent versions must be kept for a variable number of days");
+  },
+
+  // CreateKey fails when the policy locks out its caller; a key whose administrators
+  // are deleted is unmanageable. The account root is always an administrator.
+  "kms-root-admin": async (mod, emit) => {
+    try {
+      const admins = (await evaluateInModule(mod.dir, { kms_key_administrator_arns: ["arn:aws:iam::111122223333:role/admin"] }, "local.kms_key_administrators")) as string[];
+      if (!admins.includes("arn:aws:iam::111122223333:root")) emit(`the account root is not a key administrator when kms_key_administrator_arns is set (${admins.join(", ")})`, "local.kms_key_administrators");
+    } catch (err) {
+      emit(`cannot evaluate the key administrators: ${(err as Error).message}`);
+    }
+  },
+
+  // Destroy order: bucket before key, so a non-empty bucket stops the destroy before
+  // the key (and with it every backup) is scheduled for deletion.
+  "bucket-depends-on-key": (mod, emit) => {
+    const b = mod.resources.get(BUCKET);
+    if (!JSON.stringify(b?.body["depends_on"] ?? []).includes("aws_kms_key.this")) emit("aws_s3_bucket.this must depend_on aws_kms_key.this", BUCKET);
+  },
+
+  "variables-nullable": (mod, emit) => {
+    for (const v of mod.variables.values()) {
+      if (!("default" in v.body) || v.body["default"] === null) continue;
+      if (v.body["nullable"] !== false) emit(`variable ${v.name} has a default: set nullable = false so an explicit null means the default, not null`, v.address);
+    }
+  },
+
+  // IAM is global: names carry the region; path and boundary apply to every role.
+  "iam-roles": (mod, emit) => {
+    for (const r of resourcesOf(mod, "aws_iam_role")) {
+      if (!String(r.body["name"] ?? "").startsWith("${local.role_name_prefix}-")) emit("role name must start with local.role_name_prefix (name and region)", r.address);
+      if (r.body["path"] !== "${var.iam_role_path}") emit("path must be var.iam_role_path", r.address);
+      if (r.body["permissions_boundary"] !== "${var.iam_permissions_boundary_arn}") emit("permissions_boundary must be var.iam_permissions_boundary_arn", r.address);
+    }
+    if (!/local\.region/.test(String(mod.locals.get("role_name_prefix")?.value ?? ""))) emit("local.role_name_prefix must include the region", "local.role_name_prefix");
   },
 
   "variables-documented": (mod, emit) => {

@@ -382,3 +382,10 @@ export async function renderPolicies(inputs: RenderInputs, registry: readonly Re
   files.set("context.json", `${JSON.stringify(context, null, 2)}\n`);
   return files;
 }
+
+/** Evaluates an expression of a module for the given variable values (others: their defaults). */
+export async function evaluateInModule(moduleDir: string, inputs: Record<string, Value>, expression: string, region = "eu-west-1"): Promise<Value> {
+  const mod = await loadModule(moduleDir);
+  const scope = new ModuleScope(mod, { region }, async (name) => inputs[name]);
+  return evaluate(expression, scope.scope());
+}
