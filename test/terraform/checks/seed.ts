@@ -2,7 +2,7 @@
 // called with its two inputs. Every file the module reads must resolve there.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { getExpressionAst } from "@cdktn/hcl2json";
 import type { TFExpressionSyntaxTree } from "@cdktn/hcl2json";
 import { loadModule, walkStrings } from "./load.ts";
@@ -72,7 +72,7 @@ export async function checkSeedPaths(root: string, copy: string): Promise<{ call
   for (const c of found) {
     const p = String(await evaluateInModule(copy, { ...SEED_INPUTS }, c.pathExpr));
     // Terraform resolves relative paths from the root module's directory.
-    const abs = isAbsolute(p) ? p : resolve(root, p);
+    const abs = resolve(root, p);
     if (!abs.startsWith(`${copy}/`)) {
       problems.push(`${c.where}: ${c.fn}(${c.pathExpr}) = ${abs} is outside the module copy ${copy}`);
       continue;
