@@ -134,8 +134,22 @@ locals {
   s3_endpoint_route_table_ids = length(var.s3_gateway_endpoint_route_table_ids) > 0 ? var.s3_gateway_endpoint_route_table_ids : distinct(local.function_subnet_route_table_ids)
 }
 
-# The routes of each function subnet's route table (one lookup per subnet, so the
-# count is known at plan; duplicates are harmless).
+# Route tables of the VPC with a route to the S3 prefix list: the only such
+# route is an S3 gateway endpoint's. (The singular aws_route_table data source
+# leaves endpoint routes out of `routes`, so it cannot show them.)
+data "aws_route_tables" "with_s3_endpoint" {
+  count = local.read_route_tables ? 1 : 0
+
+  vpc_id = local.vpc_id
+
+  filter {
+    name   = "route.destination-prefix-list-id"
+    values = [data.aws_prefix_list.s3.id]
+  }
+}
+
+# The other routes of each function subnet's route table (one lookup per subnet,
+# so the count is known at plan; duplicates are harmless).
 data "aws_route_table" "function_subnet" {
   count = local.read_route_tables ? length(local.subnet_ids) : 0
 
@@ -143,19 +157,13 @@ data "aws_route_table" "function_subnet" {
 }
 
 locals {
-  # Subnets whose route table sends S3 traffic to a gateway endpoint that is not
-  # this module's (a route table takes one S3 gateway endpoint only).
-  subnets_with_foreign_s3_endpoint = [
-    for i, rt in data.aws_route_table.function_subnet : local.subnet_ids[i]
-    if anytrue([for r in rt.routes : r.destination_prefix_list_id == data.aws_prefix_list.s3.id && r.gateway_id != try(aws_vpc_endpoint.s3[0].id, "")])
-  ]
-  # Subnets with neither an S3 endpoint route nor a default route through something
-  # that can carry traffic out of a VPC without public IPs.
+  route_tables_with_s3_endpoint = try(data.aws_route_tables.with_s3_endpoint[0].ids, [])
+  # Subnets with neither an S3 gateway endpoint route nor a default route through
+  # something that carries traffic out of a VPC without public IPs.
   subnets_without_s3_path = [
     for i, rt in data.aws_route_table.function_subnet : local.subnet_ids[i]
-    if !anytrue([
-      for r in rt.routes :
-      r.destination_prefix_list_id == data.aws_prefix_list.s3.id || (r.cidr_block == "0.0.0.0/0" && (r.nat_gateway_id != "" || r.transit_gateway_id != "" || r.network_interface_id != ""))
+    if !contains(local.route_tables_with_s3_endpoint, rt.id) && !anytrue([
+      for r in rt.routes : r.cidr_block == "0.0.0.0/0" && (r.nat_gateway_id != "" || r.transit_gateway_id != "" || r.network_interface_id != "")
     ])
   ]
 }
@@ -178,15 +186,10 @@ resource "aws_vpc_endpoint" "s3" {
   }
 }
 
-# Checks warn; they do not stop an apply. A second S3 gateway endpoint on a route
-# table fails at apply (RouteAlreadyExists): the first plan shows this warning.
-check "no_second_s3_gateway_endpoint" {
-  assert {
-    condition     = !var.create_s3_gateway_endpoint || length(local.subnets_with_foreign_s3_endpoint) == 0
-    error_message = "The route tables of subnets ${join(", ", local.subnets_with_foreign_s3_endpoint)} already route S3 through another gateway endpoint: set create_s3_gateway_endpoint = false (the function uses that endpoint)."
-  }
-}
-
+# A check warns; it does not stop the apply. A second S3 gateway endpoint on a
+# route table fails at apply (RouteAlreadyExists); the module cannot tell its own
+# endpoint's routes from another's at plan, so create_s3_gateway_endpoint is off
+# by default.
 check "s3_reachable_from_function_subnets" {
   assert {
     condition     = !var.check_s3_route || var.create_s3_gateway_endpoint || length(local.subnets_without_s3_path) == 0

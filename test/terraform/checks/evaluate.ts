@@ -322,9 +322,11 @@ async function evalNode(node: Ast, scope: Scope): Promise<Value> {
     }
     case "for":
       return evalFor(meta, scope);
-    default:
-      if ((node.type as string) === "" && kids.length === 1) return evalNode(kids[0]!, scope);
-      throw new EvaluationError(`expression ${String(meta["value"] ?? node.type)} (${node.type}) is not supported by this evaluator`);
+    default: {
+      const type = (node as { type: string }).type;
+      if (type === "" && kids.length === 1) return evalNode(kids[0]!, scope);
+      throw new EvaluationError(`expression ${String(meta["value"] ?? type)} (${type}) is not supported by this evaluator`);
+    }
   }
 }
 
