@@ -11,7 +11,7 @@ import { loadModule } from "./checks/load.ts";
 import type { Finding } from "./checks/load.ts";
 import { append, brokenCopy, removeCopy } from "./checks/mutate.ts";
 import type { Edit } from "./checks/mutate.ts";
-import { checkCallerPlanTime, checkPlanTime } from "./checks/plan-time.ts";
+import { checkCallerPlanTime, checkNoModuleDependsOn, checkPlanTime } from "./checks/plan-time.ts";
 import { runCheck } from "./checks/policy.ts";
 import { renderPolicies } from "./checks/render.ts";
 import { checkSeedPaths, seedRoot } from "./checks/seed.ts";
@@ -68,6 +68,11 @@ describe("plan-time check fails on", () => {
     const dir = copy([{ file: COMPLETE, find: "  db_security_group_ids = [aws_security_group.db.id]", replace: "  db_security_group_ids = aws_db_instance.this.vpc_security_group_ids" }]);
     const findings = await checkCallerPlanTime(await loadModule(dir), await loadModule(join(dir, "examples/complete")));
     expectMessage(findings, /module\.backups\.db_security_group_ids .*depends on aws_db_instance\.this\.vpc_security_group_ids, which is known only after apply/);
+  });
+
+  it("the complete example's old module-level depends_on (data sources deferred to apply)", async () => {
+    const dir = copy([{ file: COMPLETE, find: "  duration_alarm_threshold_percent = 75\n}", replace: "  duration_alarm_threshold_percent = 75\n\n  depends_on = [aws_db_instance.this]\n}" }]);
+    expectMessage(checkNoModuleDependsOn(await loadModule(join(dir, "examples/complete"))), /module\.backups has depends_on/);
   });
 });
 

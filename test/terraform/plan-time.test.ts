@@ -7,7 +7,7 @@ import { relative } from "node:path";
 import { after, describe, it } from "node:test";
 import { loadModule, moduleDirs } from "./checks/load.ts";
 import { MODULE_ROOT } from "./checks/mutate.ts";
-import { checkCallerPlanTime, checkPlanTime } from "./checks/plan-time.ts";
+import { checkCallerPlanTime, checkNoModuleDependsOn, checkPlanTime } from "./checks/plan-time.ts";
 import { checkReferences } from "./checks/references.ts";
 import { checkSeedPaths, seedRoot } from "./checks/seed.ts";
 import { loadSchema } from "./checks/schema.ts";
@@ -22,7 +22,8 @@ describe("count and for_each are known at plan", () => {
 
   for (const dir of moduleDirs(MODULE_ROOT).slice(1)) {
     it(`in ${relative(MODULE_ROOT, dir)}: every input a count/for_each uses is known at plan`, async () => {
-      const findings = await checkCallerPlanTime(mod, await loadModule(dir));
+      const caller = await loadModule(dir);
+      const findings = [...(await checkCallerPlanTime(mod, caller)), ...checkNoModuleDependsOn(caller)];
       assert.deepEqual(findings, [], findings.map((f) => f.message).join("\n"));
     });
   }

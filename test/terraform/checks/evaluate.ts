@@ -139,7 +139,12 @@ const FUNCTIONS: Record<string, (args: Value[], scope: Scope) => Value> = {
   distinct: ([a]) => list(a!).filter((x, i, all) => all.findIndex((y) => equal(x, y)) === i),
   compact: ([a]) => list(a!).filter((x) => x !== null && x !== ""),
   flatten: ([a]) => list(a!).flat(Infinity as 1) as Value[],
-  length: ([a]) => (typeof a === "string" ? [...a].length : Array.isArray(a) ? a.length : isObject(a!) ? Object.keys(a).length : num(a!)),
+  length: ([a]) => {
+    if (typeof a === "string") return [...a].length;
+    if (Array.isArray(a)) return a.length;
+    if (isObject(a!)) return Object.keys(a).length;
+    throw new EvaluationError(`length() of ${JSON.stringify(a)}`);
+  },
   lookup: ([m, k, d]) => (isObject(m!) && str(k!) in m ? m[str(k!)]! : d === undefined ? index(m!, k!) : d),
   merge: (a) => Object.assign({}, ...a.filter((x) => x !== null)) as Value,
   keys: ([m]) => Object.keys(m as object).sort(),

@@ -199,6 +199,16 @@ export async function checkCallerPlanTime(child: TfModule, caller: TfModule): Pr
   return findings;
 }
 
+/**
+ * A module-level depends_on defers every data source of the module to apply, so
+ * each policy that reads them is unknown at plan; the examples must not need one.
+ */
+export function checkNoModuleDependsOn(caller: TfModule): Finding[] {
+  return [...caller.modules.values()]
+    .filter((m) => "depends_on" in m.body)
+    .map((m) => ({ check: "plan-time", file: m.file, address: m.address, message: `${m.address} has depends_on: every data source in the module is then read at apply and the policies that use them are unknown at plan; pass the values instead (discover_db_instance = false)` }));
+}
+
 /** In a root module every variable is known at plan; resources' computed attributes are not. */
 async function walkRootValue(v: HclValue | undefined, need: Need, ctx: Ctx): Promise<void> {
   const rootCtx: Ctx = { ...ctx, mod: { ...ctx.mod, variables: new Map([...ctx.mod.variables].map(([k, b]) => [k, { ...b, body: { ...b.body, type: "bool" } }])) } };
