@@ -92,6 +92,41 @@ resource "aws_iam_role_policy" "s3_kms" {
   policy = local.backup_writer_policy_json
 }
 
+# Explicit denies on the writer's own identity, so they hold even if a broader
+# policy is attached to the role later (the bucket policy denies the same).
+data "aws_iam_policy_document" "writer_guardrails" {
+  statement {
+    sid       = "NoVerifyRecords"
+    effect    = "Deny"
+    actions   = ["s3:PutObject", "s3:PutObjectTagging"]
+    resources = ["${aws_s3_bucket.this.arn}/*${local.verify_record_suffix}"]
+  }
+
+  statement {
+    sid    = "NoReadDeleteRetagOrUnlock"
+    effect = "Deny"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:PutObjectVersionTagging",
+      "s3:DeleteObjectTagging",
+      "s3:DeleteObjectVersionTagging",
+      "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold",
+      "s3:BypassGovernanceRetention",
+    ]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "writer_guardrails" {
+  name   = "backup-writer-guardrails"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.writer_guardrails.json
+}
+
 data "aws_iam_policy_document" "rds_connect" {
   count = var.auth_mode == "iam" ? 1 : 0
 

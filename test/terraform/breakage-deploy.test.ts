@@ -132,8 +132,14 @@ describe("deployability and immutability checks fail on", () => {
     {
       check: "writer-immutability",
       what: "the writer allowed to write verify records",
-      edits: [{ file: "templates/backup-writer-policy.json.tftpl", find: '"Sid": "NoVerifyRecords",\n      "Effect": "Deny",', replace: '"Sid": "NoVerifyRecords",\n      "Effect": "Allow",' }],
+      edits: [{ file: LAMBDA, find: '    sid       = "NoVerifyRecords"\n    effect    = "Deny"', replace: '    sid       = "NoVerifyRecords"\n    effect    = "Allow"' }],
       message: /does not deny PutObject on \.verify\.json records/,
+    },
+    {
+      check: "writer-immutability",
+      what: "the writer's own guardrails without the delete deny",
+      edits: [{ file: LAMBDA, find: '      "s3:DeleteObject",\n      "s3:DeleteObjectVersion",\n      "s3:PutObjectVersionTagging",', replace: '      "s3:DeleteObjectVersion",\n      "s3:PutObjectVersionTagging",' }],
+      message: /the writer's identity policy does not deny s3:DeleteObject/,
     },
     {
       check: "writer-immutability",

@@ -45,7 +45,6 @@ describe("templatefile renderer", () => {
       stmts.map((s) => ({ effect: s.effect, actions: s.actions, resources: s.resources, conditions: s.conditions })),
       [
         { effect: "Allow", actions: ["s3:PutObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging"], resources: ["arn:aws:s3:::b/app-db/*"], conditions: [] },
-        { effect: "Deny", actions: ["s3:PutObject", "s3:PutObjectTagging"], resources: ["arn:aws:s3:::b/app-db/*.verify.json"], conditions: [] },
         { effect: "Allow", actions: ["s3:ListBucket"], resources: ["arn:aws:s3:::b"], conditions: [{ test: "StringLike", variable: "s3:prefix", values: ["app-db/*"] }] },
         {
           effect: "Allow",

@@ -36,11 +36,16 @@ export const DEPLOY_CHECKS: Readonly<Record<string, Check>> = {
     for (const a of ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention"]) {
       if (!denied.has(a)) emit(`bucket policy does not deny writers ${a}`);
     }
-    const verifyDeny = writer.find((st) => st.effect === "Deny" && st.actions.includes("s3:PutObject") && st.resources.includes(`${ctx.bucket_arn}/${ctx.backup_prefix}/*${VERIFY_SUFFIX}`));
+    const verifyDeny = writer.find((st) => st.effect === "Deny" && st.actions.includes("s3:PutObject") && st.resources.some((r) => r === `${ctx.bucket_arn}/*${VERIFY_SUFFIX}` || r === `${ctx.bucket_arn}/${ctx.backup_prefix}/*${VERIFY_SUFFIX}`));
     if (!verifyDeny) emit(`the writer's identity policy does not deny PutObject on ${VERIFY_SUFFIX} records`);
     for (const st of writer) {
       if (st.effect !== "Allow") continue;
       for (const a of st.actions) if (FORBIDDEN_ACTIONS.includes(a)) emit(`the writer is allowed ${a}`);
+    }
+    // Identity-side denies too: they hold if a broader policy is attached to the role later.
+    const selfDenied = new Set(writer.filter((st) => st.effect === "Deny" && st.resources.includes(objects)).flatMap((st) => st.actions));
+    for (const a of ["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectVersionTagging", "s3:PutObjectRetention", "s3:BypassGovernanceRetention"]) {
+      if (!selfDenied.has(a)) emit(`the writer's identity policy does not deny ${a}`);
     }
   },
 
