@@ -365,7 +365,7 @@ variable "kms_key_restore_principal_arns" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Directory holding `function.zip` and `pgtools-layer-<arch>.zip`. Default: `artifacts/` inside this module, where `npm run package` writes them, so a copied module (`source = \"./extras/backups\"`) or a registry package that ships them works as is. Ignored when `artifacts_s3_bucket` is set."
+  description = "Directory holding `function.zip` and `pgtools-layer-<arch>.zip`. Default: `artifacts/` inside this module (`npm run package -- --out terraform/artifacts`), so a copied module (`source = \"./extras/backups\"`) or a registry package that ships them works as is. Ignored when `artifacts_s3_bucket` is set."
   type        = string
   default     = null
 }

@@ -1,7 +1,7 @@
 # Every option of the module, end to end in a sandbox account: a private VPC
 # without internet access, a small RDS for PostgreSQL instance, and the backup
-# module wired to it. Build the artifacts first (`npm run package` writes them
-# into the module's artifacts/ directory), then create the backup role in the
+# module wired to it. Build the artifacts first (`npm run package -- --out
+# terraform/artifacts` writes them into the module's artifacts/ directory), then create the backup role in the
 # database (see the module README) before the first run.
 
 provider "aws" {
@@ -44,7 +44,7 @@ variable "alarm_email_addresses" {
 }
 
 variable "artifacts_dir" {
-  description = "Directory of the function and layer zips. Null: the module's own artifacts/ directory, where `npm run package` writes them."
+  description = "Directory of the function and layer zips. Null: the module's own artifacts/ directory, where `npm run package -- --out terraform/artifacts` writes them."
   type        = string
   default     = null
 }

@@ -1,8 +1,9 @@
 # The smallest use: an existing RDS for PostgreSQL instance "app-db" in the
 # provider's region; everything else is discovered from it. Build the function
-# and layer first (`npm run package` at the repository root writes them into the
-# module's artifacts/ directory). The one extra input is who gets paged: a backup
-# system that fails silently is worse than none.
+# and layer first (`npm run package -- --out terraform/artifacts` at the
+# repository root writes them into the module's artifacts/ directory). The one
+# extra input is who gets paged: a backup system that fails silently is worse
+# than none.
 
 provider "aws" {}
 
