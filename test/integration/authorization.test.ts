@@ -1,14 +1,15 @@
 // Authorization, proven: every AWS request that real backups make — the CLI (single PutObject and multipart,
-// SSE-KMS, database and globals) and the built Lambda artifact (Secrets Manager auth) — is recorded by a proxy in
+// SSE-KMS, database and globals) and the built Lambda artifact (IAM database auth) — is recorded by a proxy in
 // front of moto (test/support/aws-recorder.ts), mapped to the IAM actions, resources and condition keys AWS
 // authorizes it with (test/support/authz/actions.ts) and evaluated by a real IAM policy evaluator against the
 // module's writer identity policies + bucket policy + KMS key policy (+ VPC endpoint policy). Every request must be
 // Allowed: when the engine starts making a request the module does not allow, this test fails and names it.
 // The buckets are versioned, as the module's is.
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { runCli } from '../support/cli.ts';
 import { startAwsRecorder, type AwsRecorder, type RecordedRequest } from '../support/aws-recorder.ts';
 import { authorizationsFor } from '../support/authz/actions.ts';
@@ -20,6 +21,8 @@ import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
 
 const PASSWORD = 'authz-test-password-4d1f';
+/** The dedicated backup role of terraform/README.md; the rendered rds-db:connect names it. */
+const BACKUP_ROLE = 'rds_s3_backup';
 
 let moto: MotoServer;
 let recorder: AwsRecorder;
@@ -28,7 +31,6 @@ let lambda: LambdaHarness;
 let policies: RenderedPolicies;
 let bucket: string;
 let keyArn: string;
-let secretArn: string;
 
 function aws(): Record<string, string> {
   return { ...moto.env(), AWS_ENDPOINT_URL: recorder.endpoint };
@@ -41,7 +43,7 @@ function s3Calls(records: readonly RecordedRequest[]): Extract<ApiCall, { servic
 async function assertAllAllowed(label: string, records: readonly RecordedRequest[], extraCalls: readonly ApiCall[] = [], principal: Principal = policies.writer): Promise<void> {
   assert.ok(records.length + extraCalls.length > 0, `${label}: nothing was recorded`);
   const rows = await authorizeRecording(records, principal, policies, {
-    aliases: { bucket, kmsKeyIds: [keyArn], secretIds: [secretArn] },
+    aliases: { bucket, kmsKeyIds: [keyArn] },
     extraCalls,
   });
   const denied = rows.flatMap((r) => r.evaluations).filter((e) => e.verdict !== 'Allowed');
@@ -61,16 +63,13 @@ before(async () => {
   const kms = new KMSClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
   keyArn = (await kms.send(new CreateKeyCommand({ Description: 'authorization test' }))).KeyMetadata!.Arn!;
   kms.destroy();
-  const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  secretArn = (
-    await sm.send(
-      new CreateSecretCommand({
-        Name: 'authz/backup',
-        SecretString: JSON.stringify({ engine: 'postgres', username: 'postgres', password: PASSWORD, host: 'localhost', port: pg.port, dbname: 'postgres' }),
-      }),
-    )
-  ).ARN!;
-  sm.destroy();
+  // RDS checks the IAM token when the backup role connects; the local server stands in by trusting that role over
+  // TLS (the token the function sends is then not checked here).
+  await pg.query(`create role ${BACKUP_ROLE} login`);
+  await pg.query(`grant pg_read_all_data to ${BACKUP_ROLE}`);
+  const hba = path.join(pg.dataDir, 'pg_hba.conf');
+  await writeFile(hba, `hostssl all ${BACKUP_ROLE} 127.0.0.1/32 trust\nhostssl all ${BACKUP_ROLE} ::1/128 trust\n${await readFile(hba, 'utf8')}`);
+  await pg.query('select pg_reload_conf()');
   await pg.query('create database app');
   await pg.query('create table small as select i, md5(i::text) as h from generate_series(1, 500) i', 'app');
   await pg.query('create database big');
@@ -102,32 +101,29 @@ describe("every request of a real backup is allowed by the module's policies", {
     await assertAllAllowed('CLI backup', records);
   });
 
-  test('the built Lambda artifact with Secrets Manager auth', async () => {
+  test('the built Lambda artifact with IAM database auth (the complete example), as the read-only backup role', async () => {
     recorder.clear();
     const run = lambda.start(
       lambda.env({
         ...aws(),
         RDS_S3_BACKUP_TO: `s3://${bucket}/${policies.deployment.prefix}`,
-        RDS_S3_BACKUP_AUTH: 'secret',
-        RDS_S3_BACKUP_SECRET_ID: secretArn,
+        RDS_S3_BACKUP_AUTH: 'iam',
         RDS_S3_BACKUP_KMS_KEY_ID: keyArn,
         RDS_S3_BACKUP_DATABASES: 'app',
         RDS_S3_BACKUP_GLOBALS: 'true',
+        PGHOST: 'localhost',
+        PGPORT: String(pg.port),
+        PGUSER: BACKUP_ROLE,
+        PGDATABASE: 'postgres',
         PGSSLROOTCERT: pg.caFile!,
       }),
       [{ event: scheduledEvent() }],
     );
     const out = await run.done;
     assert.equal(out.code, 0, `${out.stderr}\n${JSON.stringify(out.results)}`);
-    const records = recorder.requests();
-    assert.ok(records.some((r) => toApiCall(r).service === 'secretsmanager'), 'the function read its secret');
-    await assertAllAllowed('Lambda backup', records);
-  });
-
-  test('IAM database auth: connecting with a token needs rds-db:connect on the backup user', async () => {
-    // The token is presigned locally and checked by RDS at connect time: no HTTP request to record, so the
+    // The token is presigned locally and checked by RDS when connecting: no HTTP request to record, so the
     // connection itself is the request.
-    await assertAllAllowed('IAM auth connect', [], [{ service: 'rds-db', operation: 'connect', dbUser: 'rds_s3_backup', status: 200 }]);
+    await assertAllAllowed('Lambda backup', recorder.requests(), [{ service: 'rds-db', operation: 'connect', dbUser: BACKUP_ROLE, status: 200 }]);
   });
 });
 
