@@ -40,14 +40,23 @@ function s3Calls(records: readonly RecordedRequest[]): Extract<ApiCall, { servic
   return records.map(toApiCall).filter((c): c is Extract<ApiCall, { service: 's3' }> => c.service === 's3');
 }
 
-async function assertAllAllowed(label: string, records: readonly RecordedRequest[], extraCalls: readonly ApiCall[] = [], principal: Principal = policies.writer): Promise<void> {
+async function assertAllAllowed(
+  label: string,
+  records: readonly RecordedRequest[],
+  extraCalls: readonly ApiCall[] = [],
+  principal: Principal = policies.writer,
+): Promise<void> {
   assert.ok(records.length + extraCalls.length > 0, `${label}: nothing was recorded`);
   const rows = await authorizeRecording(records, principal, policies, {
     aliases: { bucket, kmsKeyIds: [keyArn] },
     extraCalls,
   });
   const denied = rows.flatMap((r) => r.evaluations).filter((e) => e.verdict !== 'Allowed');
-  assert.equal(denied.length, 0, `${label}: requests the module's policies (${policies.source}) do not allow:\n${formatEvaluations(rows.filter((r) => r.evaluations.some((e) => e.verdict !== 'Allowed')))}`);
+  assert.equal(
+    denied.length,
+    0,
+    `${label}: requests the module's policies (${policies.source}) do not allow:\n${formatEvaluations(rows.filter((r) => r.evaluations.some((e) => e.verdict !== 'Allowed')))}`,
+  );
 }
 
 /** Every recorded request is one the authorization table knows (it throws on any other). */
@@ -68,13 +77,19 @@ before(async () => {
   await pg.query(`create role ${BACKUP_ROLE} login`);
   await pg.query(`grant pg_read_all_data to ${BACKUP_ROLE}`);
   const hba = path.join(pg.dataDir, 'pg_hba.conf');
-  await writeFile(hba, `hostssl all ${BACKUP_ROLE} 127.0.0.1/32 trust\nhostssl all ${BACKUP_ROLE} ::1/128 trust\n${await readFile(hba, 'utf8')}`);
+  await writeFile(
+    hba,
+    `hostssl all ${BACKUP_ROLE} 127.0.0.1/32 trust\nhostssl all ${BACKUP_ROLE} ::1/128 trust\n${await readFile(hba, 'utf8')}`,
+  );
   await pg.query('select pg_reload_conf()');
   await pg.query('create database app');
   await pg.query('create table small as select i, md5(i::text) as h from generate_series(1, 500) i', 'app');
   await pg.query('create database big');
   // Incompressible rows: the dump outgrows one 5 MiB part, so the upload is multipart.
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 250000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 250000) i",
+    'big',
+  );
 });
 
 after(async () => {
@@ -84,20 +99,40 @@ after(async () => {
 });
 
 /** Until terraform/rendered/ exists the module's current source is evaluated: it predates the immutability design. */
-const pending = (await loadPolicies()).source.startsWith('fallback') ? 'the module does not render the immutability policies yet (terraform/rendered/)' : undefined;
+const pending = (await loadPolicies()).source.startsWith('fallback')
+  ? 'the module does not render the immutability policies yet (terraform/rendered/)'
+  : undefined;
 
 describe("every request of a real backup is allowed by the module's policies", { todo: pending }, () => {
   test('the CLI: single-part and multipart uploads with SSE-KMS, database and globals', async () => {
     recorder.clear();
     const to = `s3://${bucket}/${policies.deployment.prefix}`;
-    const res = await runCli(['backup', '--to', to, '--databases', 'app,big', '--globals', '--kms-key-id', keyArn, '--compress', 'none', '--part-size-mb', '5', '--json'], {
-      ...pg.env('postgres'),
-      ...aws(),
-    });
+    const res = await runCli(
+      [
+        'backup',
+        '--to',
+        to,
+        '--databases',
+        'app,big',
+        '--globals',
+        '--kms-key-id',
+        keyArn,
+        '--compress',
+        'none',
+        '--part-size-mb',
+        '5',
+        '--json',
+      ],
+      {
+        ...pg.env('postgres'),
+        ...aws(),
+      },
+    );
     assert.equal(res.code, 0, res.stderr);
     const records = recorder.requests();
     const ops = new Set(s3Calls(records).map((c) => c.operation));
-    for (const op of ['ListObjectsV2', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'] as const) assert.ok(ops.has(op), `the run made a ${op} (made: ${[...ops].join(', ')})`);
+    for (const op of ['ListObjectsV2', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'] as const)
+      assert.ok(ops.has(op), `the run made a ${op} (made: ${[...ops].join(', ')})`);
     await assertAllAllowed('CLI backup', records);
   });
 
@@ -123,27 +158,52 @@ describe("every request of a real backup is allowed by the module's policies", {
     assert.equal(out.code, 0, `${out.stderr}\n${JSON.stringify(out.results)}`);
     // The token is presigned locally and checked by RDS when connecting: no HTTP request to record, so the
     // connection itself is the request.
-    await assertAllAllowed('Lambda backup', recorder.requests(), [{ service: 'rds-db', operation: 'connect', dbUser: BACKUP_ROLE, status: 200 }]);
+    await assertAllAllowed('Lambda backup', recorder.requests(), [
+      { service: 'rds-db', operation: 'connect', dbUser: BACKUP_ROLE, status: 200 },
+    ]);
   });
 });
 
 describe('what the engine sends so that the bucket can refuse overwrites', () => {
   test('every object-creating request carries If-None-Match: * and the tier tag is set in the upload itself', async () => {
     recorder.clear();
-    const res = await runCli(['backup', '--to', `s3://${bucket}/${policies.deployment.prefix}`, '--databases', 'app,big', '--kms-key-id', keyArn, '--compress', 'none', '--part-size-mb', '5'], {
-      ...pg.env('postgres'),
-      ...aws(),
-    });
+    const res = await runCli(
+      [
+        'backup',
+        '--to',
+        `s3://${bucket}/${policies.deployment.prefix}`,
+        '--databases',
+        'app,big',
+        '--kms-key-id',
+        keyArn,
+        '--compress',
+        'none',
+        '--part-size-mb',
+        '5',
+      ],
+      {
+        ...pg.env('postgres'),
+        ...aws(),
+      },
+    );
     assert.equal(res.code, 0, res.stderr);
     const calls = s3Calls(recorder.requests());
     const creating = calls.filter((c) => c.operation === 'PutObject' || c.operation === 'CompleteMultipartUpload');
     assert.ok(creating.length >= 4, 'dumps and manifests');
     for (const c of creating) assert.equal(c.headers['if-none-match'], '*', `${c.operation} ${c.key} is conditional`);
     for (const c of calls.filter((x) => x.operation === 'PutObject' || x.operation === 'CreateMultipartUpload')) {
-      assert.match(c.headers['x-amz-tagging'] ?? '', /(^|&)backup-tier=(daily|weekly|monthly|yearly)(&|$)/, `${c.operation} ${c.key} sets the tier at creation`);
+      assert.match(
+        c.headers['x-amz-tagging'] ?? '',
+        /(^|&)backup-tier=(daily|weekly|monthly|yearly)(&|$)/,
+        `${c.operation} ${c.key} sets the tier at creation`,
+      );
     }
     assert.deepEqual(
-      calls.filter((c) => !['ListObjectsV2', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'].includes(c.operation)).map((c) => `${c.operation} ${c.key}`),
+      calls
+        .filter(
+          (c) => !['ListObjectsV2', 'PutObject', 'CreateMultipartUpload', 'UploadPart', 'CompleteMultipartUpload'].includes(c.operation),
+        )
+        .map((c) => `${c.operation} ${c.key}`),
       [],
       'nothing after the upload: no tagging, no reads',
     );
@@ -159,7 +219,10 @@ describe("the operators' requests are allowed by the reader and verify-record wr
     recorder.clear();
     const list = await runCli(['list', '--from', from, '--json'], aws());
     assert.equal(list.code, 0, list.stderr);
-    const restore = await runCli(['restore', '--from', from, '--database', 'app', '--latest', '--target', 'dbname=restored'], { ...pg.env('postgres'), ...aws() });
+    const restore = await runCli(['restore', '--from', from, '--database', 'app', '--latest', '--target', 'dbname=restored'], {
+      ...pg.env('postgres'),
+      ...aws(),
+    });
     assert.equal(restore.code, 0, restore.stderr);
     assertKnown(recorder.requests());
     assert.ok(policies.reader, 'the module renders a reader policy');
@@ -173,7 +236,10 @@ describe("the operators' requests are allowed by the reader and verify-record wr
     assert.equal(verify.code, 0, verify.stderr);
     assertKnown(recorder.requests());
     assert.ok(policies.reader && policies.verifyWriter, 'the module renders reader and verify-record writer policies');
-    const operator: Principal = { arn: policies.verifyWriter.arn, identity: [...policies.reader.identity, ...policies.verifyWriter.identity] };
+    const operator: Principal = {
+      arn: policies.verifyWriter.arn,
+      identity: [...policies.reader.identity, ...policies.verifyWriter.identity],
+    };
     await assertAllAllowed('verify', recorder.requests(), [], operator);
   });
 });

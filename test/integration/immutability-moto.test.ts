@@ -46,7 +46,7 @@ async function rejectsWith(status: number, what: Promise<unknown>): Promise<stri
 }
 
 async function body(bucket: string, key: string): Promise<string> {
-  return (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
+  return await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 }
 
 async function multipart(bucket: string, key: string, text: string, ifNoneMatch: boolean): Promise<unknown> {
@@ -70,7 +70,10 @@ test('PutObject: without If-None-Match a second write replaces the backup; with 
   assert.equal(await body(bucket, 'old'), 'overwritten', 'the attack without the mechanism');
 
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'backup', IfNoneMatch: '*' }));
-  assert.equal(await rejectsWith(412, s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'overwritten', IfNoneMatch: '*' }))), 'PreconditionFailed');
+  assert.equal(
+    await rejectsWith(412, s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'new', Body: 'overwritten', IfNoneMatch: '*' }))),
+    'PreconditionFailed',
+  );
   assert.equal(await body(bucket, 'new'), 'backup');
 });
 
@@ -126,7 +129,10 @@ test('Object Lock: a version under GOVERNANCE retention cannot be deleted; witho
   // Deleting without a version is allowed but only hides it: the locked version is still there.
   await s3.send(new DeleteObjectCommand({ Bucket: locked, Key: 'b.dump' }));
   const kept = await s3.send(new ListObjectVersionsCommand({ Bucket: locked, Prefix: 'b.dump' }));
-  assert.deepEqual(kept.Versions?.map((v) => v.VersionId), [put.VersionId]);
+  assert.deepEqual(
+    kept.Versions?.map((v) => v.VersionId),
+    [put.VersionId],
+  );
   const back = await s3.send(new GetObjectCommand({ Bucket: locked, Key: 'b.dump', VersionId: put.VersionId }));
   assert.equal(await back.Body!.transformToString(), 'backup');
 });

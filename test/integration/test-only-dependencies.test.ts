@@ -22,7 +22,11 @@ test('the evaluator is a devDependency only', () => {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
   assert.ok(pkg['devDependencies']?.['@cloud-copilot/iam-simulate'], 'declared for the tests');
   for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies']) {
-    assert.deepEqual(Object.keys(pkg[field] ?? {}).filter((n) => FORBIDDEN.test(n)), [], `${field} does not name it`);
+    assert.deepEqual(
+      Object.keys(pkg[field] ?? {}).filter((n) => FORBIDDEN.test(n)),
+      [],
+      `${field} does not name it`,
+    );
   }
 });
 
@@ -37,7 +41,10 @@ test('the Lambda function zip contains no trace of it: entries, bundle, source m
   const zip = path.join(ROOT, 'dist', 'function.zip');
   const entries = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).split('\n').filter(Boolean);
   assert.ok(entries.includes('index.mjs'), `the zip holds the bundle (${entries.join(', ')})`);
-  assert.deepEqual(entries.filter((e) => FORBIDDEN.test(e)), []);
+  assert.deepEqual(
+    entries.filter((e) => FORBIDDEN.test(e)),
+    [],
+  );
   for (const entry of entries) {
     const text = execFileSync('unzip', ['-p', zip, entry], { maxBuffer: 64 * 1024 * 1024 }).toString('latin1');
     assert.doesNotMatch(text, FORBIDDEN, `function.zip:${entry}`);

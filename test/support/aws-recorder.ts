@@ -47,7 +47,8 @@ function credentialScope(authorization: string | undefined): { service: string; 
 
 export async function startAwsRecorder(target: string): Promise<AwsRecorder> {
   const upstream = new URL(target);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(upstream.hostname)) throw new Error(`the recorder only forwards to loopback, not ${target}`);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(upstream.hostname))
+    throw new Error(`the recorder only forwards to loopback, not ${target}`);
   let records: RecordedRequest[] = [];
   let seq = 0;
 
@@ -73,7 +74,8 @@ export async function startAwsRecorder(target: string): Promise<AwsRecorder> {
     records.push(record);
     // S3 bodies are backup data, except the small XML of sub-resources that authorization depends on (tags,
     // retention, legal hold).
-    const keepBody = service !== 's3' || url.searchParams.has('tagging') || url.searchParams.has('retention') || url.searchParams.has('legal-hold');
+    const keepBody =
+      service !== 's3' || url.searchParams.has('tagging') || url.searchParams.has('retention') || url.searchParams.has('legal-hold');
     const chunks: Buffer[] = [];
     let kept = 0;
 

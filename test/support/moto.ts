@@ -177,7 +177,8 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
       async createBucket(name, options = {}) {
         const bucket = name ?? uniqueBucketName();
         await s3().send(new CreateBucketCommand({ Bucket: bucket }));
-        if (options.versioned !== false) await s3().send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+        if (options.versioned !== false)
+          await s3().send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
         return bucket;
       },
       async createLockedBucket(options = {}) {
@@ -187,7 +188,10 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
         await s3().send(
           new PutObjectLockConfigurationCommand({
             Bucket: bucket,
-            ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: options.mode ?? 'GOVERNANCE', Days: options.days ?? 1 } } },
+            ObjectLockConfiguration: {
+              ObjectLockEnabled: 'Enabled',
+              Rule: { DefaultRetention: { Mode: options.mode ?? 'GOVERNANCE', Days: options.days ?? 1 } },
+            },
           }),
         );
         return bucket;

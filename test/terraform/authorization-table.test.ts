@@ -17,7 +17,13 @@ const D: Deployment = {
   dbUserArn: 'arn:aws:rds-db:eu-west-1:111122223333:dbuser:db-X/u',
 };
 
-function s3(method: string, path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}, body: string | null = null): ApiCall {
+function s3(
+  method: string,
+  path: string,
+  query: Record<string, string> = {},
+  headers: Record<string, string> = {},
+  body: string | null = null,
+): ApiCall {
   return toApiCall({ seq: 1, service: 's3', region: 'eu-west-1', method, path, query, headers, body, status: 200 });
 }
 
@@ -35,7 +41,11 @@ const SSE = { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encr
 
 test('PutObject with x-amz-tagging also needs s3:PutObjectTagging with the request tags; SSE-KMS needs kms:GenerateDataKey via S3', () => {
   const call = s3('PUT', '/b/p/db/x.dump', { 'x-id': 'PutObject' }, { ...SSE, 'if-none-match': '*', 'x-amz-tagging': 'backup-tier=daily' });
-  assert.deepEqual(actions(call), ['s3:PutObject arn:aws:s3:::b/p/db/x.dump', 's3:PutObjectTagging arn:aws:s3:::b/p/db/x.dump', `kms:GenerateDataKey ${D.kmsKeyArn}`]);
+  assert.deepEqual(actions(call), [
+    's3:PutObject arn:aws:s3:::b/p/db/x.dump',
+    's3:PutObjectTagging arn:aws:s3:::b/p/db/x.dump',
+    `kms:GenerateDataKey ${D.kmsKeyArn}`,
+  ]);
   const put = context(call, 's3:PutObject');
   assert.equal(put['s3:if-none-match'], '*');
   assert.equal(put['s3:ObjectCreationOperation'], 'true');
@@ -69,7 +79,10 @@ test('versionId adds the Version action: tagging, reads, deletes', () => {
   assert.deepEqual(actions(tagging), ['s3:PutObjectTagging arn:aws:s3:::b/p/x.dump', 's3:PutObjectVersionTagging arn:aws:s3:::b/p/x.dump']);
   assert.equal(context(tagging, 's3:PutObjectVersionTagging')['s3:versionid'], 'v1');
   assert.equal(context(tagging, 's3:PutObjectTagging')['s3:RequestObjectTag/backup-tier'], 'daily', 'tags from the XML body');
-  assert.deepEqual(actions(s3('GET', '/b/p/x.dump', { versionId: 'v1' })).slice(0, 2), ['s3:GetObject arn:aws:s3:::b/p/x.dump', 's3:GetObjectVersion arn:aws:s3:::b/p/x.dump']);
+  assert.deepEqual(actions(s3('GET', '/b/p/x.dump', { versionId: 'v1' })).slice(0, 2), [
+    's3:GetObject arn:aws:s3:::b/p/x.dump',
+    's3:GetObjectVersion arn:aws:s3:::b/p/x.dump',
+  ]);
   assert.deepEqual(actions(s3('DELETE', '/b/p/x.dump', { versionId: 'v1' }, { 'x-amz-bypass-governance-retention': 'true' })), [
     's3:DeleteObject arn:aws:s3:::b/p/x.dump',
     's3:DeleteObjectVersion arn:aws:s3:::b/p/x.dump',
@@ -80,7 +93,10 @@ test('versionId adds the Version action: tagging, reads, deletes', () => {
 test('existing object tags reach s3:ExistingObjectTag/<key>', () => {
   const call = s3('DELETE', '/b/p/x.dump', { tagging: '' });
   const r = authorizationsFor(call, { deployment: D, existing: { tags: { 'backup-tier': 'monthly' } } });
-  assert.deepEqual(r.map((x) => [x.action, x.context['s3:ExistingObjectTag/backup-tier']]), [['s3:DeleteObjectTagging', 'monthly']]);
+  assert.deepEqual(
+    r.map((x) => [x.action, x.context['s3:ExistingObjectTag/backup-tier']]),
+    [['s3:DeleteObjectTagging', 'monthly']],
+  );
 });
 
 test('listing, copying, the other services', () => {
@@ -91,16 +107,50 @@ test('listing, copying, the other services', () => {
   const copy = s3('PUT', '/other/x.dump', {}, { 'x-amz-copy-source': '/b/p/x.dump' });
   assert.deepEqual(actions(copy).slice(0, 2), ['s3:PutObject arn:aws:s3:::other/x.dump', 's3:GetObject arn:aws:s3:::b/p/x.dump']);
 
-  const secret = toApiCall({ seq: 1, service: 'secretsmanager', region: 'eu-west-1', method: 'POST', path: '/', query: {}, headers: { 'x-amz-target': 'secretsmanager.GetSecretValue' }, body: JSON.stringify({ SecretId: D.secretArn }), status: 200 });
+  const secret = toApiCall({
+    seq: 1,
+    service: 'secretsmanager',
+    region: 'eu-west-1',
+    method: 'POST',
+    path: '/',
+    query: {},
+    headers: { 'x-amz-target': 'secretsmanager.GetSecretValue' },
+    body: JSON.stringify({ SecretId: D.secretArn }),
+    status: 200,
+  });
   assert.deepEqual(actions(secret), [`secretsmanager:GetSecretValue ${D.secretArn}`]);
-  const rds = toApiCall({ seq: 1, service: 'rds', region: 'eu-west-1', method: 'POST', path: '/', query: {}, headers: {}, body: 'Action=DescribeDBInstances&DBInstanceIdentifier=app-db', status: 200 });
+  const rds = toApiCall({
+    seq: 1,
+    service: 'rds',
+    region: 'eu-west-1',
+    method: 'POST',
+    path: '/',
+    query: {},
+    headers: {},
+    body: 'Action=DescribeDBInstances&DBInstanceIdentifier=app-db',
+    status: 200,
+  });
   assert.deepEqual(actions(rds), ['rds:DescribeDBInstances arn:aws:rds:eu-west-1:111122223333:db:app-db']);
   assert.deepEqual(actions({ service: 'rds-db', operation: 'connect', dbUser: 'u', status: 200 }), [`rds-db:connect ${D.dbUserArn}`]);
 });
 
 test('a request the table does not know is an error, not a pass', () => {
   assert.throws(() => actions(s3('PUT', '/b/', { policy: '' })), /no authorization rule/);
-  assert.throws(() => toApiCall({ seq: 1, service: 'sts', region: 'eu-west-1', method: 'POST', path: '/', query: {}, headers: {}, body: '', status: 200 }), /unrecognised AWS request/);
-  const kms = toApiCall({ seq: 1, service: 'kms', region: 'eu-west-1', method: 'POST', path: '/', query: {}, headers: { 'x-amz-target': 'TrentService.Decrypt' }, body: '{}', status: 200 });
+  assert.throws(
+    () =>
+      toApiCall({ seq: 1, service: 'sts', region: 'eu-west-1', method: 'POST', path: '/', query: {}, headers: {}, body: '', status: 200 }),
+    /unrecognised AWS request/,
+  );
+  const kms = toApiCall({
+    seq: 1,
+    service: 'kms',
+    region: 'eu-west-1',
+    method: 'POST',
+    path: '/',
+    query: {},
+    headers: { 'x-amz-target': 'TrentService.Decrypt' },
+    body: '{}',
+    status: 200,
+  });
   assert.throws(() => actions(kms), /called KMS directly/);
 });

@@ -59,9 +59,17 @@ export type AuthzRequest = {
   readonly viaS3Endpoint: boolean;
 };
 
-const S3_TRANSPORT = { 'aws:SecureTransport': 'true', 's3:TlsVersion': '1.3', 's3:authType': 'REST-HEADER', 's3:signatureversion': 'AWS4-HMAC-SHA256' };
+const S3_TRANSPORT = {
+  'aws:SecureTransport': 'true',
+  's3:TlsVersion': '1.3',
+  's3:authType': 'REST-HEADER',
+  's3:signatureversion': 'AWS4-HMAC-SHA256',
+};
 
-function tagContext(prefix: 'RequestObjectTag' | 'ExistingObjectTag', tags: Readonly<Record<string, string>>): Record<string, string | string[]> {
+function tagContext(
+  prefix: 'RequestObjectTag' | 'ExistingObjectTag',
+  tags: Readonly<Record<string, string>>,
+): Record<string, string | string[]> {
   const ctx: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(tags)) ctx[`s3:${prefix}/${k}`] = v;
   if (prefix === 'RequestObjectTag' && Object.keys(tags).length > 0) ctx['s3:RequestObjectTagKeys'] = Object.keys(tags);
@@ -100,11 +108,15 @@ export function authorizationsFor(call: ApiCall, options: MapOptions): AuthzRequ
       const objectArn = `${bucketArn}/${call.key}`;
       const h = call.headers;
       const headerContext: Record<string, string> = {};
-      for (const [header, key] of HEADER_KEYS) if (h[header] !== undefined) headerContext[key] = header === 'x-amz-server-side-encryption-aws-kms-key-id' ? kmsKeyArn(h[header]!, d, a) : h[header]!;
+      for (const [header, key] of HEADER_KEYS)
+        if (h[header] !== undefined)
+          headerContext[key] = header === 'x-amz-server-side-encryption-aws-kms-key-id' ? kmsKeyArn(h[header]!, d, a) : h[header]!;
       if (call.lock.mode !== undefined) headerContext['s3:object-lock-mode'] = call.lock.mode;
       if (call.lock.retainUntil !== undefined) {
         headerContext['s3:object-lock-retain-until-date'] = call.lock.retainUntil;
-        headerContext['s3:object-lock-remaining-retention-days'] = String(Math.max(0, Math.ceil((Date.parse(call.lock.retainUntil) - Date.now()) / 86_400_000)));
+        headerContext['s3:object-lock-remaining-retention-days'] = String(
+          Math.max(0, Math.ceil((Date.parse(call.lock.retainUntil) - Date.now()) / 86_400_000)),
+        );
       }
       if (call.lock.legalHold !== undefined) headerContext['s3:object-lock-legal-hold'] = call.lock.legalHold;
       const base = { ...S3_TRANSPORT, ...principal, 's3:ResourceAccount': d.account };
@@ -137,20 +149,37 @@ export function authorizationsFor(call: ApiCall, options: MapOptions): AuthzRequ
         viaS3Endpoint: false,
       });
       // The bucket's default encryption is the module's key: a request without the header still uses it.
-      const writeKey = h['x-amz-server-side-encryption'] === 'aws:kms' && h['x-amz-server-side-encryption-aws-kms-key-id'] ? kmsKeyArn(h['x-amz-server-side-encryption-aws-kms-key-id'], d, a) : d.kmsKeyArn;
+      const writeKey =
+        h['x-amz-server-side-encryption'] === 'aws:kms' && h['x-amz-server-side-encryption-aws-kms-key-id']
+          ? kmsKeyArn(h['x-amz-server-side-encryption-aws-kms-key-id'], d, a)
+          : d.kmsKeyArn;
       const tagging = Object.keys(requestTags).length > 0 ? [s3('s3:PutObjectTagging', objectArn, { ...requestTags })] : [];
       const bypass = h['x-amz-bypass-governance-retention'] === 'true' ? [s3('s3:BypassGovernanceRetention', objectArn)] : [];
       switch (call.operation) {
         case 'PutObject':
-          return [s3('s3:PutObject', objectArn, { ...headerContext, ...requestTags, 's3:ObjectCreationOperation': 'true' }), ...tagging, kms('kms:GenerateDataKey', writeKey)];
+          return [
+            s3('s3:PutObject', objectArn, { ...headerContext, ...requestTags, 's3:ObjectCreationOperation': 'true' }),
+            ...tagging,
+            kms('kms:GenerateDataKey', writeKey),
+          ];
         case 'CreateMultipartUpload':
-          return [s3('s3:PutObject', objectArn, { ...headerContext, ...requestTags, 's3:ObjectCreationOperation': 'false' }), ...tagging, kms('kms:GenerateDataKey', writeKey)];
+          return [
+            s3('s3:PutObject', objectArn, { ...headerContext, ...requestTags, 's3:ObjectCreationOperation': 'false' }),
+            ...tagging,
+            kms('kms:GenerateDataKey', writeKey),
+          ];
         case 'UploadPart':
           return [s3('s3:PutObject', objectArn, { 's3:ObjectCreationOperation': 'false' }), kms('kms:Decrypt', d.kmsKeyArn)];
         case 'CompleteMultipartUpload':
-          return [s3('s3:PutObject', objectArn, { ...headerContext, 's3:ObjectCreationOperation': 'true' }), kms('kms:Decrypt', d.kmsKeyArn)];
+          return [
+            s3('s3:PutObject', objectArn, { ...headerContext, 's3:ObjectCreationOperation': 'true' }),
+            kms('kms:Decrypt', d.kmsKeyArn),
+          ];
         case 'CopyObject': {
-          const source = decodeURIComponent(h['x-amz-copy-source'] ?? '').replace(/^\//, '').split('?')[0] ?? '';
+          const source =
+            decodeURIComponent(h['x-amz-copy-source'] ?? '')
+              .replace(/^\//, '')
+              .split('?')[0] ?? '';
           const [srcBucket = '', ...srcKey] = source.split('/');
           const srcArn = `${arnPrefix}:s3:::${srcBucket === a.bucket ? d.bucket : srcBucket}/${srcKey.join('/')}`;
           return [
@@ -190,20 +219,36 @@ export function authorizationsFor(call: ApiCall, options: MapOptions): AuthzRequ
         case 'PutObjectLegalHold':
           return [s3('s3:PutObjectLegalHold', objectArn, headerContext)];
         case 'Other':
-          throw new Error(`no authorization rule for ${what} (${call.headers['x-amz-target'] ?? 'unclassified S3 request'}): add it to test/support/authz/actions.ts`);
+          throw new Error(
+            `no authorization rule for ${what} (${call.headers['x-amz-target'] ?? 'unclassified S3 request'}): add it to test/support/authz/actions.ts`,
+          );
       }
       break;
     }
     case 'secretsmanager': {
       if (call.operation !== 'GetSecretValue') throw new Error(`no authorization rule for ${what}`);
       const secretArn = a.secretIds?.includes(call.secretId) && d.secretArn ? d.secretArn : call.secretId;
-      const out: AuthzRequest[] = [{ call: what, action: 'secretsmanager:GetSecretValue', resource: secretArn, context: principal, resourcePolicy: 'none', viaS3Endpoint: false }];
+      const out: AuthzRequest[] = [
+        {
+          call: what,
+          action: 'secretsmanager:GetSecretValue',
+          resource: secretArn,
+          context: principal,
+          resourcePolicy: 'none',
+          viaS3Endpoint: false,
+        },
+      ];
       if (d.secretKmsKeyArn) {
         out.push({
           call: `${what} (Secrets Manager calls KMS for the caller)`,
           action: 'kms:Decrypt',
           resource: d.secretKmsKeyArn,
-          context: { ...principal, 'kms:CallerAccount': d.account, 'kms:ViaService': `secretsmanager.${d.region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': secretArn },
+          context: {
+            ...principal,
+            'kms:CallerAccount': d.account,
+            'kms:ViaService': `secretsmanager.${d.region}.amazonaws.com`,
+            'kms:EncryptionContext:SecretARN': secretArn,
+          },
           resourcePolicy: 'key',
           viaS3Endpoint: false,
         });
@@ -213,11 +258,26 @@ export function authorizationsFor(call: ApiCall, options: MapOptions): AuthzRequ
     case 'rds': {
       if (call.operation !== 'DescribeDBInstances') throw new Error(`no authorization rule for ${what}`);
       const id = call.dbInstanceIdentifier ?? '';
-      const arn = id.startsWith('arn:') ? id : a.dbInstanceIds?.includes(id) && d.dbInstanceArn ? d.dbInstanceArn : `${arnPrefix}:rds:${d.region}:${d.account}:db:${id}`;
-      return [{ call: what, action: 'rds:DescribeDBInstances', resource: arn, context: principal, resourcePolicy: 'none', viaS3Endpoint: false }];
+      const arn = id.startsWith('arn:')
+        ? id
+        : a.dbInstanceIds?.includes(id) && d.dbInstanceArn
+          ? d.dbInstanceArn
+          : `${arnPrefix}:rds:${d.region}:${d.account}:db:${id}`;
+      return [
+        { call: what, action: 'rds:DescribeDBInstances', resource: arn, context: principal, resourcePolicy: 'none', viaS3Endpoint: false },
+      ];
     }
     case 'rds-db':
-      return [{ call: what, action: 'rds-db:connect', resource: d.dbUserArn ?? `${arnPrefix}:rds-db:${d.region}:${d.account}:dbuser:unknown/${call.dbUser}`, context: principal, resourcePolicy: 'none', viaS3Endpoint: false }];
+      return [
+        {
+          call: what,
+          action: 'rds-db:connect',
+          resource: d.dbUserArn ?? `${arnPrefix}:rds-db:${d.region}:${d.account}:dbuser:unknown/${call.dbUser}`,
+          context: principal,
+          resourcePolicy: 'none',
+          viaS3Endpoint: false,
+        },
+      ];
     case 'kms':
       throw new Error(`the engine called KMS directly (${what}): it only ever uses the key through S3`);
   }

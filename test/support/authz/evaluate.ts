@@ -20,12 +20,17 @@ export type Evaluation = {
 };
 
 function reasonsOf(analysis: RequestAnalysis, verdict: Verdict): string[] {
-  const name = (type: string, policy: string | undefined, sid: string | undefined, index: number): string => `${type}${policy ? ` ${policy}` : ''}#${sid ?? `statement ${index}`}`;
+  const name = (type: string, policy: string | undefined, sid: string | undefined, index: number): string =>
+    `${type}${policy ? ` ${policy}` : ''}#${sid ?? `statement ${index}`}`;
   if (verdict === 'Allowed') {
-    return getGrantReasons(analysis).map((g) => name(g.policyType, 'policyIdentifier' in g ? g.policyIdentifier : undefined, g.statementId, g.statementIndex));
+    return getGrantReasons(analysis).map((g) =>
+      name(g.policyType, 'policyIdentifier' in g ? g.policyIdentifier : undefined, g.statementId, g.statementIndex),
+    );
   }
   return getDenialReasons(analysis).map((d) =>
-    d.denialType === 'Explicit' ? name(d.policyType, d.policyIdentifier, d.statementId, d.statementIndex) : `implicit: no Allow in ${d.policyType}${d.identifier ? ` ${d.identifier}` : ''}`,
+    d.denialType === 'Explicit'
+      ? name(d.policyType, d.policyIdentifier, d.statementId, d.statementIndex)
+      : `implicit: no Allow in ${d.policyType}${d.identifier ? ` ${d.identifier}` : ''}`,
   );
 }
 
@@ -36,7 +41,8 @@ export function sessionArn(roleArn: string, session = 'backup'): string {
 }
 
 export async function evaluate(request: AuthzRequest, principal: Principal, policies: RenderedPolicies): Promise<Evaluation> {
-  const resourcePolicy = request.resourcePolicy === 'bucket' ? policies.bucket : request.resourcePolicy === 'key' ? policies.key : undefined;
+  const resourcePolicy =
+    request.resourcePolicy === 'bucket' ? policies.bucket : request.resourcePolicy === 'key' ? policies.key : undefined;
   const result = await runSimulation(
     {
       request: {
@@ -53,7 +59,8 @@ export async function evaluate(request: AuthzRequest, principal: Principal, poli
     },
     { simulationMode: 'Strict' },
   );
-  if (result.resultType === 'error') throw new Error(`iam-simulate rejected the simulation of ${request.action} on ${request.resource}: ${JSON.stringify(result.errors)}`);
+  if (result.resultType === 'error')
+    throw new Error(`iam-simulate rejected the simulation of ${request.action} on ${request.resource}: ${JSON.stringify(result.errors)}`);
   const results = result.resultType === 'single' ? [result.result] : result.results;
   const verdict = result.overallResult as Verdict;
   return {
@@ -99,7 +106,11 @@ export async function authorizeRecording(
   const out: CallAuthorization[] = [];
   const calls = [...records.map(toApiCall), ...(options.extraCalls ?? [])];
   for (const call of calls) {
-    const requests = authorizationsFor(call, { deployment: options.deployment ?? policies.deployment, ...(options.aliases ? { aliases: options.aliases } : {}), existing: model.before(call) });
+    const requests = authorizationsFor(call, {
+      deployment: options.deployment ?? policies.deployment,
+      ...(options.aliases ? { aliases: options.aliases } : {}),
+      existing: model.before(call),
+    });
     const evaluations: Evaluation[] = [];
     for (const r of requests) evaluations.push(await evaluate(r, principal, policies));
     out.push({ call, evaluations });
@@ -111,6 +122,10 @@ export async function authorizeRecording(
 /** One line per evaluation, for assertion messages and the docs. */
 export function formatEvaluations(rows: readonly CallAuthorization[]): string {
   return rows
-    .flatMap((r) => r.evaluations.map((e) => `${e.verdict.padEnd(16)} ${e.request.action} ${e.request.resource}   <- ${e.request.call}   [${e.reasons.join('; ')}]`))
+    .flatMap((r) =>
+      r.evaluations.map(
+        (e) => `${e.verdict.padEnd(16)} ${e.request.action} ${e.request.resource}   <- ${e.request.call}   [${e.reasons.join('; ')}]`,
+      ),
+    )
     .join('\n');
 }

@@ -51,11 +51,17 @@ function toJson(statements: readonly Statement[], values: Readonly<Record<string
       .filter((s) => !s.dynamic)
       .map((s) => {
         const condition: Record<string, Record<string, string[]>> = {};
-        for (const c of s.conditions) (condition[c.test] ??= {})[c.variable] = subAll(c.values);
+        for (const c of s.conditions) {
+          const byKey = condition[c.test] ?? {};
+          byKey[c.variable] = subAll(c.values);
+          condition[c.test] = byKey;
+        }
         return {
           ...(s.sid ? { Sid: s.sid } : {}),
           Effect: s.effect === 'Deny' ? 'Deny' : 'Allow',
-          ...(Object.keys(s.principals).length ? { Principal: Object.fromEntries(Object.entries(s.principals).map(([t, ids]) => [t, subAll(ids)])) } : {}),
+          ...(Object.keys(s.principals).length
+            ? { Principal: Object.fromEntries(Object.entries(s.principals).map(([t, ids]) => [t, subAll(ids)])) }
+            : {}),
           Action: subAll(s.actions),
           Resource: subAll(s.resources),
           ...(Object.keys(condition).length ? { Condition: condition } : {}),
@@ -91,7 +97,15 @@ export async function renderFallbackPolicies(): Promise<RenderedPolicies> {
     writer: {
       arn: WRITER_ROLE,
       identity: [
-        { name: 'backup-writer-s3-kms', policy: template('backup-writer-policy.json.tftpl', { bucket_arn: bucketArn, backup_prefix: d.prefix, kms_key_arn: d.kmsKeyArn, s3_service_endpoint: `s3.${REGION}.amazonaws.com` }) },
+        {
+          name: 'backup-writer-s3-kms',
+          policy: template('backup-writer-policy.json.tftpl', {
+            bucket_arn: bucketArn,
+            backup_prefix: d.prefix,
+            kms_key_arn: d.kmsKeyArn,
+            s3_service_endpoint: `s3.${REGION}.amazonaws.com`,
+          }),
+        },
         { name: 'read-db-secret', policy: toJson(doc('db_secret'), values) },
         { name: 'rds-iam-connect', policy: toJson(doc('rds_connect'), values) },
       ],

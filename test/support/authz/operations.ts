@@ -46,7 +46,12 @@ export type ApiCall =
   /** Not an HTTP call: connecting to PostgreSQL with an RDS IAM token (presigned locally, checked by RDS). */
   | { readonly service: 'rds-db'; readonly operation: 'connect'; readonly dbUser: string; readonly status: number };
 
-function s3Operation(method: string, key: string, query: Readonly<Record<string, string>>, headers: Readonly<Record<string, string>>): S3Operation {
+function s3Operation(
+  method: string,
+  key: string,
+  query: Readonly<Record<string, string>>,
+  headers: Readonly<Record<string, string>>,
+): S3Operation {
   const has = (q: string): boolean => Object.hasOwn(query, q);
   if (!key) {
     if (method === 'GET' && has('list-type')) return 'ListObjectsV2';
@@ -54,7 +59,14 @@ function s3Operation(method: string, key: string, query: Readonly<Record<string,
     if (method === 'GET' && has('uploads')) return 'ListMultipartUploads';
     return 'Other';
   }
-  if (has('tagging')) return method === 'PUT' ? 'PutObjectTagging' : method === 'DELETE' ? 'DeleteObjectTagging' : method === 'GET' ? 'GetObjectTagging' : 'Other';
+  if (has('tagging'))
+    return method === 'PUT'
+      ? 'PutObjectTagging'
+      : method === 'DELETE'
+        ? 'DeleteObjectTagging'
+        : method === 'GET'
+          ? 'GetObjectTagging'
+          : 'Other';
   if (has('retention')) return method === 'PUT' ? 'PutObjectRetention' : 'Other';
   if (has('legal-hold')) return method === 'PUT' ? 'PutObjectLegalHold' : 'Other';
   if (method === 'POST' && has('uploads')) return 'CreateMultipartUpload';
@@ -100,7 +112,8 @@ export function toApiCall(r: RecordedRequest): ApiCall {
       const [, bucket = '', ...rest] = r.path.split('/');
       const key = decodeURIComponent(rest.join('/'));
       const body = r.body ?? '';
-      const requestTags = r.headers['x-amz-tagging'] !== undefined ? Object.fromEntries(new URLSearchParams(r.headers['x-amz-tagging'])) : xmlTags(body);
+      const requestTags =
+        r.headers['x-amz-tagging'] !== undefined ? Object.fromEntries(new URLSearchParams(r.headers['x-amz-tagging'])) : xmlTags(body);
       const lock = {
         ...optional('mode', r.headers['x-amz-object-lock-mode'] ?? xmlValue(body, 'Mode')),
         ...optional('retainUntil', r.headers['x-amz-object-lock-retain-until-date'] ?? xmlValue(body, 'RetainUntilDate')),
@@ -120,12 +133,22 @@ export function toApiCall(r: RecordedRequest): ApiCall {
       };
     }
     case 'secretsmanager':
-      return { service: 'secretsmanager', operation: target.replace(/^secretsmanager\./, ''), secretId: jsonField(r.body, 'SecretId') ?? '', status: r.status };
+      return {
+        service: 'secretsmanager',
+        operation: target.replace(/^secretsmanager\./, ''),
+        secretId: jsonField(r.body, 'SecretId') ?? '',
+        status: r.status,
+      };
     case 'kms':
       return { service: 'kms', operation: target.replace(/^TrentService\./, ''), keyId: jsonField(r.body, 'KeyId'), status: r.status };
     case 'rds': {
       const form = new URLSearchParams(r.body ?? '');
-      return { service: 'rds', operation: form.get('Action') ?? '', dbInstanceIdentifier: form.get('DBInstanceIdentifier'), status: r.status };
+      return {
+        service: 'rds',
+        operation: form.get('Action') ?? '',
+        dbInstanceIdentifier: form.get('DBInstanceIdentifier'),
+        status: r.status,
+      };
     }
     default:
       throw new Error(`unrecognised AWS request #${r.seq}: service ${JSON.stringify(r.service)} ${r.method} ${r.path}`);

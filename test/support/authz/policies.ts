@@ -45,7 +45,8 @@ function read(file: string): PolicyDocument {
 function resourceOf(policy: PolicyDocument, action: string): string | undefined {
   for (const st of policy.Statement) {
     const actions = ([] as unknown[]).concat(st['Action'] ?? []);
-    if (st['Effect'] === 'Allow' && actions.includes(action)) return ([] as unknown[]).concat(st['Resource'] ?? []).find((r): r is string => typeof r === 'string');
+    if (st['Effect'] === 'Allow' && actions.includes(action))
+      return ([] as unknown[]).concat(st['Resource'] ?? []).find((r): r is string => typeof r === 'string');
   }
   return undefined;
 }
