@@ -29,6 +29,8 @@ export type RuntimeDeps = {
   /** Files to place in the image, by image path (absolute) → host path. */
   readonly libs: ReadonlyMap<string, string>;
   readonly dash: string;
+  /** glibc's compiled C.UTF-8 locale (libc-bin): initdb --locale=C.UTF-8 and the tools' LANG need it. */
+  readonly localeDir: string;
   readonly node: { readonly binary: string; readonly license: string; readonly version: string; readonly tarballSha256: string };
   readonly debs: readonly DebFile[];
   /** Debian copyright files of the packages files were taken from: package → host path. */
@@ -179,6 +181,7 @@ export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: Ima
   const libc6 = debianPackage(apt, 'libc6', versionOf('libc6'), updated);
   const libstdcxx = debianPackage(apt, 'libstdc++6', versionOf('libgcc-s1'), updated);
   const dash = debianPackage(apt, 'dash', null, updated);
+  const libcBin = debianPackage(apt, 'libc-bin', versionOf('libc6'), updated);
 
   const unpacked = path.join(cacheDir, 'unpacked', arch);
   const libDir = `/usr/lib/${facts.triplet}`;
@@ -190,6 +193,10 @@ export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: Ima
   extract(dash.file, path.join(unpacked, 'dash'));
   const dashBin = [path.join(unpacked, 'dash', 'usr/bin/dash'), path.join(unpacked, 'dash', 'bin/dash')].find((p) => existsSync(p));
   if (!dashBin) throw new ImageBuildError(`no dash binary in ${dash.file}`, []);
+
+  extract(libcBin.file, path.join(unpacked, 'libc-bin'));
+  const localeDir = path.join(unpacked, 'libc-bin', 'usr/lib/locale/C.utf8');
+  if (!existsSync(localeDir)) throw new ImageBuildError(`no usr/lib/locale/C.utf8 in ${libcBin.file}`, []);
 
   const copyrights = new Map<string, string>();
   for (const [pkg, dir] of [['libc6', 'libc6'], ['libstdc++6', 'libstdc++6'], ['dash', 'dash']] as const) {
@@ -210,8 +217,9 @@ export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: Ima
     arch,
     libs,
     dash: dashBin,
+    localeDir,
     node: nodePackage(cacheDir, arch, nodeVersion),
-    debs: [libc6, libstdcxx, dash].map((d, i) => ({ package: ['libc6', 'libstdc++6', 'dash'][i]!, version: d.version, sha256: sha256(d.file) })),
+    debs: [libc6, libstdcxx, dash, libcBin].map((d, i) => ({ package: ['libc6', 'libstdc++6', 'dash', 'libc-bin'][i]!, version: d.version, sha256: sha256(d.file) })),
     copyrights,
   };
 }

@@ -2,7 +2,7 @@
 // archive tarballs). Reproducible: every timestamp is SOURCE_DATE_EPOCH, entries are sorted, owners are 0:0 by
 // number, no atime/ctime, and umoci adds no history entries; the same inputs give the same digests.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImageBuildError } from './errors.ts';
 
@@ -37,13 +37,28 @@ function reproducibleTarArgs(epoch: number): string[] {
     '--numeric-owner',
     '--format=pax',
     '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime',
-    // Directory modes come from the staging tree; group/other write never leaks from the umask.
-    '--mode=go-w',
   ];
+}
+
+/**
+ * Modes independent of the umask and of the inputs' own: directories 0755, files 0755 if executable by anyone
+ * else 0644; a sticky world-writable directory (/tmp) keeps 1777.
+ */
+function normalizeModes(dir: string): void {
+  const visit = (p: string): void => {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink()) return;
+    if (st.isDirectory()) {
+      chmodSync(p, (st.mode & 0o1000) !== 0 ? 0o1777 : 0o755);
+      for (const name of readdirSync(p)) visit(path.join(p, name));
+    } else chmodSync(p, st.mode & 0o111 ? 0o755 : 0o644);
+  };
+  visit(dir);
 }
 
 /** A layer tarball of `dir` (its contents at the image root). */
 export function layerTar(dir: string, file: string, epoch: number): void {
+  normalizeModes(dir);
   run('tar', ['--create', '--file', file, ...reproducibleTarArgs(epoch), '--directory', dir, '.']);
 }
 

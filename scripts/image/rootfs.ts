@@ -10,6 +10,7 @@
 //   /app/main.mjs                       the container entrypoint bundled with esbuild
 //   /etc/passwd, /etc/group             root and the unprivileged user the image runs as (65532)
 //   /etc/ssl/certs/                     CA bundles (see writeCaBundles)
+//   /usr/lib/locale/C.utf8             the C.UTF-8 locale (LANG=C.UTF-8; initdb --locale=C.UTF-8)
 //   /bin/sh -> dash                     only because libpq's tools popen() their siblings (pg_dumpall, initdb)
 //   /tmp                                world-writable, sticky; mount a tmpfs or volume there with a read-only root
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -66,6 +67,7 @@ export function stageBase(root: string, deps: RuntimeDeps, pgtoolsDir: string, c
   }
   put(root, IMAGE_PATHS.node, deps.node.binary, 0o755);
   put(root, '/bin/dash', deps.dash, 0o755);
+  cpSync(deps.localeDir, path.join(root, 'usr/lib/locale/C.utf8'), { recursive: true });
   link(root, '/bin/sh', 'dash');
 
   const u = IMAGE_USER;

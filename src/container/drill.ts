@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { executeVerify } from '../compose-restore.ts';
+import { verifyOne } from './verify-one.ts';
 import { listCatalog } from '../core/catalog.ts';
 import { BackupToolError, describeError } from '../core/errors.ts';
 import type { VerifyReport } from '../core/verify.ts';
@@ -50,13 +50,8 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
       try {
         logger.info('verify started', { database });
         const report = await Promise.race([
-          executeVerify(config.forDatabase(database), {
-            signal: deps.shutdown.signal,
-            env: deps.env,
-            onEvent: (e) => {
-              if (e.type === 'scratch') logger.info('throwaway server', { database, kind: e.kind, version: e.version, note: e.note });
-            },
-            ...(deps.embeddedInstalls ? { embeddedInstalls: deps.embeddedInstalls } : {}),
+          verifyOne(config.forDatabase(database), deps, (e) => {
+            if (e.type === 'scratch') logger.info('throwaway server', { database, kind: e.kind, version: e.version, note: e.note });
           }),
           deps.shutdown.hardStop,
         ]);
