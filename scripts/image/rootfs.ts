@@ -119,6 +119,8 @@ export function stagePostgres(root: string, installs: readonly { major: number; 
         filter: (src) => !/\.a$/.test(src) && !src.includes(`${path.sep}pkgconfig`) && !src.endsWith(`${path.sep}include`),
       });
     }
+    // The npm package's licence (MIT) and PostgreSQL's own travel with the binaries.
+    for (const f of ['LICENSE.md', 'LICENSE']) if (existsSync(path.join(nativeDir, '..', f))) copyFileSync(path.join(nativeDir, '..', f), path.join(dest, f));
     // Read by src/container/embedded.ts: the version the drill reports.
     writeFileSync(path.join(dest, 'VERSION'), `${version}\n`);
   }
