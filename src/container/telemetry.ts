@@ -5,11 +5,11 @@ import { describeError } from '../core/errors.ts';
 import { DEFAULT_NAMESPACE, type Telemetry } from '../lambda/telemetry.ts';
 
 /**
- * Metrics from an ECS task. The Lambda writes EMF documents to stdout and Lambda's log delivery extracts them;
- * CloudWatch documents EMF ingestion from containers only through the CloudWatch agent (a sidecar), not the
- * awslogs driver. So the container publishes the same metrics (same names, units and dimensions, built by the
- * same Powertools code) with PutMetricData, and writes no EMF to stdout: an awslogs group that did extract EMF
- * would otherwise count every run twice.
+ * Metrics from an ECS task. The Lambda writes EMF documents to stdout and Lambda's log delivery extracts them.
+ * For ECS, CloudWatch's EMF guide describes ingestion through the CloudWatch agent as a sidecar and promises
+ * nothing for the awslogs driver (which sends no `x-amzn-logs-format: json/emf` header). So the container
+ * publishes the same metrics (same names, units and dimensions, built by the same Powertools code) with
+ * PutMetricData, and writes no EMF to stdout: a log group that did extract EMF would otherwise count runs twice.
  *
  * The task role needs cloudwatch:PutMetricData, which has no resource ARN; scope it with the condition
  * `StringEquals cloudwatch:namespace = <namespace>`.
