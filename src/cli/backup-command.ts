@@ -1,7 +1,7 @@
-import { BackupRunError } from '../core/backup.ts';
-import { collectRaw, parseBackupConfig } from '../core/config.ts';
+import { BackupRunError } from '../core/backup/run-backup.ts';
+import { collectRaw, parseBackupConfig } from '../core/config/config.ts';
 import { ExitCode } from '../core/errors.ts';
-import { executeBackup } from '../compose.ts';
+import { executeBackup } from '../app/backup.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes } from './format.ts';
 import { commandHelp } from './help.ts';

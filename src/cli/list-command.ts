@@ -1,5 +1,5 @@
-import { listCatalog, listIncompleteUploads, type CatalogEntry } from '../core/catalog.ts';
-import { collectRaw, parseListConfig } from '../core/config.ts';
+import { listCatalog, listIncompleteUploads, type CatalogEntry } from '../core/catalog/listing.ts';
+import { collectRaw, parseListConfig } from '../core/config/config.ts';
 import { ExitCode } from '../core/errors.ts';
 import { openStore } from '../storage/open-store.ts';
 import { parseCommandArgs } from './args.ts';

@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { quoteConnValue } from '../core/conninfo.ts';
+import { quoteConnValue } from '../core/config/conninfo.ts';
 import { AbortedError, ConnectionError, ToolProcessError, describeError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
-import type { ArchiveFilters, GatedRestore, GlobalsReport, RestoreTarget, TableCounts, ToolReport } from '../core/restore-target.ts';
-import type { ExitStatus, ServerInfo } from '../core/source.ts';
+import type { ArchiveFilters, GatedRestore, GlobalsReport, RestoreTarget, TableCounts, ToolReport } from '../core/ports/database-target.ts';
+import type { ExitStatus, ServerInfo } from '../core/ports/database-source.ts';
 import { connect } from './client.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
 import { spawnPipedTool, type PipedTool } from './restore-process.ts';
@@ -41,13 +41,19 @@ function statusFailed(s: ExitStatus): boolean {
 }
 
 function hintFor(stderr: string): string | undefined {
-  if (/already exists/.test(stderr)) return 'the target already has these objects: restore into an empty database, use --create, or --clean to replace them (all inside the one transaction)';
-  if (/role ".*" does not exist/.test(stderr)) return 'the roles of the backup are missing on the target: restore the globals first (restore --globals), or use --no-owner --no-acl';
-  if (/password authentication failed|no password supplied/i.test(stderr)) return 'check the user and password of --target (PGPASSWORD, the secret, or IAM auth)';
+  if (/already exists/.test(stderr))
+    return 'the target already has these objects: restore into an empty database, use --create, or --clean to replace them (all inside the one transaction)';
+  if (/role ".*" does not exist/.test(stderr))
+    return 'the roles of the backup are missing on the target: restore the globals first (restore --globals), or use --no-owner --no-acl';
+  if (/password authentication failed|no password supplied/i.test(stderr))
+    return 'check the user and password of --target (PGPASSWORD, the secret, or IAM auth)';
   if (/database ".*" does not exist/.test(stderr)) return 'create the database first, or use --create';
-  if (/permission denied/i.test(stderr)) return 'the target user lacks privileges for this restore (try --no-owner --no-acl, or a more privileged user)';
-  if (/could not (read|uncompress|decompress)|corrupt|unexpected end of|invalid (compressed|stored block)/i.test(stderr)) return 'the archive looks damaged: `verify --integrity-only` checks it against its manifest; pick another backup';
-  if (/out of shared memory|max_locks_per_transaction/i.test(stderr)) return 'one transaction holds a lock per object: raise max_locks_per_transaction on the target, or use --no-single-transaction';
+  if (/permission denied/i.test(stderr))
+    return 'the target user lacks privileges for this restore (try --no-owner --no-acl, or a more privileged user)';
+  if (/could not (read|uncompress|decompress)|corrupt|unexpected end of|invalid (compressed|stored block)/i.test(stderr))
+    return 'the archive looks damaged: `verify --integrity-only` checks it against its manifest; pick another backup';
+  if (/out of shared memory|max_locks_per_transaction/i.test(stderr))
+    return 'one transaction holds a lock per object: raise max_locks_per_transaction on the target, or use --no-single-transaction';
   return undefined;
 }
 
@@ -80,7 +86,9 @@ export class PgRestoreTarget implements RestoreTarget {
   async serverInfo(): Promise<ServerInfo> {
     if (this.#server) return this.#server;
     const info = await this.#withClient(null, async (c) => {
-      const [row] = (await c.query<{ v: string; n: string }>("select current_setting('server_version') as v, current_setting('server_version_num') as n")).rows;
+      const [row] = (
+        await c.query<{ v: string; n: string }>("select current_setting('server_version') as v, current_setting('server_version_num') as n")
+      ).rows;
       return { version: row!.v.split(' ')[0]!, versionNum: Number(row!.n), host: this.#conn.host };
     });
     this.#server = info;
@@ -96,7 +104,10 @@ export class PgRestoreTarget implements RestoreTarget {
       try {
         await c.query(`create database ${quoteIdent(name)} template template0 encoding 'UTF8'`);
       } catch (err) {
-        throw new ConnectionError(`creating database ${name} on ${this.description} failed: ${describeError(err)}`, { cause: err, hint: 'the user needs CREATEDB' });
+        throw new ConnectionError(`creating database ${name} on ${this.description} failed: ${describeError(err)}`, {
+          cause: err,
+          hint: 'the user needs CREATEDB',
+        });
       }
     });
   }
@@ -129,10 +140,22 @@ export class PgRestoreTarget implements RestoreTarget {
       const list = path.join(dir, 'database.list');
       await writeFile(list, entryIds.map((id) => `${id}\n`).join(''), { mode: 0o600 });
       const env = await this.#env();
-      const restore = spawnPipedTool('pg_restore', this.#tools.pgRestore, ['--format=custom', '--file=-', '--create', `--use-list=${list}`, ...filterArgs({ ...filters, schemas: [], tables: [], clean: false })], env, {
-        stdin: true,
-        stdout: true,
-      });
+      const restore = spawnPipedTool(
+        'pg_restore',
+        this.#tools.pgRestore,
+        [
+          '--format=custom',
+          '--file=-',
+          '--create',
+          `--use-list=${list}`,
+          ...filterArgs({ ...filters, schemas: [], tables: [], clean: false }),
+        ],
+        env,
+        {
+          stdin: true,
+          stdout: true,
+        },
+      );
       // pg_restore reads only the TOC for these entries and may exit before taking all of `head`.
       restore.stdin!.end(head);
       const out: Buffer[] = [];
@@ -140,18 +163,32 @@ export class PgRestoreTarget implements RestoreTarget {
       const rs = await restore.exited;
       if (statusFailed(rs)) throw new ToolProcessError('pg_restore', rs, { detail: 'creating the database (--create)' });
       // A few statements only: adapt them to older servers as a whole, then run them.
-      const adapted = await adaptDatabaseScript(Buffer.concat(out).toString('utf8'), (await this.serverInfo()).versionNum, this.#tools.major);
+      const adapted = await adaptDatabaseScript(
+        Buffer.concat(out).toString('utf8'),
+        (await this.serverInfo()).versionNum,
+        this.#tools.major,
+      );
       const psql = this.#psql(this.database ?? 'postgres', env, true);
       psql.stdin!.end(adapted.script);
       const ps = await psql.exited;
-      if (statusFailed(ps)) throw new ToolProcessError('psql', ps, { detail: 'creating the database (--create)', hint: /already exists/.test(ps.stderrTail) ? 'the database already exists: drop it first, or restore into it without --create' : hintFor(ps.stderrTail) });
+      if (statusFailed(ps))
+        throw new ToolProcessError('psql', ps, {
+          detail: 'creating the database (--create)',
+          hint: /already exists/.test(ps.stderrTail)
+            ? 'the database already exists: drop it first, or restore into it without --create'
+            : hintFor(ps.stderrTail),
+        });
       return { toleratedErrors: 0, filtered: adapted.filtered, notes: [] };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  async startGatedRestore(database: string, filters: ArchiveFilters, options: { readonly singleTransaction: boolean }): Promise<GatedRestore> {
+  async startGatedRestore(
+    database: string,
+    filters: ArchiveFilters,
+    options: { readonly singleTransaction: boolean },
+  ): Promise<GatedRestore> {
     const appName = `rds-s3-backup-restore-${randomBytes(6).toString('hex')}`;
     const env = await this.#env(appName);
     const filter = (await this.#needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
@@ -177,7 +214,9 @@ export class PgRestoreTarget implements RestoreTarget {
     stdin.on('error', () => {
       inputClosed = true;
     });
-    const outcome = options.singleTransaction ? 'nothing was committed' : 'objects restored before the failing statement remain (--no-single-transaction)';
+    const outcome = options.singleTransaction
+      ? 'nothing was committed'
+      : 'objects restored before the failing statement remain (--no-single-transaction)';
     const psqlFailed = (st: ExitStatus): ToolProcessError =>
       new ToolProcessError('psql', st, { detail: `the restore stopped before it was complete; ${outcome}`, hint: hintFor(st.stderrTail) });
     // pg_restore failing to write its script is a symptom of psql having stopped: psql's status says why.
@@ -201,12 +240,20 @@ export class PgRestoreTarget implements RestoreTarget {
       // A broken pipe is a symptom: psql (or pg_restore) ended, and its own status says why.
       const st = await Promise.race([psql.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
       if (st && statusFailed(st)) failWith(psqlFailed(st));
-      else failWith(new ToolProcessError('pg_restore', { code: null, signal: null, stderrTail: describeError(err) }, { detail: 'restore script pipeline failed' }));
+      else
+        failWith(
+          new ToolProcessError(
+            'pg_restore',
+            { code: null, signal: null, stderrTail: describeError(err) },
+            { detail: 'restore script pipeline failed' },
+          ),
+        );
     });
 
     const report = (): ToolReport => ({
       toleratedErrors: 0,
-      filtered: filter && filter.removed > 0 ? [`SET transaction_timeout (x${filter.removed}): the target server is older than PostgreSQL 17`] : [],
+      filtered:
+        filter && filter.removed > 0 ? [`SET transaction_timeout (x${filter.removed}): the target server is older than PostgreSQL 17`] : [],
       notes: [],
     });
 
@@ -265,7 +312,10 @@ export class PgRestoreTarget implements RestoreTarget {
         gate.release();
         const [ps] = await Promise.all([psql.exited, piped.catch(() => undefined)]);
         if (statusFailed(ps)) {
-          throw new ToolProcessError('psql', ps, { detail: options.singleTransaction ? 'the transaction did not commit; the target is unchanged' : outcome, hint: hintFor(ps.stderrTail) });
+          throw new ToolProcessError('psql', ps, {
+            detail: options.singleTransaction ? 'the transaction did not commit; the target is unchanged' : outcome,
+            hint: hintFor(ps.stderrTail),
+          });
         }
         return report();
       },
@@ -287,7 +337,14 @@ export class PgRestoreTarget implements RestoreTarget {
     await Promise.all(tools.map((t) => t.exited));
   }
 
-  async restoreFile(database: string, file: string, jobs: number, filters: ArchiveFilters, signal: AbortSignal | undefined, options: { readonly create: boolean }): Promise<ToolReport> {
+  async restoreFile(
+    database: string,
+    file: string,
+    jobs: number,
+    filters: ArchiveFilters,
+    signal: AbortSignal | undefined,
+    options: { readonly create: boolean },
+  ): Promise<ToolReport> {
     const env = await this.#env();
     const tolerate = await this.#needsTxTimeoutFilter();
     let tolerated = 0;
@@ -304,22 +361,41 @@ export class PgRestoreTarget implements RestoreTarget {
       }
       if (line.startsWith('pg_restore: error: ')) pendingError = line;
     };
-    const args = ['--format=custom', `--jobs=${jobs}`, '--no-password', ...(options.create ? ['--create'] : []), ...filterArgs(filters), dbArg(database), file];
+    const args = [
+      '--format=custom',
+      `--jobs=${jobs}`,
+      '--no-password',
+      ...(options.create ? ['--create'] : []),
+      ...filterArgs(filters),
+      dbArg(database),
+      file,
+    ];
     const restore = spawnPipedTool('pg_restore', this.#tools.pgRestore, args, env, { stdin: false, stdout: false, onStderrLine: onLine });
     const onAbort = (): void => restore.kill('SIGTERM');
     signal?.addEventListener('abort', onAbort, { once: true });
     const status = await restore.exited.finally(() => signal?.removeEventListener('abort', onAbort));
     if (pendingError !== null) fatal.push(pendingError);
-    if (signal?.aborted) throw new AbortedError('restore interrupted: pg_restore was stopped; objects restored so far remain (parallel restore is not one transaction)');
+    if (signal?.aborted)
+      throw new AbortedError(
+        'restore interrupted: pg_restore was stopped; objects restored so far remain (parallel restore is not one transaction)',
+      );
     // pg_restore exits 1 when it "ignored" errors: accept that only when every error was the one we expect.
     const onlyTolerated = status.code === 1 && status.signal === null && fatal.length === 0 && tolerated > 0;
     if (statusFailed(status) && !onlyTolerated) {
-      throw new ToolProcessError('pg_restore', status, { hint: hintFor(fatal.join('\n') || status.stderrTail), detail: fatal.length > 0 ? `${fatal.length} error(s), first: ${redact(fatal[0]!)}` : '' });
+      throw new ToolProcessError('pg_restore', status, {
+        hint: hintFor(fatal.join('\n') || status.stderrTail),
+        detail: fatal.length > 0 ? `${fatal.length} error(s), first: ${redact(fatal[0]!)}` : '',
+      });
     }
     return {
       toleratedErrors: tolerated,
       filtered: [],
-      notes: tolerated > 0 ? [`tolerated ${tolerated} error(s) "unrecognized configuration parameter transaction_timeout": pg_restore ${this.#tools.major} sets it, the server is older than PostgreSQL 17`] : [],
+      notes:
+        tolerated > 0
+          ? [
+              `tolerated ${tolerated} error(s) "unrecognized configuration parameter transaction_timeout": pg_restore ${this.#tools.major} sets it, the server is older than PostgreSQL 17`,
+            ]
+          : [],
     };
   }
 
@@ -334,7 +410,9 @@ export class PgRestoreTarget implements RestoreTarget {
     } else psql.stdin!.end(sql);
     const status = await psql.exited;
     if (statusFailed(status)) throw new ToolProcessError('psql', status, { detail: 'applying globals' });
-    const errors = lines.filter((l) => /\bERROR:/.test(l)).map((l) => redact(l.replace(/^psql:<stdin>:\d+: /, '').replace(/^psql:-:\d+: /, '')));
+    const errors = lines
+      .filter((l) => /\bERROR:/.test(l))
+      .map((l) => redact(l.replace(/^psql:<stdin>:\d+: /, '').replace(/^psql:-:\d+: /, '')));
     const expected = errors.filter((e) => /role ".*" already exists/.test(e));
     return { expectedErrors: expected, errors: errors.filter((e) => !expected.includes(e)) };
   }
@@ -355,7 +433,8 @@ export class PgRestoreTarget implements RestoreTarget {
       const rowCounts: Record<string, number> = {};
       for (const t of rows) {
         if (t.relkind !== 'r') continue;
-        const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`)).rows;
+        const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`))
+          .rows;
         rowCounts[`${t.nspname}.${t.relname}`] = Number(r!.n);
       }
       await c.query('commit');
@@ -369,14 +448,28 @@ export class PgRestoreTarget implements RestoreTarget {
 }
 
 /** pg_restore -l over the archive's first bytes (its TOC), with the restore's filters: "what would be restored". */
-export async function listArchive(tools: PgTools, head: Buffer, filters: ArchiveFilters, options: { create?: boolean } = {}): Promise<string[]> {
-  const restore = spawnPipedTool('pg_restore', tools.pgRestore, ['--format=custom', '--list', ...(options.create ? ['--create'] : []), ...filterArgs(filters)], { LC_ALL: 'C.UTF-8', PATH: '/usr/bin:/bin' }, { stdin: true, stdout: true });
+export async function listArchive(
+  tools: PgTools,
+  head: Buffer,
+  filters: ArchiveFilters,
+  options: { create?: boolean } = {},
+): Promise<string[]> {
+  const restore = spawnPipedTool(
+    'pg_restore',
+    tools.pgRestore,
+    ['--format=custom', '--list', ...(options.create ? ['--create'] : []), ...filterArgs(filters)],
+    { LC_ALL: 'C.UTF-8', PATH: '/usr/bin:/bin' },
+    { stdin: true, stdout: true },
+  );
   restore.stdin!.end(head);
   const chunks: Buffer[] = [];
   restore.stdout!.on('data', (c: Buffer) => chunks.push(c));
   const status = await restore.exited;
   if (statusFailed(status)) throw new ToolProcessError('pg_restore', status, { detail: 'listing the archive' });
-  return Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l.length > 0);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /**
@@ -385,7 +478,11 @@ export async function listArchive(tools: PgTools, head: Buffer, filters: Archive
  * provider those servers have, so dropping the clause changes nothing). Anything else an older server rejects
  * is reported by psql as it is.
  */
-export async function adaptDatabaseScript(script: string, serverVersionNum: number, toolsMajor: number): Promise<{ script: string; filtered: string[] }> {
+export async function adaptDatabaseScript(
+  script: string,
+  serverVersionNum: number,
+  toolsMajor: number,
+): Promise<{ script: string; filtered: string[] }> {
   const filtered: string[] = [];
   let text = script;
   if (serverVersionNum < PG17 && toolsMajor >= 17) {
@@ -403,7 +500,8 @@ export async function adaptDatabaseScript(script: string, serverVersionNum: numb
       n++;
       return head;
     });
-    if (n > 0) filtered.push('LOCALE_PROVIDER = libc in CREATE DATABASE: the target server is older than PostgreSQL 15 (libc is its only provider)');
+    if (n > 0)
+      filtered.push('LOCALE_PROVIDER = libc in CREATE DATABASE: the target server is older than PostgreSQL 15 (libc is its only provider)');
   }
   return { script: text, filtered };
 }

@@ -1,0 +1,48 @@
+import type { BackupConfig } from '../core/config/config.ts';
+import { runBackup, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
+import type { BackupStore } from '../core/ports/store.ts';
+import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
+import { PgSource } from '../postgres/source.ts';
+import { locatePgTools } from '../postgres/tools.ts';
+import { openStore } from '../storage/open-store.ts';
+
+export type ExecuteBackupOptions = {
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: BackupEvent) => void;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly store?: BackupStore;
+  readonly signer?: IamSigner;
+  readonly progressIntervalMs?: number;
+};
+
+/** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
+export async function executeBackup(config: BackupConfig, options: ExecuteBackupOptions = {}): Promise<BackupReport> {
+  const env = options.env ?? process.env;
+  const tools = await locatePgTools(config.pgtoolsDir, env);
+  const conn = await resolveConnection(config.connection, config.auth, { env, ...(options.signer ? { signer: options.signer } : {}) });
+  const store = options.store ?? openStore(config.target, { kmsKeyId: config.kmsKeyId });
+  const source = new PgSource(conn, tools);
+  try {
+    return await runBackup(
+      {
+        databases: config.databases,
+        globals: config.globals,
+        compression: config.compression,
+        rowCounts: config.rowCounts,
+        lockWaitTimeout: config.lockWaitTimeout,
+        partSizeMinBytes: config.partSizeMinBytes,
+        queueSize: config.queueSize,
+        kmsKeyId: config.kmsKeyId,
+      },
+      {
+        source,
+        store,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      },
+    );
+  } finally {
+    await source.close();
+  }
+}
