@@ -28,7 +28,10 @@ function median(xs: readonly number[]): number {
 
 function runCli(env: Record<string, string>): Promise<{ code: number | null; ms: number; stderr: string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'rds-s3-backup.js'), 'backup', '--quiet'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'rds-s3-backup.js'), 'backup', '--quiet'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, ms: performance.now() - t0, stderr })));
@@ -41,10 +44,24 @@ try {
   const info = await createDataset(pg, plan, MB);
   console.error(`dataset ${plan.database}: ${(info.databaseBytes / 1e9).toFixed(2)} GB in ${info.generateSeconds.toFixed(0)} s`);
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  const secretId = (await secrets.send(new CreateSecretCommand({ Name: 'bench', SecretString: JSON.stringify({ username: pg.user, password: pg.password, host: '127.0.0.1', port: pg.port }) }))).ARN!;
+  const secretId = (
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: 'bench',
+        SecretString: JSON.stringify({ username: pg.user, password: pg.password, host: '127.0.0.1', port: pg.port }),
+      }),
+    )
+  ).ARN!;
   secrets.destroy();
   const bucket = await moto.createBucket();
-  const common = { ...moto.env(), RDS_S3_BACKUP_SECRET_ID: secretId, RDS_S3_BACKUP_DATABASES: plan.database, RDS_S3_BACKUP_TO: `s3://${bucket}/bench`, PGSSLMODE: 'disable', POWERTOOLS_METRICS_DISABLED: 'true' };
+  const common = {
+    ...moto.env(),
+    RDS_S3_BACKUP_SECRET_ID: secretId,
+    RDS_S3_BACKUP_DATABASES: plan.database,
+    RDS_S3_BACKUP_TO: `s3://${bucket}/bench`,
+    PGSSLMODE: 'disable',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
   const container: number[] = [];
   const inside: number[] = [];
   const cli: number[] = [];
@@ -64,7 +81,9 @@ try {
   console.log(`| ${(info.databaseBytes / 1e9).toFixed(2)} GB → S3 (moto), zstd default, ${REPS} alternating runs | median | min–max |`);
   console.log('| --- | --- | --- |');
   console.log(`| CLI on the host (\`rds-s3-backup backup\`) | ${s(median(cli))} | ${s(Math.min(...cli))}–${s(Math.max(...cli))} |`);
-  console.log(`| container, \`podman run\` to exit | ${s(median(container))} | ${s(Math.min(...container))}–${s(Math.max(...container))} |`);
+  console.log(
+    `| container, \`podman run\` to exit | ${s(median(container))} | ${s(Math.min(...container))}–${s(Math.max(...container))} |`,
+  );
   console.log(`| container, the entrypoint's own duration | ${s(median(inside))} | ${s(Math.min(...inside))}–${s(Math.max(...inside))} |`);
   console.log(`\n1-min load average during the runs: ${loads.map((l) => l.toFixed(2)).join(', ')} (2 cores, shared)`);
 } finally {

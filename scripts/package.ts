@@ -243,7 +243,9 @@ async function main(): Promise<void> {
     }
 
     // `npm run image` records the container images in the same file (its "images" key): keep them.
-    const previous = existsSync(path.join(out, 'manifest.json')) ? (JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { images?: unknown }) : {};
+    const previous = existsSync(path.join(out, 'manifest.json'))
+      ? (JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { images?: unknown })
+      : {};
     const manifest = {
       schema: 'rds-s3-backup/lambda-artifacts@1',
       tool: { name: pkg.name, version: pkg.version },

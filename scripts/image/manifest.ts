@@ -25,9 +25,13 @@ export type ImageEntry = {
 };
 
 export function writeImageManifest(file: string, images: readonly ImageEntry[]): void {
-  const existing = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : { schema: 'rds-s3-backup/artifacts@1' };
+  const existing = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+    : { schema: 'rds-s3-backup/artifacts@1' };
   // Entries of arches/variants not rebuilt this time stay.
-  const kept = Array.isArray(existing.images) ? (existing.images as ImageEntry[]).filter((o) => !images.some((n) => n.file === o.file)) : [];
+  const kept = Array.isArray(existing.images)
+    ? (existing.images as ImageEntry[]).filter((o) => !images.some((n) => n.file === o.file))
+    : [];
   const next = { ...existing, images: [...kept, ...images].sort((a, b) => a.file.localeCompare(b.file)) };
   writeFileSync(`${file}.tmp`, JSON.stringify(next, null, 2) + '\n');
   renameSync(`${file}.tmp`, file);

@@ -22,7 +22,17 @@ function run(cmd: string, args: readonly string[], options: { cwd?: string } = {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024, ...options });
   } catch (err) {
     const e = err as { stderr?: string };
-    throw new ImageBuildError(`${cmd} ${args.slice(0, 4).join(' ')}… failed`, [String(e.stderr ?? err).trim().split('\n').slice(-8).join('\n')], { cause: err });
+    throw new ImageBuildError(
+      `${cmd} ${args.slice(0, 4).join(' ')}… failed`,
+      [
+        String(e.stderr ?? err)
+          .trim()
+          .split('\n')
+          .slice(-8)
+          .join('\n'),
+      ],
+      { cause: err },
+    );
   }
 }
 
@@ -100,7 +110,12 @@ export function gc(layout: string): void {
   run('umoci', ['gc', '--layout', layout]);
 }
 
-export type LayoutFacts = { readonly manifestDigest: string; readonly configDigest: string; readonly layers: readonly { digest: string; size: number; diffId: string }[]; readonly compressedBytes: number };
+export type LayoutFacts = {
+  readonly manifestDigest: string;
+  readonly configDigest: string;
+  readonly layers: readonly { digest: string; size: number; diffId: string }[];
+  readonly compressedBytes: number;
+};
 
 type Descriptor = { mediaType: string; digest: string; size: number; annotations?: Record<string, string> };
 

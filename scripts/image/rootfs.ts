@@ -55,7 +55,8 @@ export function stageBase(root: string, deps: RuntimeDeps, pgtoolsDir: string, c
   const facts = ARCH_FACTS[deps.arch];
   const libDir = `/usr/lib/${facts.triplet}`;
   mkdirSync(path.join(root, libDir), { recursive: true });
-  for (const name of readdirSync(path.join(pgtoolsDir, 'lib'))) put(root, `${libDir}/${name}`, path.join(pgtoolsDir, 'lib', name), name === facts.loader ? 0o755 : 0o644);
+  for (const name of readdirSync(path.join(pgtoolsDir, 'lib')))
+    put(root, `${libDir}/${name}`, path.join(pgtoolsDir, 'lib', name), name === facts.loader ? 0o755 : 0o644);
   for (const [imagePath, from] of deps.libs) put(root, imagePath, from, 0o644);
   // Merged /usr: the interpreter path in every binary (/lib64/ld-linux-x86-64.so.2, /lib/ld-linux-aarch64.so.1).
   link(root, '/lib', 'usr/lib');
@@ -84,7 +85,8 @@ export function stageBase(root: string, deps: RuntimeDeps, pgtoolsDir: string, c
   put(root, '/usr/share/doc/node/LICENSE', deps.node.license, 0o644);
   for (const [pkg, file] of deps.copyrights) put(root, `/usr/share/doc/${pkg}/copyright`, file, 0o644);
   const docs = path.join(pgtoolsDir, 'share', 'doc');
-  if (existsSync(docs)) cpSync(docs, path.join(root, 'usr/share/doc'), { recursive: true, dereference: true, force: false, errorOnExist: false });
+  if (existsSync(docs))
+    cpSync(docs, path.join(root, 'usr/share/doc'), { recursive: true, dereference: true, force: false, errorOnExist: false });
 }
 
 /** Layer 2: the pg tools bundle's binaries at /opt/pgtools (its libraries are in the base layer). */
@@ -120,7 +122,8 @@ export function stagePostgres(root: string, installs: readonly { major: number; 
       });
     }
     // The npm package's licence (MIT) and PostgreSQL's own travel with the binaries.
-    for (const f of ['LICENSE.md', 'LICENSE']) if (existsSync(path.join(nativeDir, '..', f))) copyFileSync(path.join(nativeDir, '..', f), path.join(dest, f));
+    for (const f of ['LICENSE.md', 'LICENSE'])
+      if (existsSync(path.join(nativeDir, '..', f))) copyFileSync(path.join(nativeDir, '..', f), path.join(dest, f));
     // Read by src/container/embedded.ts: the version the drill reports.
     writeFileSync(path.join(dest, 'VERSION'), `${version}\n`);
   }

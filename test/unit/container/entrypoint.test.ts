@@ -58,16 +58,27 @@ test('backup config: the image CA bundle is the verify-full default, an explicit
     assert.equal(parseContainerBackupConfig({ ...base, PGSSLROOTCERT: ca }, '/nonexistent').backup.connection.sslrootcert, ca);
     assert.equal(parseContainerBackupConfig({ ...base, PGSSLMODE: 'require' }, ca).backup.connection.sslrootcert, null);
     // Missing CA file for verify-full: a clear configuration error, not a TLS failure at connect time.
-    assert.throws(() => parseContainerBackupConfig(base, path.join(dir, 'missing.pem')), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'PGSSLROOTCERT'));
+    assert.throws(
+      () => parseContainerBackupConfig(base, path.join(dir, 'missing.pem')),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'PGSSLROOTCERT'),
+    );
     // Passwords in the task definition are refused as on Lambda.
-    assert.throws(() => parseContainerBackupConfig({ ...base, PGPASSWORD: 'x' }, ca), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'PGPASSWORD'));
+    assert.throws(
+      () => parseContainerBackupConfig({ ...base, PGPASSWORD: 'x' }, ca),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'PGPASSWORD'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('drill config: databases from RDS_S3_BACKUP_DATABASES, source from FROM or TO, no connection settings needed', () => {
-  const c = parseDrillConfig({ RDS_S3_BACKUP_TO: 's3://bucket/prod', RDS_S3_BACKUP_DATABASES: 'shop, app,shop', PGHOST: 'ignored', PGUSER: 'ignored' });
+  const c = parseDrillConfig({
+    RDS_S3_BACKUP_TO: 's3://bucket/prod',
+    RDS_S3_BACKUP_DATABASES: 'shop, app,shop',
+    PGHOST: 'ignored',
+    PGUSER: 'ignored',
+  });
   assert.deepEqual(c.databases, ['shop', 'app']);
   const v = c.forDatabase('shop');
   assert.equal(v.source.url, 's3://bucket/prod');
@@ -75,8 +86,14 @@ test('drill config: databases from RDS_S3_BACKUP_DATABASES, source from FROM or 
   assert.equal(v.record, true);
   assert.equal(v.target, null, 'a throwaway server, never a configured one');
   assert.equal(parseDrillConfig({ RDS_S3_BACKUP_FROM: 's3://backups-bucket/x', RDS_S3_BACKUP_DATABASES: 'all' }).databases, null);
-  assert.throws(() => parseDrillConfig({}), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'RDS_S3_BACKUP_FROM'));
-  assert.throws(() => parseDrillConfig({ RDS_S3_BACKUP_FROM: 'ftp://x' }), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'RDS_S3_BACKUP_FROM'));
+  assert.throws(
+    () => parseDrillConfig({}),
+    (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'RDS_S3_BACKUP_FROM'),
+  );
+  assert.throws(
+    () => parseDrillConfig({ RDS_S3_BACKUP_FROM: 'ftp://x' }),
+    (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.field === 'RDS_S3_BACKUP_FROM'),
+  );
 });
 
 test('SIGTERM aborts once; a second signal is ignored; the hard stop fires only if cleanup hangs', async () => {
@@ -93,14 +110,16 @@ test('SIGTERM aborts once; a second signal is ignored; the hard stop fires only 
   assert.equal(signals.listenerCount('SIGTERM'), 0);
 });
 
-test('metrics: the Lambda\'s per-database EMF becomes PutMetricData datums with the same names, units and dimensions', async () => {
+test("metrics: the Lambda's per-database EMF becomes PutMetricData datums with the same names, units and dimensions", async () => {
   const sent: MetricDatum[] = [];
   const t = createContainerTelemetry({ POWERTOOLS_SERVICE_NAME: 'nightly' }, async (_ns, data) => void sent.push(...data));
   publishDatabaseMetrics(t.database, { kind: 'database', database: 'shop', ok: true, bytes: 1000, durationMs: 500 } as never);
   t.run.addMetric('BackupSucceeded', MetricUnit.Count, 1);
   t.run.publishStoredMetrics();
   await t.flush();
-  const view = sent.map((d) => `${d.MetricName} ${d.Unit} ${d.Value} ${(d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).join(',')}`).sort();
+  const view = sent
+    .map((d) => `${d.MetricName} ${d.Unit} ${d.Value} ${(d.Dimensions ?? []).map((x) => `${x.Name}=${x.Value}`).join(',')}`)
+    .sort();
   assert.deepEqual(view, [
     'BackupBytes Bytes 1000 service=nightly,database=shop',
     'BackupDuration Milliseconds 500 service=nightly,database=shop',
@@ -108,7 +127,14 @@ test('metrics: the Lambda\'s per-database EMF becomes PutMetricData datums with 
     'BackupThroughput Bytes/Second 2000 service=nightly,database=shop',
     'DatabaseBackupSucceeded Count 1 service=nightly,database=shop',
   ]);
-  assert.equal(emfToDatums({ _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'n', Dimensions: [['a']], Metrics: [{ Name: 'm', Unit: 'Count' }] }] }, a: 'x', m: [1, 2] })[0]!.Values?.length, 2);
+  assert.equal(
+    emfToDatums({
+      _aws: { Timestamp: 0, CloudWatchMetrics: [{ Namespace: 'n', Dimensions: [['a']], Metrics: [{ Name: 'm', Unit: 'Count' }] }] },
+      a: 'x',
+      m: [1, 2],
+    })[0]!.Values?.length,
+    2,
+  );
 });
 
 test('a failing PutMetricData is logged and swallowed: metrics never fail a backup', async () => {

@@ -15,16 +15,26 @@ test('dist/manifest.json: the image build owns "images" only; entries not rebuil
     writeFileSync(file, JSON.stringify({ schema: 'rds-s3-backup/lambda-artifacts@1', artifacts: [{ file: 'function.zip' }] }));
     writeImageManifest(file, [entry('image-backup-amd64.oci.tar', 'sha256:a'), entry('image-backup-arm64.oci.tar', 'sha256:b')]);
     writeImageManifest(file, [entry('image-backup-amd64.oci.tar', 'sha256:c')]);
-    const m = JSON.parse(readFileSync(file, 'utf8')) as { schema: string; artifacts: unknown[]; images: { file: string; manifestDigest: string }[] };
+    const m = JSON.parse(readFileSync(file, 'utf8')) as {
+      schema: string;
+      artifacts: unknown[];
+      images: { file: string; manifestDigest: string }[];
+    };
     assert.equal(m.schema, 'rds-s3-backup/lambda-artifacts@1');
     assert.equal(m.artifacts.length, 1);
-    assert.deepEqual(m.images.map((i) => [i.file, i.manifestDigest]), [['image-backup-amd64.oci.tar', 'sha256:c'], ['image-backup-arm64.oci.tar', 'sha256:b']]);
+    assert.deepEqual(
+      m.images.map((i) => [i.file, i.manifestDigest]),
+      [
+        ['image-backup-amd64.oci.tar', 'sha256:c'],
+        ['image-backup-arm64.oci.tar', 'sha256:b'],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('the verify image\'s throwaway servers are found under /opt/postgresql/<major>, newest first; none outside an image', () => {
+test("the verify image's throwaway servers are found under /opt/postgresql/<major>, newest first; none outside an image", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsb-pg-'));
   try {
     assert.equal(imageEmbeddedInstalls(path.join(dir, 'missing')), null);
