@@ -142,9 +142,11 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
   });
 
   test('the build is reproducible and within the size budget', async () => {
-    const again = buildImages();
+    // The backup image only: the verify image is the same layers plus one staged the same way.
+    const again = buildImages('backup');
     try {
-      const digests = (b: BuiltImages) => Object.fromEntries(b.manifest.images.map((i) => [i.file, i.manifestDigest]));
+      const digests = (b: BuiltImages) =>
+        Object.fromEntries(b.manifest.images.filter((i) => i.variant === 'backup').map((i) => [i.file, i.manifestDigest]));
       assert.deepEqual(digests(again), digests(built!), 'same inputs, same digests');
       const bytes = (file: string) =>
         createHash('sha256')

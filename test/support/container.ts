@@ -18,11 +18,11 @@ export type BuiltImages = {
   readonly manifest: { images: { file: string; variant: string; compressedBytes: number; manifestDigest: string; architecture: string }[] };
 };
 
-/** Builds the host architecture's images from the current sources into a temporary directory. */
-export function buildImages(): BuiltImages {
+/** Builds the host architecture's images (or only the backup image) from the current sources into a temporary directory. */
+export function buildImages(variant: 'all' | 'backup' = 'all'): BuiltImages {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsb-image-'));
   const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), '--arch', arch, '--out', dir], {
+  execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), '--arch', arch, '--variant', variant, '--out', dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: REPO,
   });
