@@ -9,8 +9,7 @@ import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts'
 import { applySelection, parseEvent } from './event.ts';
 import { resolveInstance, type DescribeInstance } from './instance.ts';
 import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from './telemetry.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from '../core/env.ts';
 
 /** The part of Lambda's context object the handler uses. */
 export type LambdaContext = {

@@ -1,8 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BackupEvent, DatabaseResult } from '../core/backup/run-backup.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from '../core/env.ts';
 
 /** Names the Terraform module's alarms depend on: change them together. */
 export const METRICS = {

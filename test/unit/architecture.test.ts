@@ -71,6 +71,15 @@ test('every import under src/ follows the allowed direction of ARCHITECTURE.md',
   assert.deepEqual(bad, []);
 });
 
+test('only the entrypoints read process.env; everything below gets the Env handed down', () => {
+  const readers = sources(SRC).filter(
+    (f) =>
+      !ENTRYPOINTS.includes(f.split('/')[0]!) &&
+      /\bprocess\.env\b/.test(readFileSync(path.join(SRC, f), 'utf8').replace(/^\s*(\/\/|\*|\/\*).*$/gm, '')),
+  );
+  assert.deepEqual(readers, []);
+});
+
 test('the rules refuse each forbidden direction (the check can fail)', () => {
   const cases: [string, string, boolean][] = [
     ['core/restore/verify.ts', "import { S3Client } from '@aws-sdk/client-s3';", false],
