@@ -7,7 +7,7 @@ import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from '../p
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
 import type { Env } from '../core/env.ts';
 
@@ -15,7 +15,7 @@ import type { Env } from '../core/env.ts';
 export function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { readonly env: Env; readonly signer?: IamSigner },
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -63,8 +63,10 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteOption
     },
     {
       store,
-      scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,
-      ...runOptions(options),
+      scratch: tools ? scratchProvider(config, tools, { env, signer: options.signer }) : null,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      progressIntervalMs: options.progressIntervalMs,
     },
   );
 }

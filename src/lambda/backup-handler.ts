@@ -134,7 +134,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         region: (backup.auth.mode === 'iam' ? backup.auth.region : null) ?? (env.RDS_S3_BACKUP_DB_REGION || null),
         authMode: backup.auth.mode,
         signal: budget.signal,
-        ...(deps.describeInstance ? { describe: deps.describeInstance } : {}),
+        describe: deps.describeInstance,
       });
       logger.info('RDS instance resolved', { instance: ep.id, host: ep.host, port: ep.port, status: ep.status, engine: ep.engine });
       backup = withEndpoint(backup, ep.host, ep.port);
@@ -160,7 +160,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
           env,
           onEvent: events.onEvent,
           progressIntervalMs: PROGRESS_SAMPLE_MS,
-          ...(deps.signer ? { signer: deps.signer } : {}),
+          signer: deps.signer,
         }),
         budget.hardStop,
       ]);

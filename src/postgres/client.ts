@@ -86,5 +86,5 @@ export function connectionError(c: ResolvedConnection, database: string, err: un
     hint =
       "the server's pg_hba.conf does not admit this user, database and client address (on RDS: check the security group and the user's grants)";
   else if (/certificate|SSL|self.signed/i.test(msg)) hint = 'TLS failed: check PGSSLMODE and PGSSLROOTCERT';
-  return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, ...(hint ? { hint } : {}) });
+  return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, hint });
 }

@@ -82,7 +82,7 @@ export const defaultIamSigner: IamSigner = async (p) => {
 export async function resolveConnection(
   conn: ConnectionSettings,
   auth: AuthSettings,
-  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner },
+  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner | undefined },
 ): Promise<ResolvedConnection> {
   const env = deps.env;
   const base = {

@@ -86,7 +86,7 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   else if (/region/i.test(msg)) hint = 'set AWS_REGION';
   return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
     cause: err,
-    ...(hint ? { hint } : {}),
+    hint,
   });
 }
 
@@ -178,7 +178,7 @@ export class S3Store implements BackupStore {
           }
         }
         const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
-        throw leftOpen ? new StorageError(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) }) : e;
+        throw leftOpen ? new StorageError(e.message + leftOpen, { cause, hint: e.hint }) : e;
       },
     );
     return { done, uploadedBytes: () => uploaded };

@@ -61,10 +61,10 @@ export type BackupDeps = {
   readonly source: DatabaseSource;
   readonly store: BackupStore;
   readonly now?: () => Date;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (event: BackupEvent) => void;
+  readonly signal?: AbortSignal | undefined;
+  readonly onEvent?: ((event: BackupEvent) => void) | undefined;
   /** How often progress events fire. */
-  readonly progressIntervalMs?: number;
+  readonly progressIntervalMs?: number | undefined;
 };
 
 export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';

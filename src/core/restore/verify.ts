@@ -41,9 +41,9 @@ export type VerifyDeps = {
   readonly store: BackupStore;
   /** Not needed for integrity-only. */
   readonly scratch: ScratchProvider | null;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: VerifyEvent) => void;
-  readonly progressIntervalMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly onEvent?: ((e: VerifyEvent) => void) | undefined;
+  readonly progressIntervalMs?: number | undefined;
   readonly now?: () => Date;
 };
 
@@ -251,9 +251,9 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
               store: deps.store,
               target: scratch.target,
               lister: async () => [],
-              ...(deps.signal ? { signal: deps.signal } : {}),
-              ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
-              ...(deps.progressIntervalMs !== undefined ? { progressIntervalMs: deps.progressIntervalMs } : {}),
+              signal: deps.signal,
+              onEvent: deps.onEvent,
+              progressIntervalMs: deps.progressIntervalMs,
             },
           );
           checks = { ...checks, sha256: true, restore: true };
