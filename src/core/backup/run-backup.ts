@@ -1,6 +1,6 @@
 import { AbortedError, BackupToolError, describeError } from '../errors.ts';
 import { backupKeys, databaseFolder, globalsFolder, newBackupId, parseKey } from '../catalog/keys.ts';
-import { serializeManifest, type Manifest } from '../catalog/manifest.ts';
+import { MANIFEST_SCHEMA, serializeManifest, type Manifest } from '../catalog/manifest.ts';
 import { choosePartSize } from '../config/part-size.ts';
 import type { DatabaseSource, ServerInfo, Snapshot } from '../ports/database-source.ts';
 import type { BackupStore } from '../ports/store.ts';
@@ -178,7 +178,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
 
     const finished = one.now();
     const manifest: Manifest = {
-      schema: 'rds-s3-backup/manifest@1',
+      schema: MANIFEST_SCHEMA,
       kind: one.kind,
       id,
       database: one.database,
