@@ -137,7 +137,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     const partSize = choosePartSize(size, plan.partSizeMinBytes);
     deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
 
-    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, true, plan.lockWaitTimeout);
+    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, plan.lockWaitTimeout);
     const proc =
       one.kind === 'database'
         ? await deps.source.startDump({
@@ -145,7 +145,6 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
             compression: plan.compression,
             snapshot: snapshot?.id ?? null,
             lockWaitTimeout: plan.lockWaitTimeout,
-            extraArgs: [],
           })
         : await deps.source.startGlobalsDump();
 
