@@ -101,13 +101,10 @@ export class PgSource implements DatabaseSource {
     } catch (err) {
       await c.end().catch(() => undefined);
       const lock = /lock timeout/i.test(describeError(err));
-      throw new ConnectionError(
-        `exporting a snapshot of ${database} and counting its rows failed: ${describeError(err)}`,
-        {
-          cause: err,
-          ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
-        },
-      );
+      throw new ConnectionError(`exporting a snapshot of ${database} and counting its rows failed: ${describeError(err)}`, {
+        cause: err,
+        ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
+      });
     }
   }
 
