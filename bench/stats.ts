@@ -15,7 +15,7 @@ export function spread(values: readonly number[]): Spread {
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
 
-export function round(value: number, digits = 2): number {
+function round(value: number, digits = 2): number {
   if (!Number.isFinite(value)) return value;
   const f = 10 ** digits;
   return Math.round(value * f) / f;

@@ -12,7 +12,7 @@ import { openRestoreTarget } from './restore.ts';
 import type { Env } from '../core/env.ts';
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(
+function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
   options: { readonly env: Env; readonly signer?: IamSigner | undefined },

@@ -17,7 +17,7 @@ export type DescribeInstance = (
   options: { region: string | null; signal?: AbortSignal | undefined },
 ) => Promise<unknown>;
 
-export const describeWithSdk: DescribeInstance = async (ref, options) => {
+const describeWithSdk: DescribeInstance = async (ref, options) => {
   const client = new RDSClient(options.region ? { region: options.region } : {});
   try {
     const out = await client.send(

@@ -17,9 +17,9 @@ export const METRICS = {
   throughput: 'BackupThroughput',
 } as const;
 
-export const DEFAULT_NAMESPACE = 'RdsS3Backup';
+const DEFAULT_NAMESPACE = 'RdsS3Backup';
 /** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/catalog/keys.ts). */
-export const GLOBALS_DIMENSION = '@globals';
+const GLOBALS_DIMENSION = '@globals';
 
 export type Telemetry = {
   readonly logger: Logger;
@@ -44,7 +44,7 @@ export function createTelemetry(env: Env): Telemetry {
 }
 
 /** Emits one EMF document for a database result with dimensions service + database. */
-export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult): void {
+function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult): void {
   metrics.addDimension('database', result.kind === 'globals' ? GLOBALS_DIMENSION : (result.database ?? GLOBALS_DIMENSION));
   if (result.ok) {
     metrics.addMetric(METRICS.databaseSucceeded, MetricUnit.Count, 1);

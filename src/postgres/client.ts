@@ -65,7 +65,7 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
   throw connectionError(c, database, lastErr);
 }
 
-export function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {
+function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {
   const msg = describeError(err);
   const where = `${c.user ?? '(default user)'}@${c.host ?? '(local socket)'}:${c.port}/${database}`;
   let hint: string | undefined;

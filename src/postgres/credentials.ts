@@ -46,7 +46,7 @@ export function parseRdsSecret(text: string | undefined): RdsSecret {
   };
 }
 
-export async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
+async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
   let text: string | undefined;
   try {
     const sm = await import('@aws-sdk/client-secrets-manager');
@@ -74,7 +74,7 @@ export function regionForIam(configured: string | null, host: string | null, env
 
 export type IamSigner = (p: { hostname: string; port: number; username: string; region: string }) => Promise<string>;
 
-export const defaultIamSigner: IamSigner = async (p) => {
+const defaultIamSigner: IamSigner = async (p) => {
   const { Signer } = await import('@aws-sdk/rds-signer');
   return new Signer(p).getAuthToken();
 };

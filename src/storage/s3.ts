@@ -27,7 +27,7 @@ export type S3StoreOptions = {
 const ABORT_TIMEOUT_MS = 10_000;
 
 /** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
-export function needsPathStyle(env: Env): boolean {
+function needsPathStyle(env: Env): boolean {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   if (!endpoint) return false;
   try {
@@ -67,7 +67,7 @@ function errorCode(err: unknown): string {
 }
 
 /** Turns SDK errors into a message that says what failed and what to do. */
-export function s3Error(action: string, where: string, err: unknown): StorageError {
+function s3Error(action: string, where: string, err: unknown): StorageError {
   const code = errorCode(err);
   const msg = describeError(err);
   let hint: string | undefined;

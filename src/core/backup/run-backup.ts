@@ -67,8 +67,8 @@ export type BackupDeps = {
   readonly progressIntervalMs?: number | undefined;
 };
 
-export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
-export const GLOBALS_CONTENT_TYPE = 'application/sql';
+const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
+const GLOBALS_CONTENT_TYPE = 'application/sql';
 
 /** Raised by callers that must fail on any unsuccessful database (CLI exit code, Lambda error). */
 export class BackupRunError extends BackupToolError {

@@ -10,9 +10,9 @@ import { MAX_NAME_BYTES } from '../config/database-name.ts';
  * Keys of one database sort by time; '@' never appears in an encoded database name, so '@globals' cannot collide.
  */
 
-export const GLOBALS_FOLDER = '@globals';
+const GLOBALS_FOLDER = '@globals';
 
-export const Suffix = {
+const Suffix = {
   dump: '.dump',
   globals: '.sql',
   manifest: '.manifest.json',

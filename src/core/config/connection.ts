@@ -5,10 +5,9 @@ import { type ConnInfo, parseConnInfo } from './conninfo.ts';
 import type { RawValues } from './raw.ts';
 import { parseTargetUrl, type TargetUrl } from './target-url.ts';
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
-export const AUTH_MODES = ['password', 'secret', 'iam'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+type SslMode = (typeof SSL_MODES)[number];
+const AUTH_MODES = ['password', 'secret', 'iam'] as const;
 
 export type ConnectionSettings = {
   readonly host: string | null;

@@ -21,7 +21,7 @@ export type VerifyPlan = {
 };
 
 /** A server to restore into: a throwaway embedded one, or the user's scratch server (--target). */
-export type Scratch = {
+type Scratch = {
   readonly target: RestoreTarget;
   readonly kind: 'embedded' | 'target';
   readonly version: string;
