@@ -53,6 +53,13 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     if (typeof parsed === 'string') issues.add('dbname', parsed);
     else ci = parsed;
   }
+  // libpq connects to hostaddr but checks TLS and the password file against host; the pg client and the tools here
+  // would not do both, so it is refused rather than used as the host.
+  if (ci.hostaddr !== undefined)
+    issues.add('dbname', 'hostaddr is not supported: give the server as host= (a name, or an IP address with sslmode below verify-full)');
+  // Our sessions carry our own names: a restore finds (and ends) its own session by a unique application_name.
+  if (ci.application_name !== undefined)
+    issues.add('dbname', 'application_name is not supported: rds-s3-backup names its own sessions (rds-s3-backup, or a per-restore name)');
   const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
   const sslmode = (pick('sslmode', 'sslmode') ?? 'prefer').toLowerCase();
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
