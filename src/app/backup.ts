@@ -1,4 +1,4 @@
-import type { BackupConfig } from '../core/config/config.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
 import { runBackup, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
 import type { BackupStore } from '../core/ports/store.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';

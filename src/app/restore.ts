@@ -1,5 +1,6 @@
 import os from 'node:os';
-import type { RestoreConfig, RestoreTargetSettings, VerifyConfig } from '../core/config/config.ts';
+import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
+import type { VerifyConfig } from '../core/config/verify-config.ts';
 import { ToolError } from '../core/errors.ts';
 import { runRestore, type RestoreEvent, type RestoreReport } from '../core/restore/restore.ts';
 import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';

@@ -1,5 +1,6 @@
 import { BackupRunError } from '../core/backup/run-backup.ts';
-import { collectRaw, parseBackupConfig } from '../core/config/config.ts';
+import { parseBackupConfig } from '../core/config/backup-config.ts';
+import { collectRaw } from '../core/config/raw.ts';
 import { ExitCode } from '../core/errors.ts';
 import { executeBackup } from '../app/backup.ts';
 import { parseCommandArgs } from './args.ts';

@@ -1,5 +1,6 @@
 import { listCatalog, listIncompleteUploads, type CatalogEntry } from '../core/catalog/listing.ts';
-import { collectRaw, parseListConfig } from '../core/config/config.ts';
+import { parseListConfig } from '../core/config/list-config.ts';
+import { collectRaw } from '../core/config/raw.ts';
 import { ExitCode } from '../core/errors.ts';
 import { openStore } from '../storage/open-store.ts';
 import { parseCommandArgs } from './args.ts';

@@ -1,4 +1,5 @@
-import { collectRaw, parseRestoreConfig } from '../core/config/config.ts';
+import { collectRaw } from '../core/config/raw.ts';
+import { parseRestoreConfig } from '../core/config/restore-config.ts';
 import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
 import type { RestoreEvent } from '../core/restore/restore.ts';
 import { executeRestore } from '../app/restore.ts';

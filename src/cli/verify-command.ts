@@ -1,4 +1,5 @@
-import { collectRaw, parseVerifyConfig } from '../core/config/config.ts';
+import { collectRaw } from '../core/config/raw.ts';
+import { parseVerifyConfig } from '../core/config/verify-config.ts';
 import { ExitCode } from '../core/errors.ts';
 import type { VerifyEvent } from '../core/restore/verify.ts';
 import { executeVerify } from '../app/restore.ts';

@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { executeBackup } from '../app/backup.ts';
 import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResult } from '../core/backup/run-backup.ts';
-import type { BackupConfig } from '../core/config/config.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
 import { AbortedError, BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { HardStopError, LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';

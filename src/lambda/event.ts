@@ -1,4 +1,5 @@
-import { checkDatabaseName, type BackupConfig } from '../core/config/config.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
+import { checkDatabaseName } from '../core/config/database-name.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**

@@ -1,6 +1,6 @@
 // Loaded on first use: most runs need only one auth mode, and every SDK client costs start-up time and memory.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AuthSettings, ConnectionSettings } from '../core/config/config.ts';
+import type { AuthSettings, ConnectionSettings } from '../core/config/connection.ts';
 import { CredentialsError, describeError } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
 

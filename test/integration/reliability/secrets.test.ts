@@ -20,7 +20,8 @@ import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { sampleProcesses, processTree, type ProcSample } from '../../support/proc-sampler.ts';
 import { prepareLambda, scheduledEvent, type LambdaHarness, type LambdaRun } from '../../support/lambda-runner.ts';
 import { until } from '../../support/invariants.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
 import { executeBackup } from '../../../src/app/backup.ts';
 
 const PASSWORD = 'Sx7-harness-PGPASSWORD-d41c9';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libpqEnv, parseRdsSecret, regionForIam, resolveConnection } from '../../../src/postgres/credentials.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
 
 const cfg = (flags: Record<string, string>, env: Record<string, string> = {}) =>
   parseBackupConfig(collectRaw('backup', { to: 'file:///x', ...flags }, env));

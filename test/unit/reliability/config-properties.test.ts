@@ -1,10 +1,12 @@
-// Property-based tests of the configuration boundary (src/core/config/config.ts): whatever arrives from flags and the
+// Property-based tests of the configuration boundary (src/core/config/, one parser per command): whatever arrives from flags and the
 // environment, parsing yields a frozen config or a ConfigError naming the bad fields — never another exception,
 // and never the password in the message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { collectRaw, parseBackupConfig, parseListConfig, type RawValues } from '../../../src/core/config/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { parseListConfig } from '../../../src/core/config/list-config.ts';
+import { collectRaw, type RawValues } from '../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { OPTIONS, optionLabel, optionsFor, type OptionSpec } from '../../../src/core/config/options.ts';
 

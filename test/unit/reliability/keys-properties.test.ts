@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { checkDatabaseName } from '../../../src/core/config/config.ts';
+import { checkDatabaseName } from '../../../src/core/config/database-name.ts';
 import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/catalog/keys.ts';
 import { parseTargetUrl } from '../../../src/core/config/target-url.ts';
 import { StorageError } from '../../../src/core/errors.ts';

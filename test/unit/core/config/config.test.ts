@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRaw, parseBackupConfig, parseListConfig } from '../../../../src/core/config/config.ts';
+import { parseBackupConfig } from '../../../../src/core/config/backup-config.ts';
+import { parseListConfig } from '../../../../src/core/config/list-config.ts';
+import { collectRaw } from '../../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../../src/core/errors.ts';
 
 const SECRET = 'Sup3r-Secret-Pa55';

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRaw, parseRestoreConfig, parseVerifyConfig } from '../../../../src/core/config/config.ts';
+import { collectRaw } from '../../../../src/core/config/raw.ts';
+import { parseRestoreConfig } from '../../../../src/core/config/restore-config.ts';
+import { parseVerifyConfig } from '../../../../src/core/config/verify-config.ts';
 import { ConfigError } from '../../../../src/core/errors.ts';
 import { parseCommandArgs } from '../../../../src/cli/args.ts';
 
