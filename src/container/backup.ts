@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { executeBackup } from '../app/backup.ts';
 import { BackupRunError, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
-import type { BackupConfig } from '../core/config/config.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { withEndpoint } from '../lambda/config.ts';
 import { resolveInstance, type DescribeInstance } from '../lambda/instance.ts';

@@ -1,4 +1,6 @@
-import { checkDatabaseName, collectRaw, parseVerifyConfig, type VerifyConfig } from '../core/config/config.ts';
+import { checkDatabaseName } from '../core/config/database-name.ts';
+import { collectRaw } from '../core/config/raw.ts';
+import { parseVerifyConfig, type VerifyConfig } from '../core/config/verify-config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 import { parseLambdaConfig, type LambdaConfig, type RunnerProfile } from '../lambda/config.ts';
 
