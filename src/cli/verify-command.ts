@@ -2,7 +2,7 @@ import { collectRaw } from '../core/config/raw.ts';
 import { parseVerifyConfig } from '../core/config/verify-config.ts';
 import { ExitCode } from '../core/errors.ts';
 import type { VerifyEvent } from '../core/restore/verify.ts';
-import { executeVerify } from '../app/restore.ts';
+import { executeVerify } from '../app/verify.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatDuration } from './format.ts';
 import { commandHelp } from './help.ts';

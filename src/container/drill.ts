@@ -1,5 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { executeVerify } from '../app/restore.ts';
+import { executeVerify } from '../app/verify.ts';
 import { listCatalog } from '../core/catalog/listing.ts';
 import { BackupToolError, describeError } from '../core/errors.ts';
 import type { VerifyReport } from '../core/restore/verify.ts';

@@ -12,7 +12,8 @@ import { summarizeToc, readToc } from '../../../../src/core/archive/toc.ts';
 import { IntegrityError } from '../../../../src/core/errors.ts';
 import { backupKeys } from '../../../../src/core/catalog/keys.ts';
 import { serializeManifest, type Manifest } from '../../../../src/core/catalog/manifest.ts';
-import { runRestore, RestoreError, type RestorePlan } from '../../../../src/core/restore/restore.ts';
+import { RestoreError } from '../../../../src/core/restore/common.ts';
+import { runRestore, type RestorePlan } from '../../../../src/core/restore/restore.ts';
 import { SelectionMismatchError } from '../../../../src/core/restore/filters.ts';
 import type { ArchiveFilters, GatedRestore, RestoreTarget, ToolReport } from '../../../../src/core/ports/database-target.ts';
 import type { BackupStore } from '../../../../src/core/ports/store.ts';
@@ -72,7 +73,6 @@ function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStor
     prefix: store.prefix,
     upload: (k, b, o) => store.upload(k, b, o),
     putSmall: (k, b, o) => store.putSmall(k, b, o),
-    tag: (k, v, t) => store.tag(k, v, t),
     list: (p) => store.list(p),
     listIncomplete: (p) => store.listIncomplete(p),
     read: async (key: string): Promise<Readable> => {
