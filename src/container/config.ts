@@ -17,14 +17,14 @@ export const CONTAINER_CA_FILE = '/etc/ssl/certs/rds-ca-bundle.pem';
 export const CONTAINER_RUNNER: RunnerProfile = {
   name: 'the ECS task',
   configuration: 'the task definition',
-  caFile: CONTAINER_CA_FILE,
+  caFile: () => CONTAINER_CA_FILE,
   caSource: 'the Amazon RDS CA bundle of the image, or a file mounted into the task',
 };
 
 export type ContainerBackupConfig = LambdaConfig;
 
 export function parseContainerBackupConfig(env: Env, caFile: string = CONTAINER_CA_FILE): ContainerBackupConfig {
-  return parseLambdaConfig(env, { ...CONTAINER_RUNNER, caFile });
+  return parseLambdaConfig(env, { ...CONTAINER_RUNNER, caFile: () => caFile });
 }
 
 export type DrillConfig = {
