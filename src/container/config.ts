@@ -1,5 +1,6 @@
 import { checkDatabaseName } from '../core/config/database-name.ts';
 import { collectRaw } from '../core/config/raw.ts';
+import { type ListConfig, parseListConfig } from '../core/config/list-config.ts';
 import { parseVerifyConfig, type VerifyConfig } from '../core/config/verify-config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 import { parseLambdaConfig, type LambdaConfig, type RunnerProfile } from '../lambda/config.ts';
@@ -32,6 +33,8 @@ export type DrillConfig = {
   readonly databases: readonly string[] | null;
   /** The verify configuration of one database (source, selector latest, recorded). */
   readonly forDatabase: (database: string) => VerifyConfig;
+  /** Listing the bucket, to find the databases when none are configured. */
+  readonly list: ListConfig;
 };
 
 /**
@@ -77,5 +80,6 @@ export function parseDrillConfig(env: Env): DrillConfig {
   if (!env.RDS_S3_BACKUP_FROM?.trim() && !env.RDS_S3_BACKUP_TO?.trim())
     issues.push({ field: 'RDS_S3_BACKUP_FROM', message: 'is required (or RDS_S3_BACKUP_TO): the bucket whose backups are verified' });
   if (issues.length > 0) throw new ConfigError(issues);
-  return Object.freeze({ databases: databases ? Object.freeze(databases) : null, forDatabase });
+  const list = parseListConfig(collectRaw('list', {}, verifyEnv));
+  return Object.freeze({ databases: databases ? Object.freeze(databases) : null, forDatabase, list });
 }

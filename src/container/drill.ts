@@ -1,9 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { executeList } from '../app/list.ts';
 import { executeVerify } from '../app/verify.ts';
-import { listCatalog } from '../core/catalog/listing.ts';
 import { BackupToolError, describeError } from '../core/errors.ts';
 import type { VerifyReport } from '../core/restore/verify.ts';
-import { openStore } from '../storage/open-store.ts';
 import type { DrillConfig } from './config.ts';
 import type { EmbeddedInstall } from '../postgres/embedded-server.ts';
 import type { Shutdown } from './shutdown.ts';
@@ -37,11 +36,12 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
   try {
     let databases = config.databases;
     if (!databases) {
-      const source = config.forDatabase('postgres').source;
-      const entries = await listCatalog(openStore(source), { kind: 'database' });
-      databases = [...new Set(entries.filter((e) => e.status === 'complete' && e.database).map((e) => e.database!))].sort();
-      logger.info('databases with backups', { source: source.url, databases });
-      if (databases.length === 0) throw new DrillFailedError(`no complete backup found in ${source.url}: nothing to verify`);
+      const { url, entries } = await executeList(config.list);
+      databases = [
+        ...new Set(entries.filter((e) => e.kind === 'database' && e.status === 'complete' && e.database).map((e) => e.database!)),
+      ].sort();
+      logger.info('databases with backups', { source: url, databases });
+      if (databases.length === 0) throw new DrillFailedError(`no complete backup found in ${url}: nothing to verify`);
     }
     for (const database of databases) {
       if (deps.shutdown.signal.aborted) throw deps.shutdown.signal.reason;
