@@ -191,6 +191,14 @@ describe('what the engine sends so that the bucket can refuse overwrites', () =>
     const creating = calls.filter((c) => c.operation === 'PutObject' || c.operation === 'CompleteMultipartUpload');
     assert.ok(creating.length >= 4, 'dumps and manifests');
     for (const c of creating) assert.equal(c.headers['if-none-match'], '*', `${c.operation} ${c.key} is conditional`);
+    // The APIs that cannot take the condition do not get it (S3 would refuse them).
+    for (const c of calls.filter((x) => x.operation === 'CreateMultipartUpload' || x.operation === 'UploadPart')) {
+      assert.equal(c.headers['if-none-match'], undefined, `${c.operation} ${c.key}`);
+    }
+    // With Object Lock on, AWS requires Content-MD5 or an SDK checksum on every write that sends data.
+    for (const c of calls.filter((x) => x.operation === 'PutObject' || x.operation === 'UploadPart')) {
+      assert.ok(c.headers['x-amz-sdk-checksum-algorithm'] ?? c.headers['content-md5'], `${c.operation} ${c.key} carries a checksum`);
+    }
     for (const c of calls.filter((x) => x.operation === 'PutObject' || x.operation === 'CreateMultipartUpload')) {
       assert.match(
         c.headers['x-amz-tagging'] ?? '',
