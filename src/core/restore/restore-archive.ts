@@ -24,7 +24,21 @@ export async function restoreArchive(
   const started = Date.now();
   const m = entry.manifest!;
   const ref = backupRef(entry);
-  if (o.jobs > 1) return restoreParallel(entry, m, ref, target, o, deps, started);
+  const result =
+    o.jobs > 1 ? await restoreParallel(entry, m, ref, target, o, deps, started) : await restoreStreamed(entry, target, o, deps, started);
+  deps.onEvent?.({ type: 'done', result });
+  return result;
+}
+
+async function restoreStreamed(
+  entry: CatalogEntry,
+  target: RestoreTarget,
+  o: ArchiveRestoreOptions,
+  deps: RestoreDeps,
+  started: number,
+): Promise<DatabaseRestoreResult> {
+  const m = entry.manifest!;
+  const ref = backupRef(entry);
   const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
   let created: string | null = null;
   try {
@@ -66,7 +80,7 @@ export async function restoreArchive(
       await gate.abort(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
-    const result = databaseResult(
+    return databaseResult(
       {
         backup: ref,
         database: into,
@@ -80,8 +94,6 @@ export async function restoreArchive(
       head,
       started,
     );
-    deps.onEvent?.({ type: 'done', result });
-    return result;
   } catch (err) {
     if (created !== null) await dropCreated(target, created, err);
     throw err;
