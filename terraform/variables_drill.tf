@@ -1,0 +1,71 @@
+################################################################################
+# Scheduled restore drills: `verify` of the latest backup of each database in a
+# Fargate task (whatever the runner), and alarms on their results.
+################################################################################
+
+variable "verify_enabled" {
+  description = "Schedule restore drills: a Fargate task runs `verify` (restore of the latest backup of each database into a throwaway PostgreSQL inside the task, exact row counts against the manifest) and records the result in the bucket. Needs `container_image` (or the created ECR repository) and an ECS cluster, also with runner = `lambda`."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "verify_schedule_expression" {
+  description = "EventBridge Scheduler expression of the restore drill (in `schedule_timezone`). Default: weekly, Sunday 05:00."
+  type        = string
+  default     = "cron(0 5 ? * SUN *)"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^(cron|rate)\\(.+\\)$", var.verify_schedule_expression))
+    error_message = "verify_schedule_expression must be a cron(...) or rate(...) expression."
+  }
+}
+
+variable "verify_max_age_days" {
+  description = "Alarm when no drill succeeded for this many days (missing data counts as failed). CloudWatch alarms look back at most 7 days. The window closes exactly N days after the previous success, so give the drill some slack: a weekly drill with 7 days alarms briefly when a drill finishes later than the one a week before."
+  type        = number
+  default     = 7
+  nullable    = false
+
+  validation {
+    condition     = var.verify_max_age_days >= 1 && var.verify_max_age_days <= 7 && floor(var.verify_max_age_days) == var.verify_max_age_days
+    error_message = "verify_max_age_days must be a whole number from 1 to 7 (CloudWatch evaluates at most 7 days)."
+  }
+}
+
+variable "verify_cpu" {
+  description = "Fargate CPU units of the drill task (it runs pg_restore and a PostgreSQL server). Same valid values as `ecs_cpu`."
+  type        = number
+  default     = 2048
+  nullable    = false
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.verify_cpu)
+    error_message = "verify_cpu must be one of 256, 512, 1024, 2048, 4096, 8192, 16384."
+  }
+}
+
+variable "verify_memory" {
+  description = "Fargate memory in MiB of the drill task; a valid Fargate combination with `verify_cpu` (see `ecs_memory`)."
+  type        = number
+  default     = 4096
+  nullable    = false
+
+  validation {
+    condition     = var.verify_memory >= 512 && var.verify_memory <= 122880 && (var.verify_memory == 512 || var.verify_memory % 1024 == 0)
+    error_message = "verify_memory must be 512 or a multiple of 1024 up to 122880 MiB."
+  }
+}
+
+variable "verify_ephemeral_storage_gib" {
+  description = "Task storage of the drill in GiB (21-200): the throwaway PostgreSQL's data directory lives in /tmp on it, so size it above the largest restored database with its indexes."
+  type        = number
+  default     = 50
+  nullable    = false
+
+  validation {
+    condition     = var.verify_ephemeral_storage_gib >= 21 && var.verify_ephemeral_storage_gib <= 200 && floor(var.verify_ephemeral_storage_gib) == var.verify_ephemeral_storage_gib
+    error_message = "verify_ephemeral_storage_gib must be a whole number from 21 to 200."
+  }
+}
