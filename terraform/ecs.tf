@@ -104,9 +104,10 @@ resource "aws_ecr_repository" "this" {
     scan_on_push = true
   }
 
+  # KMS with the AWS managed aws/ecr key: ECR needs a grant on a customer key, which
+  # the backup key's policy deliberately does not allow.
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = local.kms_key_arn
   }
 
   tags = local.tags
@@ -213,24 +214,6 @@ data "aws_iam_policy_document" "ecs_execution" {
       effect    = "Allow"
       actions   = ["ecr:GetAuthorizationToken"]
       resources = [statement.value]
-    }
-  }
-
-  # The created repository is encrypted with the module's key (layers are read through ECR).
-  dynamic "statement" {
-    for_each = var.create_ecr_repository ? [local.kms_key_arn] : []
-
-    content {
-      sid       = "DecryptImageLayersViaEcr"
-      effect    = "Allow"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["ecr.${local.region}.${data.aws_partition.current.dns_suffix}"]
-      }
     }
   }
 }

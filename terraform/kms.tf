@@ -7,6 +7,8 @@ locals {
   kms_key_arn            = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
   kms_key_administrators = length(var.kms_key_administrator_arns) > 0 ? var.kms_key_administrator_arns : ["arn:${local.partition}:iam::${local.account}:root"]
   s3_service_endpoint    = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
+  # The runner's role: the function's or the ECS task's (ecs.tf).
+  backup_writer_role_arns = local.lambda_runner ? [aws_iam_role.lambda[0].arn] : [aws_iam_role.ecs_task[0].arn]
 }
 
 data "aws_iam_policy_document" "kms_key" {
@@ -57,7 +59,7 @@ data "aws_iam_policy_document" "kms_key" {
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.lambda.arn]
+      identifiers = local.backup_writer_role_arns
     }
 
     condition {
@@ -70,6 +72,35 @@ data "aws_iam_policy_document" "kms_key" {
       test     = "StringEquals"
       variable = "kms:CallerAccount"
       values   = [local.account]
+    }
+  }
+
+  # The restore drill (verify_drill.tf): decrypts backups and encrypts its verify records, via S3 only.
+  dynamic "statement" {
+    for_each = var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : []
+
+    content {
+      sid       = "RestoreDrillViaS3"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = [local.s3_service_endpoint]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:CallerAccount"
+        values   = [local.account]
+      }
     }
   }
 

@@ -58,6 +58,8 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
+  count = local.lambda_runner ? 1 : 0
+
   name                  = "${local.name}-function"
   description           = "Runs the RDS to S3 backup of ${var.db_instance_identifier} (${var.environment})"
   assume_role_policy    = data.aws_iam_policy_document.lambda_assume_role.json
@@ -68,8 +70,10 @@ resource "aws_iam_role" "lambda" {
 
 # S3 + KMS: rendered from templates/backup-writer-policy.json.tftpl (see s3.tf).
 resource "aws_iam_role_policy" "s3_kms" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "backup-writer-s3-kms"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = local.backup_writer_policy_json
 }
 
@@ -85,10 +89,10 @@ data "aws_iam_policy_document" "rds_connect" {
 }
 
 resource "aws_iam_role_policy" "rds_connect" {
-  count = var.auth_mode == "iam" ? 1 : 0
+  count = local.lambda_runner && var.auth_mode == "iam" ? 1 : 0
 
   name   = "rds-iam-connect"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.rds_connect[0].json
 }
 
@@ -121,26 +125,30 @@ data "aws_iam_policy_document" "db_secret" {
 }
 
 resource "aws_iam_role_policy" "db_secret" {
-  count = var.auth_mode == "secret" ? 1 : 0
+  count = local.lambda_runner && var.auth_mode == "secret" ? 1 : 0
 
   name   = "read-db-secret"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.db_secret[0].json
 }
 
 data "aws_iam_policy_document" "logs" {
+  count = local.lambda_runner ? 1 : 0
+
   statement {
     sid       = "WriteOwnLogGroup"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${aws_cloudwatch_log_group.this[0].arn}:log-stream:*"]
   }
 }
 
 resource "aws_iam_role_policy" "logs" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "write-logs"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.logs.json
+  role   = aws_iam_role.lambda[0].id
+  policy = data.aws_iam_policy_document.logs[0].json
 }
 
 # The statement set of the AWS managed AWSLambdaVPCAccessExecutionRole, scoped as
@@ -179,13 +187,15 @@ data "aws_iam_policy_document" "vpc" {
 }
 
 resource "aws_iam_role_policy" "vpc" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "vpc-network-interfaces"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.vpc.json
 }
 
 data "aws_iam_policy_document" "on_failure_destination" {
-  count = var.on_failure_destination_arn != null ? 1 : 0
+  count = local.lambda_runner && var.on_failure_destination_arn != null ? 1 : 0
 
   dynamic "statement" {
     for_each = local.on_failure_destination_service == "sqs" ? [var.on_failure_destination_arn] : []
@@ -233,10 +243,10 @@ data "aws_iam_policy_document" "on_failure_destination" {
 }
 
 resource "aws_iam_role_policy" "on_failure_destination" {
-  count = var.on_failure_destination_arn != null ? 1 : 0
+  count = local.lambda_runner && var.on_failure_destination_arn != null ? 1 : 0
 
   name   = "send-failed-invocations"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.on_failure_destination[0].json
 }
 
@@ -245,6 +255,8 @@ resource "aws_iam_role_policy" "on_failure_destination" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.cloudwatch_logs_kms_key_arn
@@ -253,6 +265,8 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_lambda_layer_version" "pgtools" {
+  count = local.lambda_runner ? 1 : 0
+
   layer_name               = "${local.name}-pgtools"
   description              = "PostgreSQL client tools (pg_dump, pg_dumpall) under /opt/pgtools"
   filename                 = local.layer_zip
@@ -262,15 +276,17 @@ resource "aws_lambda_layer_version" "pgtools" {
 }
 
 resource "aws_lambda_function" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   function_name    = local.name
   description      = "Logical backup of RDS ${var.db_instance_identifier} (${var.environment}) to s3://${aws_s3_bucket.this.bucket}/${local.backup_prefix}"
-  role             = aws_iam_role.lambda.arn
+  role             = aws_iam_role.lambda[0].arn
   filename         = local.function_zip
   source_code_hash = filebase64sha256(local.function_zip)
   handler          = "index.handler"
   runtime          = "nodejs24.x"
   architectures    = [var.architecture]
-  layers           = [aws_lambda_layer_version.pgtools.arn]
+  layers           = [aws_lambda_layer_version.pgtools[0].arn]
   memory_size      = var.memory_size
   timeout          = var.timeout
 
@@ -320,7 +336,9 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_function_event_invoke_config" "this" {
-  function_name                = aws_lambda_function.this.function_name
+  count = local.lambda_runner ? 1 : 0
+
+  function_name                = aws_lambda_function.this[0].function_name
   maximum_retry_attempts       = var.async_maximum_retry_attempts
   maximum_event_age_in_seconds = var.async_maximum_event_age_seconds
 
@@ -375,6 +393,8 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 }
 
 resource "aws_iam_role" "scheduler" {
+  count = local.lambda_runner ? 1 : 0
+
   name                  = "${local.name}-scheduler"
   description           = "Lets the backup schedule invoke the backup function"
   assume_role_policy    = data.aws_iam_policy_document.scheduler_assume_role.json
@@ -384,21 +404,27 @@ resource "aws_iam_role" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler_invoke" {
+  count = local.lambda_runner ? 1 : 0
+
   statement {
     sid       = "InvokeBackupFunction"
     effect    = "Allow"
     actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this.arn]
+    resources = [aws_lambda_function.this[0].arn]
   }
 }
 
 resource "aws_iam_role_policy" "scheduler_invoke" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "invoke-backup-function"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler_invoke.json
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler_invoke[0].json
 }
 
 resource "aws_scheduler_schedule" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   name                         = local.name
   group_name                   = aws_scheduler_schedule_group.this.name
   description                  = "Daily logical backup of ${var.db_instance_identifier}"
@@ -411,8 +437,8 @@ resource "aws_scheduler_schedule" "this" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
-    role_arn = aws_iam_role.scheduler.arn
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({})
 
     # Delivery retries only (Lambda accepted-or-not); run failures are governed by

@@ -64,7 +64,7 @@ variable "container_image_ecr_repository_arns" {
 }
 
 variable "create_ecr_repository" {
-  description = "Create a private ECR repository for the engine's image (immutable tags, scan on push, KMS encryption with the module's key when it creates one). Push to it, then set `container_image_tag`."
+  description = "Create a private ECR repository for the engine's image (immutable tags, scan on push, KMS encryption with the AWS managed key). Push to it, then set `container_image_tag`."
   type        = bool
   default     = false
   nullable    = false

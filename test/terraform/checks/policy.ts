@@ -130,6 +130,14 @@ async function functionStatements(mod: TfModule, emit: Emit): Promise<Statement[
   return out;
 }
 
+/** `${address.attr}` or, for a conditional (count) resource, `${address[0].attr}`. */
+export function isRef(v: HclValue | undefined, address: string, attr: string): boolean {
+  return v === `\${${address}.${attr}}` || v === `\${${address}[0].${attr}}`;
+}
+
+/** Egress rules of the ECS tasks' groups, checked by the "ecs-network" check (policy-ecs.ts). */
+export const ECS_EGRESS_RULES: readonly string[] = ["aws_vpc_security_group_egress_rule.ecs_task_https", "aws_vpc_security_group_egress_rule.verify_drill_to_s3"];
+
 function wildcardAction(a: string): boolean {
   return a.includes("*") || a.includes("?");
 }
@@ -323,6 +331,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     ]);
     const seen = new Set<string>();
     for (const r of resourcesOf(mod, "aws_vpc_security_group_egress_rule")) {
+      if (ECS_EGRESS_RULES.includes(r.address)) continue;
       if (r.body["security_group_id"] !== `\${${FUNCTION_SG}.id}`) {
         emit(`egress rule on another security group (${String(r.body["security_group_id"])}); only the function's group has egress`, r.address);
         continue;
@@ -359,17 +368,18 @@ export const CHECKS: Readonly<Record<string, Check>> = {
 
   "schedule-permission": async (mod, emit) => {
     for (const p of resourcesOf(mod, "aws_lambda_permission")) if (!("source_arn" in p.body)) emit("aws_lambda_permission without source_arn", p.address);
-    const sched = resourcesOf(mod, "aws_scheduler_schedule")[0];
-    if (!sched) return emit("no aws_scheduler_schedule");
+    // The function's schedule; the ECS schedules are checked by "ecs-scheduler" (policy-ecs.ts).
+    const sched = resourcesOf(mod, "aws_scheduler_schedule").find((r) => r.address === "aws_scheduler_schedule.this");
+    if (!sched) return emit("no aws_scheduler_schedule.this");
     const target = block(sched.body["target"]);
-    if (target?.["arn"] !== `\${${FUNCTION}.arn}`) emit("schedule target must be the backup function", sched.address);
-    if (target?.["role_arn"] !== `\${${SCHEDULER_ROLE}.arn}`) emit(`schedule must use ${SCHEDULER_ROLE}`, sched.address);
+    if (!isRef(target?.["arn"], FUNCTION, "arn")) emit("schedule target must be the backup function", sched.address);
+    if (!isRef(target?.["role_arn"], SCHEDULER_ROLE, "arn")) emit(`schedule must use ${SCHEDULER_ROLE}`, sched.address);
     for (const g of roleOtherGrants(mod, SCHEDULER_ROLE)) emit(g);
     const stmts: Statement[] = [];
     for (const { source } of await rolePolicies(mod, SCHEDULER_ROLE)) stmts.push(...policyStatements(mod, source));
     const actions = stmts.flatMap((s) => s.actions);
     if (actions.length !== 1 || actions[0] !== "lambda:InvokeFunction") emit(`scheduler role must allow exactly lambda:InvokeFunction, allows ${actions.join(", ") || "nothing"}`);
-    for (const s of stmts) if (s.resources.join() !== `\${${FUNCTION}.arn}`) emit(`scheduler role may invoke only ${FUNCTION}, not ${s.resources.join(", ")}`);
+    for (const s of stmts) if (!isRef(s.resources.join(), FUNCTION, "arn")) emit(`scheduler role may invoke only ${FUNCTION}, not ${s.resources.join(", ")}`);
     const role = mod.resources.get(SCHEDULER_ROLE);
     const trustRef = /^data\.aws_iam_policy_document\.(\w+)\.json$/.exec(pureExpression(role?.body["assume_role_policy"]) ?? "");
     const trust = trustRef ? mod.dataSources.get(`data.aws_iam_policy_document.${trustRef[1]}`) : undefined;
@@ -399,7 +409,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     if (fn.body["handler"] !== "index.handler") emit("handler must be index.handler", fn.address);
     if (String(resolveValue(mod, fn.body["filename"])) !== "${local.artifacts_dir}/function.zip") emit("filename must be <artifacts_dir>/function.zip", fn.address);
     const layer = mod.resources.get("aws_lambda_layer_version.pgtools");
-    if (JSON.stringify(fn.body["layers"]) !== JSON.stringify(["${aws_lambda_layer_version.pgtools.arn}"])) emit("the function must use the pgtools layer", fn.address);
+    if (!Array.isArray(fn.body["layers"]) || fn.body["layers"].length !== 1 || !isRef(fn.body["layers"][0], "aws_lambda_layer_version.pgtools", "arn")) emit("the function must use the pgtools layer", fn.address);
     if (String(resolveValue(mod, layer?.body["filename"])) !== "${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip") emit("the layer must be pgtools-layer-<architecture>.zip", "aws_lambda_layer_version.pgtools");
     if (JSON.stringify(fn.body["architectures"]) !== JSON.stringify(["${var.architecture}"])) emit("architectures must be [var.architecture]", fn.address);
     if (resolveValue(mod, "${var.architecture}") !== "arm64") emit("architecture must default to arm64", "var.architecture");
@@ -436,7 +446,8 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       if (missed.body["treat_missing_data"] !== "breaching") emit("missed-backup alarm must treat missing data as breaching", missed.address);
       if (missed.body["comparison_operator"] !== "LessThanThreshold" || missed.body["threshold"] !== 1) emit("missed-backup alarm must fire when the success count is below 1", missed.address);
       const dims = missed.body["dimensions"];
-      if (!isBody(dims) || Object.keys(dims).join() !== "service" || dims["service"] !== `\${${FUNCTION}.function_name}`) emit("missed-backup alarm must use the single dimension service = function name", missed.address);
+      // The engine's service name is local.name for either runner (the function's name, the tasks' POWERTOOLS_SERVICE_NAME).
+      if (!isBody(dims) || Object.keys(dims).join() !== "service" || (dims["service"] !== "${local.name}" && !isRef(dims["service"], FUNCTION, "function_name"))) emit("missed-backup alarm must use the single dimension service = the module's name (local.name)", missed.address);
       const period = resolveValue(mod, missed.body["period"]);
       const evals = resolveValue(mod, missed.body["evaluation_periods"]);
       if (typeof period !== "number" || typeof evals !== "number" || period * evals < 86400 || period * evals > 86400) emit(`missed-backup alarm must look back one day by default (period x evaluation_periods = ${String(period)} x ${String(evals)})`, missed.address);
