@@ -524,16 +524,18 @@ resource "aws_cloudwatch_event_target" "ecs_task_failed" {
 locals {
   ecs_endpoint_services = ["ecr.api", "ecr.dkr", "logs", "monitoring"]
   create_ecs_endpoints  = local.ecs_needed && var.create_ecs_interface_endpoints
-  # Security groups of the tasks: the function's group for the backup task, the drill's own group.
-  ecs_task_security_groups = merge(
-    local.ecs_runner ? { backup = aws_security_group.lambda.id } : {},
-    var.verify_enabled ? { verify = aws_security_group.verify_drill[0].id } : {},
-  )
+  # The tasks' security groups: the function's group for the backup task, the drill's own group.
+  ecs_task_kinds = concat(local.ecs_runner ? ["backup"] : [], var.verify_enabled ? ["verify"] : [])
+  ecs_task_security_groups = {
+    backup = aws_security_group.lambda.id
+    verify = var.verify_enabled ? aws_security_group.verify_drill[0].id : null
+  }
   ecs_endpoint_sg_ids = concat(local.create_ecs_endpoints ? [aws_security_group.ecs_endpoints[0].id] : [], var.ecs_endpoint_security_group_ids)
-  # One rule per (task group, destination), keyed by static strings so for_each is known at plan.
+  # One rule per (task, destination), keyed and counted from variables only so that
+  # for_each is known at plan; the group ids are looked up inside the resource.
   ecs_https_egress = merge(
-    { for pair in setproduct(keys(local.ecs_task_security_groups), range(length(var.ecs_https_egress_cidr_blocks))) : "${pair[0]}-cidr-${pair[1]}" => { task = pair[0], cidr = var.ecs_https_egress_cidr_blocks[pair[1]], sg = null } },
-    { for pair in setproduct(keys(local.ecs_task_security_groups), range(length(local.ecs_endpoint_sg_ids))) : "${pair[0]}-endpoint-${pair[1]}" => { task = pair[0], cidr = null, sg = local.ecs_endpoint_sg_ids[pair[1]] } },
+    { for pair in setproduct(local.ecs_task_kinds, range(length(var.ecs_https_egress_cidr_blocks))) : "${pair[0]}-cidr-${pair[1]}" => { task = pair[0], kind = "cidr", index = pair[1] } },
+    { for pair in setproduct(local.ecs_task_kinds, range((local.create_ecs_endpoints ? 1 : 0) + length(var.ecs_endpoint_security_group_ids))) : "${pair[0]}-endpoint-${pair[1]}" => { task = pair[0], kind = "endpoint", index = pair[1] } },
   )
 }
 
@@ -545,8 +547,8 @@ resource "aws_vpc_security_group_egress_rule" "ecs_task_https" {
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
-  cidr_ipv4                    = each.value.cidr
-  referenced_security_group_id = each.value.sg
+  cidr_ipv4                    = each.value.kind == "cidr" ? var.ecs_https_egress_cidr_blocks[each.value.index] : null
+  referenced_security_group_id = each.value.kind == "endpoint" ? local.ecs_endpoint_sg_ids[each.value.index] : null
 
   tags = local.tags
 }
@@ -566,14 +568,14 @@ resource "aws_security_group" "ecs_endpoints" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "ecs_endpoints_from_tasks" {
-  for_each = local.create_ecs_endpoints ? local.ecs_task_security_groups : {}
+  for_each = local.create_ecs_endpoints ? toset(local.ecs_task_kinds) : toset([])
 
   security_group_id            = aws_security_group.ecs_endpoints[0].id
-  description                  = "HTTPS from the ${each.key} task"
+  description                  = "HTTPS from the ${each.value} task"
   ip_protocol                  = "tcp"
   from_port                    = 443
   to_port                      = 443
-  referenced_security_group_id = each.value
+  referenced_security_group_id = local.ecs_task_security_groups[each.value]
 
   tags = local.tags
 }

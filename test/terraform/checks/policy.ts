@@ -5,6 +5,7 @@ import { isBody, pureExpression } from "./load.ts";
 import type { Finding, HclBody, HclValue, TfBlock, TfModule } from "./load.ts";
 import { documentStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from "./iam.ts";
 import type { Statement } from "./iam.ts";
+import { ECS_CHECKS, ECS_EGRESS_RULES } from "./policy-ecs.ts";
 
 export const FUNCTION_ROLE = "aws_iam_role.lambda";
 export const SCHEDULER_ROLE = "aws_iam_role.scheduler";
@@ -135,9 +136,6 @@ export function isRef(v: HclValue | undefined, address: string, attr: string): b
   return v === `\${${address}.${attr}}` || v === `\${${address}[0].${attr}}`;
 }
 
-/** Egress rules of the ECS tasks' groups, checked by the "ecs-network" check (policy-ecs.ts). */
-export const ECS_EGRESS_RULES: readonly string[] = ["aws_vpc_security_group_egress_rule.ecs_task_https", "aws_vpc_security_group_egress_rule.verify_drill_to_s3"];
-
 function wildcardAction(a: string): boolean {
   return a.includes("*") || a.includes("?");
 }
@@ -152,7 +150,7 @@ function scopedResource(r: string): boolean {
   return !parts.slice(1, 5).some((p) => p.includes("*"));
 }
 
-export const CHECKS: Readonly<Record<string, Check>> = {
+const BASE_CHECKS: Readonly<Record<string, Check>> = {
   "bucket-public-access-block": (mod, emit) => {
     const pab = bucketResource(mod, "aws_s3_bucket_public_access_block", emit);
     if (!pab) return;
@@ -467,6 +465,8 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     for (const o of mod.outputs.values()) if (typeof o.body["description"] !== "string") emit(`output ${o.name} needs a description`, o.address);
   },
 };
+
+export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...ECS_CHECKS };
 
 export async function runCheck(name: string, mod: TfModule): Promise<Finding[]> {
   const check = CHECKS[name];
