@@ -110,8 +110,8 @@ function budgetError(report: BackupReport | null, inFlight: CutShort | null, cau
   const skipped = report?.results.filter((r) => !r.ok && r !== cut).map((r) => r.database ?? 'globals') ?? [];
   const lines = [
     who
-      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`
-      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`,
+      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: the Terraform module's ECS Fargate task (runner = "ecs") or the rds-s3-backup CLI on a host.`
+      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: the Terraform module's ECS Fargate task (runner = "ecs") or the rds-s3-backup CLI on a host.`,
   ];
   if (done.length > 0) lines.push(`completed before the cut: ${done.join(', ')}`);
   if (skipped.length > 0) lines.push(`not backed up: ${skipped.join(', ')}`);

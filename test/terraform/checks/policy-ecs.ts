@@ -269,7 +269,7 @@ export const ECS_CHECKS: Readonly<Record<string, Check>> = {
     if (!stale || stale.body["metric_name"] !== "VerifySucceeded") return emit("an alarm must watch VerifySucceeded (stale drills)");
     if (stale.body["treat_missing_data"] !== "breaching") emit("the stale-drill alarm must treat missing data as breaching", stale.address);
     if (stale.body["evaluation_periods"] !== "${var.verify_max_age_days * 24}" || stale.body["period"] !== 3600 || stale.body["datapoints_to_alarm"] !== stale.body["evaluation_periods"]) emit("the stale-drill alarm must look back verify_max_age_days in hourly periods, all breaching", stale.address);
-    for (const a of [failed, stale]) if (JSON.stringify(a.body["dimensions"]) !== '{"service":"${local.name}"}') emit("drill alarms must use the dimension service = local.name", a.address);
+    for (const a of [failed, stale].filter((x): x is TfBlock => x !== undefined)) if (JSON.stringify(a.body["dimensions"]) !== '{"service":"${local.name}"}') emit("drill alarms must use the dimension service = local.name", a.address);
   },
 
   dashboard: (mod, emit) => {
