@@ -93,6 +93,18 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
     message: /the drill must not get PGHOST/,
   },
   {
+    check: "ecs-network",
+    what: "the drill's group allowed to reach the database",
+    edits: [append("verify_drill.tf", '\nresource "aws_vpc_security_group_egress_rule" "verify_to_db" {\n  count                        = var.verify_enabled ? length(local.db_security_group_ids) : 0\n  security_group_id            = aws_security_group.verify_drill[0].id\n  ip_protocol                  = "tcp"\n  from_port                    = local.db_port\n  to_port                      = local.db_port\n  referenced_security_group_id = local.db_security_group_ids[count.index]\n}\n')],
+    message: /unexpected egress rule on the drill's group/,
+  },
+  {
+    check: "ecs-network",
+    what: "the tasks' API egress on every port",
+    edits: [{ file: "ecs.tf", find: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "tcp"\n  from_port                    = 443', replace: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "-1"\n  from_port                    = 443' }],
+    message: /must be tcp 443 only, is -1 443-443/,
+  },
+  {
     check: "ecs-task-failed-rule",
     what: "the rule not matching non-zero exit codes",
     edits: [{ file: "ecs.tf", find: "        { containers = { exitCode = [{ anything-but = 0 }] } },\n", replace: "" }],

@@ -285,6 +285,29 @@ export const ECS_CHECKS: Readonly<Record<string, Check>> = {
     for (const want of ["backup done", "BackupSucceeded", "VerifySucceeded", "VerifyFailed", "DatabaseVerifyFailed", "local.runner_limit_annotation"]) if (!widgets.includes(want)) emit(`the dashboard has no widget for ${want}`);
   },
 
+  "ecs-network": (mod, emit) => {
+    const rules = [...mod.resources.values()].filter((r) => r.type === "aws_vpc_security_group_egress_rule");
+    const tasks = mod.resources.get(ECS_EGRESS_RULES[0]!);
+    if (!tasks) return emit(`${ECS_EGRESS_RULES[0]} not found`);
+    const sig = (r: TfBlock) => `${String(r.body["ip_protocol"])} ${String(r.body["from_port"])}-${String(r.body["to_port"])}`;
+    if (sig(tasks) !== "tcp 443-443") emit(`the tasks' AWS API egress must be tcp 443 only, is ${sig(tasks)}`, tasks.address);
+    if (tasks.body["for_each"] !== "${local.ecs_https_egress}" || tasks.body["security_group_id"] !== "${local.ecs_task_security_groups[each.value.task]}") emit("the tasks' AWS API egress must come from local.ecs_https_egress", tasks.address);
+    if (tasks.body["cidr_ipv4"] !== '${each.value.kind == "cidr" ? var.ecs_https_egress_cidr_blocks[each.value.index] : null}') emit("CIDR destinations must be var.ecs_https_egress_cidr_blocks only", tasks.address);
+    if (tasks.body["referenced_security_group_id"] !== '${each.value.kind == "endpoint" ? local.ecs_endpoint_sg_ids[each.value.index] : null}') emit("group destinations must be the endpoints' groups only", tasks.address);
+    const drillSg = "${aws_security_group.verify_drill[0].id}";
+    const sg = mod.resources.get("aws_security_group.verify_drill");
+    for (const inline of ["egress", "ingress"]) if (sg && inline in sg.body) emit(`the drill's group must not have inline ${inline} blocks`, sg.address);
+    for (const r of rules.filter((x) => x.body["security_group_id"] === drillSg)) {
+      if (r.address !== ECS_EGRESS_RULES[1]) emit(`unexpected egress rule on the drill's group (it may reach S3 and the AWS API paths only)`, r.address);
+      else if (sig(r) !== "tcp 443-443" || r.body["prefix_list_id"] !== "${data.aws_prefix_list.s3.id}") emit("the drill's S3 egress must be tcp 443 to the S3 prefix list", r.address);
+    }
+    const sgs = local(mod, "ecs_task_security_groups");
+    if (!isBody(sgs) || sgs["verify"] !== "${var.verify_enabled ? aws_security_group.verify_drill[0].id : null}" || sgs["backup"] !== "${aws_security_group.lambda.id}") emit("the drill must use its own group and the backup task the function's");
+    for (const r of [...mod.resources.values()].filter((x) => x.type === "aws_vpc_security_group_ingress_rule" && x.body["security_group_id"] === "${aws_security_group.ecs_endpoints[0].id}")) {
+      if (sig(r) !== "tcp 443-443" || r.body["referenced_security_group_id"] !== "${local.ecs_task_security_groups[each.value]}") emit("the endpoints' group may admit 443 from the tasks' groups only", r.address);
+    }
+  },
+
   // count/for_each decide how many instances exist, so Terraform must know them at
   // plan: they may depend on variables and data sources, never on attributes of
   // managed resources (unknown until apply).
