@@ -23,19 +23,19 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
   {
     check: "ecs-task-role",
     what: "the task's S3/KMS policy from another source than the function's",
-    edits: [{ file: "ecs.tf", find: "  role   = aws_iam_role.ecs_task[0].id\n  policy = local.backup_writer_policy_json", replace: "  role   = aws_iam_role.ecs_task[0].id\n  policy = local.bucket_policy_json" }],
+    edits: [{ file: "ecs_iam.tf", find: "  role   = aws_iam_role.ecs_task[0].id\n  policy = local.backup_writer_policy_json", replace: "  role   = aws_iam_role.ecs_task[0].id\n  policy = local.bucket_policy_json" }],
     message: /template:templates\/bucket-policy\.json\.tftpl is not one of the function's policy sources/,
   },
   {
     check: "ecs-task-role",
     what: "PutMetricData without the namespace condition",
-    edits: [{ file: "ecs.tf", find: '      test     = "StringEquals"\n      variable = "cloudwatch:namespace"', replace: '      test     = "StringLike"\n      variable = "cloudwatch:namespace"' }],
+    edits: [{ file: "ecs_iam.tf", find: '      test     = "StringEquals"\n      variable = "cloudwatch:namespace"', replace: '      test     = "StringLike"\n      variable = "cloudwatch:namespace"' }],
     message: /PutMetricData must carry condition StringEquals cloudwatch:namespace/,
   },
   {
     check: "ecs-task-role",
     what: "a managed policy on the task role",
-    edits: [append("ecs.tf", '\nresource "aws_iam_role_policy_attachment" "task_admin" {\n  count      = local.ecs_runner ? 1 : 0\n  role       = aws_iam_role.ecs_task[0].name\n  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n')],
+    edits: [append("ecs_iam.tf", '\nresource "aws_iam_role_policy_attachment" "task_admin" {\n  count      = local.ecs_runner ? 1 : 0\n  role       = aws_iam_role.ecs_task[0].name\n  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"\n}\n')],
     message: /attaches more policies to aws_iam_role\.ecs_task/,
   },
   {
@@ -53,25 +53,25 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
   {
     check: "ecs-execution-role",
     what: "image pull from any repository",
-    edits: [{ file: "ecs.tf", find: "      resources = statement.value\n", replace: '      resources = ["*"]\n' }],
+    edits: [{ file: "ecs_iam.tf", find: "      resources = statement.value\n", replace: '      resources = ["*"]\n' }],
     message: /image pull must be scoped to the repositories|resource \* for ecr:BatchGetImage/,
   },
   {
     check: "ecs-scheduler",
     what: "PassRole without iam:PassedToService",
-    edits: [{ file: "ecs.tf", find: '    condition {\n      test     = "StringEquals"\n      variable = "iam:PassedToService"\n      values   = ["ecs-tasks.amazonaws.com"]\n    }\n', replace: "" }],
+    edits: [{ file: "ecs_iam.tf", find: '    condition {\n      test     = "StringEquals"\n      variable = "iam:PassedToService"\n      values   = ["ecs-tasks.amazonaws.com"]\n    }\n', replace: "" }],
     message: /iam:PassRole must carry condition StringEquals iam:PassedToService/,
   },
   {
     check: "ecs-scheduler",
     what: "the function's role added to the passable roles",
-    edits: [{ file: "ecs.tf", find: "    local.ecs_runner ? [aws_iam_role.ecs_task[0].arn] : [],\n    var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : [],\n  )", replace: "    local.ecs_runner ? [aws_iam_role.ecs_task[0].arn] : [],\n    var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : [],\n    local.lambda_runner ? [aws_iam_role.lambda[0].arn] : [],\n  )" }],
+    edits: [{ file: "ecs_iam.tf", find: "    local.ecs_runner ? [aws_iam_role.ecs_task[0].arn] : [],\n    var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : [],\n  )", replace: "    local.ecs_runner ? [aws_iam_role.ecs_task[0].arn] : [],\n    var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : [],\n    local.lambda_runner ? [aws_iam_role.lambda[0].arn] : [],\n  )" }],
     message: /may pass exactly the execution, task and drill roles, passes .*aws_iam_role\.lambda/,
   },
   {
     check: "ecs-scheduler",
     what: "a public IP for the backup task",
-    edits: [{ file: "ecs.tf", find: "        assign_public_ip = false", replace: "        assign_public_ip = true" }],
+    edits: [{ file: "ecs_schedule.tf", find: "        assign_public_ip = false", replace: "        assign_public_ip = true" }],
     message: /assign_public_ip must be literally false/,
   },
   {
@@ -101,13 +101,13 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
   {
     check: "ecs-network",
     what: "the tasks' API egress on every port",
-    edits: [{ file: "ecs.tf", find: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "tcp"\n  from_port                    = 443', replace: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "-1"\n  from_port                    = 443' }],
+    edits: [{ file: "ecs_network.tf", find: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "tcp"\n  from_port                    = 443', replace: '  description                  = "HTTPS to ECR, CloudWatch Logs and metrics (${each.value.task} task)"\n  ip_protocol                  = "-1"\n  from_port                    = 443' }],
     message: /must be tcp 443 only, is -1 443-443/,
   },
   {
     check: "ecs-task-failed-rule",
     what: "the rule not matching non-zero exit codes",
-    edits: [{ file: "ecs.tf", find: "        { containers = { exitCode = [{ anything-but = 0 }] } },\n", replace: "" }],
+    edits: [{ file: "ecs_schedule.tf", find: "        { containers = { exitCode = [{ anything-but = 0 }] } },\n", replace: "" }],
     message: /must match a non-zero container exit code/,
   },
   {

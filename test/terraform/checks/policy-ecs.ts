@@ -183,7 +183,7 @@ export const ECS_CHECKS: Readonly<Record<string, Check>> = {
         if (!s.conditions.some((c) => c.test === "StringEquals" && c.variable === "iam:PassedToService" && c.values.join() === "ecs-tasks.amazonaws.com")) emit("iam:PassRole must carry condition StringEquals iam:PassedToService = ecs-tasks.amazonaws.com", s.source);
       }
     }
-    const passed = await dependsOn(mod, "${local.ecs_passed_role_arns}", "ecs.tf");
+    const passed = await dependsOn(mod, "${local.ecs_passed_role_arns}", "ecs_iam.tf");
     const roles = [...new Set(passed.filter((r) => r.startsWith("aws_iam_role.")).map((r) => r.split(".").slice(0, 2).join(".")))].sort();
     if (roles.join() !== [ECS_EXECUTION_ROLE, ECS_TASK_ROLE, VERIFY_TASK_ROLE].sort().join()) emit(`the scheduler may pass exactly the execution, task and drill roles, passes ${roles.join(", ")}`);
     const role = mod.resources.get(ECS_SCHEDULER_ROLE);
