@@ -5,6 +5,9 @@
 # the schedules use to start the tasks.
 ################################################################################
 
+# Task roles: ECS documents aws:SourceAccount and aws:SourceArn (any ECS resource of
+# this account and region; a specific cluster is not supported) against the
+# confused deputy.
 data "aws_iam_policy_document" "ecs_tasks_assume_role" {
   statement {
     sid     = "EcsTasksOfThisAccount"
@@ -30,12 +33,28 @@ data "aws_iam_policy_document" "ecs_tasks_assume_role" {
   }
 }
 
+# The execution role is assumed by the Fargate agent, not by the task: AWS
+# documents the confused-deputy conditions above for task roles only, so this trust
+# names the service alone. The role can only pull this image and write this log group.
+data "aws_iam_policy_document" "ecs_execution_assume_role" {
+  statement {
+    sid     = "EcsAgentPullsAndLogs"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
 resource "aws_iam_role" "ecs_execution" {
   count = local.ecs_needed ? 1 : 0
 
   name                  = "${local.name}-ecs-exec"
   description           = "Pulls the rds-s3-backup image and writes its task logs"
-  assume_role_policy    = data.aws_iam_policy_document.ecs_tasks_assume_role.json
+  assume_role_policy    = data.aws_iam_policy_document.ecs_execution_assume_role.json
   force_detach_policies = true
 
   tags = local.tags

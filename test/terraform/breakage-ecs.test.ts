@@ -40,6 +40,12 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
   },
   {
     check: "verify-role",
+    what: "the drill role's trust without the confused-deputy conditions",
+    edits: [{ file: "ecs_iam.tf", find: '    condition {\n      test     = "ArnLike"\n      variable = "aws:SourceArn"\n      values   = [local.ecs_task_trust_source_arn]\n    }\n', replace: "" }],
+    message: /task role trust lacks aws:SourceAccount \/ aws:SourceArn/,
+  },
+  {
+    check: "verify-role",
     what: "the drill allowed to write any object (overwrite backups)",
     edits: [{ file: DRILL_TEMPLATE, find: '"Resource": "${bucket_arn}/${backup_prefix}/*.verify.json"', replace: '"Resource": "${bucket_arn}/${backup_prefix}/*"' }],
     message: /s3:PutObject must be on .*\*\.verify\.json only/,

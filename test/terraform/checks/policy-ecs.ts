@@ -65,6 +65,19 @@ async function roleStatements(mod: TfModule, role: string, emit: Emit): Promise<
   return { stmts, sources };
 }
 
+/** Task roles trust ecs-tasks.amazonaws.com of this account only (aws:SourceAccount and aws:SourceArn). */
+function checkTaskTrust(mod: TfModule, role: string, emit: Emit): void {
+  const r = mod.resources.get(role);
+  if (r?.body["assume_role_policy"] !== "${data.aws_iam_policy_document.ecs_tasks_assume_role.json}") return emit(`${role} must use data.aws_iam_policy_document.ecs_tasks_assume_role`, role);
+  const doc = mod.dataSources.get("data.aws_iam_policy_document.ecs_tasks_assume_role");
+  for (const s of doc ? documentStatements(doc) : []) {
+    if (s.principals["Service"]?.join() !== "ecs-tasks.amazonaws.com") emit("task roles must be assumable by ecs-tasks.amazonaws.com only", doc!.address);
+    const account = s.conditions.some((c) => c.test === "StringEquals" && c.variable === "aws:SourceAccount" && c.values.join() === "${local.account}");
+    const source = s.conditions.some((c) => c.test === "ArnLike" && c.variable === "aws:SourceArn" && c.values.join() === "${local.ecs_task_trust_source_arn}");
+    if (!account || !source) emit("task role trust lacks aws:SourceAccount / aws:SourceArn (confused deputy)", doc!.address);
+  }
+}
+
 function checkActions(stmts: Statement[], allowed: readonly string[], emit: Emit): void {
   for (const s of stmts) {
     if (s.effect !== "Allow") emit(`unexpected ${s.effect} statement ${s.sid ?? ""}`, s.source);
@@ -118,6 +131,7 @@ function taskDefinitions(mod: TfModule): TfBlock[] {
 
 export const ECS_CHECKS: Readonly<Record<string, Check>> = {
   "ecs-task-role": async (mod, emit) => {
+    checkTaskTrust(mod, ECS_TASK_ROLE, emit);
     const { stmts, sources } = await roleStatements(mod, ECS_TASK_ROLE, emit);
     checkActions(stmts, ECS_TASK_ACTIONS, emit);
     checkMetricStatements(stmts, emit);
@@ -134,6 +148,7 @@ export const ECS_CHECKS: Readonly<Record<string, Check>> = {
   },
 
   "verify-role": async (mod, emit) => {
+    checkTaskTrust(mod, VERIFY_TASK_ROLE, emit);
     const { stmts } = await roleStatements(mod, VERIFY_TASK_ROLE, emit);
     checkActions(stmts, VERIFY_ACTIONS, emit);
     checkMetricStatements(stmts, emit);
