@@ -5,7 +5,8 @@ import { isBody, pureExpression } from "./load.ts";
 import type { Finding, HclBody, HclValue, TfBlock, TfModule } from "./load.ts";
 import { documentStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from "./iam.ts";
 import type { Statement } from "./iam.ts";
-import { ECS_CHECKS, ECS_EGRESS_RULES } from "./policy-ecs.ts";
+import { ECS_EGRESS_RULES, ECS_ROLE_CHECKS } from "./policy-ecs.ts";
+import { ECS_RUNTIME_CHECKS } from "./policy-ecs-runtime.ts";
 
 export const FUNCTION_ROLE = "aws_iam_role.lambda";
 export const SCHEDULER_ROLE = "aws_iam_role.scheduler";
@@ -466,7 +467,7 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
   },
 };
 
-export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...ECS_CHECKS };
+export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...ECS_ROLE_CHECKS, ...ECS_RUNTIME_CHECKS };
 
 export async function runCheck(name: string, mod: TfModule): Promise<Finding[]> {
   const check = CHECKS[name];
