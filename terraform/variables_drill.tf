@@ -4,10 +4,32 @@
 ################################################################################
 
 variable "verify_enabled" {
-  description = "Schedule restore drills: a Fargate task runs `verify` (restore of the latest backup of each database into a throwaway PostgreSQL inside the task, exact row counts against the manifest) and records the result in the bucket. Needs `container_image` (or the created ECR repository) and an ECS cluster, also with runner = `lambda`."
+  description = "Schedule restore drills: a Fargate task runs `verify` (restore of the latest backup of each database into a throwaway PostgreSQL inside the task, exact row counts against the manifest) and records the result in the bucket. Needs `verify_container_image` (or the created ECR repository) and an ECS cluster, also with runner = `lambda`."
   type        = bool
   default     = false
   nullable    = false
+}
+
+variable "verify_container_image" {
+  description = "Full reference of the engine's verify image (`npm run image` builds it beside the backup image: the same engine plus a throwaway PostgreSQL server), by tag or `@sha256:` digest. Required with verify_enabled unless `create_ecr_repository` with `verify_container_image_tag`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.verify_container_image == null || can(regex("^[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[A-Za-z0-9_.-]{1,128}|@sha256:[a-f0-9]{64})$", var.verify_container_image))
+    error_message = "verify_container_image must be a full image reference with a tag or an @sha256: digest."
+  }
+}
+
+variable "verify_container_image_tag" {
+  description = "Tag of the verify image in the created ECR repository (`create_ecr_repository = true`, `verify_container_image` unset); the backup image uses `container_image_tag` in the same repository."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.verify_container_image_tag == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.verify_container_image_tag))
+    error_message = "verify_container_image_tag must be a valid image tag."
+  }
 }
 
 variable "verify_schedule_expression" {

@@ -41,7 +41,7 @@ variable "ecs_container_insights" {
 }
 
 variable "container_image" {
-  description = "Full reference of the engine's image (`npm run image`, pushed by you), e.g. `111122223333.dkr.ecr.eu-west-1.amazonaws.com/rds-s3-backup@sha256:...`. Required for runner = `ecs` and for the restore drill unless `create_ecr_repository` with `container_image_tag`. A digest pins exactly what runs."
+  description = "Full reference of the engine's backup image (`npm run image`, pushed by you), e.g. `111122223333.dkr.ecr.eu-west-1.amazonaws.com/rds-s3-backup@sha256:...`. Required for runner = `ecs` unless `create_ecr_repository` with `container_image_tag`. A digest pins exactly what runs."
   type        = string
   default     = null
 
@@ -52,7 +52,7 @@ variable "container_image" {
 }
 
 variable "container_image_ecr_repository_arns" {
-  description = "ECR repositories `container_image` is pulled from when the module does not create the repository; the task execution role may pull from these only. Leave empty for a public registry."
+  description = "ECR repositories `container_image` and `verify_container_image` are pulled from when the module does not create the repository; the task execution role may pull from these only. Leave empty for a public registry."
   type        = list(string)
   default     = []
   nullable    = false
@@ -64,14 +64,14 @@ variable "container_image_ecr_repository_arns" {
 }
 
 variable "create_ecr_repository" {
-  description = "Create a private ECR repository for the engine's image (immutable tags, scan on push, KMS encryption with the AWS managed key). Push to it, then set `container_image_tag`."
+  description = "Create a private ECR repository for the engine's images (immutable tags, scan on push, KMS encryption with the AWS managed key). Push the backup and verify images to it with their own tags, then set `container_image_tag` / `verify_container_image_tag`."
   type        = bool
   default     = false
   nullable    = false
 }
 
 variable "container_image_tag" {
-  description = "Tag of the image in the created ECR repository (`create_ecr_repository = true`, `container_image` unset)."
+  description = "Tag of the backup image in the created ECR repository (`create_ecr_repository = true`, `container_image` unset)."
   type        = string
   default     = null
 

@@ -9,7 +9,8 @@
 ################################################################################
 
 locals {
-  verify_family = "${local.name}-verify"
+  verify_family          = "${local.name}-verify"
+  verify_container_image = var.verify_container_image != null ? var.verify_container_image : (var.create_ecr_repository && var.verify_container_image_tag != null ? "${aws_ecr_repository.this[0].repository_url}:${var.verify_container_image_tag}" : null)
 
   # Where the backups are and which databases to verify: nothing about the source
   # database (no host, user or credentials) reaches the drill.
@@ -24,7 +25,7 @@ locals {
 
   verify_container = merge(local.container_hardening, {
     name        = "verify"
-    image       = local.container_image
+    image       = local.verify_container_image
     command     = ["verify"]
     environment = local.verify_container_environment
     logConfiguration = {
@@ -131,8 +132,8 @@ resource "aws_ecs_task_definition" "verify" {
 
   lifecycle {
     precondition {
-      condition     = local.container_image != null
-      error_message = "verify_enabled needs container_image, or create_ecr_repository = true with container_image_tag."
+      condition     = local.verify_container_image != null
+      error_message = "verify_enabled needs verify_container_image, or create_ecr_repository = true with verify_container_image_tag."
     }
 
     precondition {

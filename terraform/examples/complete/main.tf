@@ -43,13 +43,19 @@ variable "runner" {
 }
 
 variable "verify_enabled" {
-  description = "Weekly restore drills (a Fargate task; needs the image and container_image_tag)."
+  description = "Weekly restore drills (a Fargate task; needs the verify image and verify_container_image_tag)."
   type        = bool
   default     = false
 }
 
 variable "container_image_tag" {
   description = "Tag of the engine's image pushed to the module's ECR repository (output ecr_repository_url)."
+  type        = string
+  default     = null
+}
+
+variable "verify_container_image_tag" {
+  description = "Tag of the engine's verify image pushed to the module's ECR repository."
   type        = string
   default     = null
 }
@@ -330,6 +336,8 @@ module "backups" {
   ecs_endpoint_security_group_ids     = []
   ecs_https_egress_cidr_blocks        = []
   verify_enabled                      = var.verify_enabled
+  verify_container_image              = null
+  verify_container_image_tag          = var.verify_container_image_tag
   verify_schedule_expression          = "cron(0 5 ? * SUN *)"
   verify_max_age_days                 = 7
   verify_cpu                          = 1024

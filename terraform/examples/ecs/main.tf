@@ -23,8 +23,13 @@ variable "container_image" {
   type        = string
 }
 
+variable "verify_container_image" {
+  description = "The engine's verify image (with the throwaway PostgreSQL server) by digest."
+  type        = string
+}
+
 variable "container_image_repository_arn" {
-  description = "ECR repository of container_image (the execution role may pull from it only)."
+  description = "ECR repository of both images (the execution role may pull from it only)."
   type        = string
 }
 
@@ -53,6 +58,7 @@ module "backups" {
   create_s3_gateway_endpoint          = false
 
   verify_enabled               = true
+  verify_container_image       = var.verify_container_image
   verify_schedule_expression   = "cron(0 5 ? * SUN *)"
   verify_max_age_days          = 7
   verify_cpu                   = 2048
