@@ -52,7 +52,9 @@ data "aws_iam_policy_document" "ecs_execution_assume_role" {
 resource "aws_iam_role" "ecs_execution" {
   count = local.ecs_needed ? 1 : 0
 
-  name                  = "${local.name}-ecs-exec"
+  name                  = "${local.role_name_prefix}-ecs-exec"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Pulls the rds-s3-backup image and writes its task logs"
   assume_role_policy    = data.aws_iam_policy_document.ecs_execution_assume_role.json
   force_detach_policies = true
@@ -105,7 +107,9 @@ resource "aws_iam_role_policy" "ecs_execution" {
 resource "aws_iam_role" "ecs_task" {
   count = local.ecs_runner ? 1 : 0
 
-  name                  = "${local.name}-task"
+  name                  = "${local.role_name_prefix}-ecs-task"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Runs the RDS to S3 backup of ${var.db_instance_identifier} (${var.environment}) as an ECS task"
   assume_role_policy    = data.aws_iam_policy_document.ecs_tasks_assume_role.json
   force_detach_policies = true
@@ -120,6 +124,16 @@ resource "aws_iam_role_policy" "ecs_task_s3_kms" {
   name   = "backup-writer-s3-kms"
   role   = aws_iam_role.ecs_task[0].id
   policy = local.backup_writer_policy_json
+}
+
+# The same explicit denies as the function's role (no reads, deletes, re-tagging,
+# unlocking or verify records), so they hold even if a broader policy is attached.
+resource "aws_iam_role_policy" "ecs_task_guardrails" {
+  count = local.ecs_runner ? 1 : 0
+
+  name   = "backup-writer-guardrails"
+  role   = aws_iam_role.ecs_task[0].id
+  policy = data.aws_iam_policy_document.writer_guardrails.json
 }
 
 resource "aws_iam_role_policy" "ecs_task_rds_connect" {
@@ -179,7 +193,9 @@ locals {
 resource "aws_iam_role" "ecs_scheduler" {
   count = local.ecs_needed ? 1 : 0
 
-  name                  = "${local.name}-sched-ecs"
+  name                  = "${local.role_name_prefix}-run-task"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Lets the backup and drill schedules start this module's ECS tasks"
   assume_role_policy    = data.aws_iam_policy_document.scheduler_assume_role.json
   force_detach_policies = true

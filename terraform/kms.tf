@@ -4,11 +4,15 @@
 ################################################################################
 
 locals {
-  kms_key_arn            = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
-  kms_key_administrators = length(var.kms_key_administrator_arns) > 0 ? var.kms_key_administrator_arns : ["arn:${local.partition}:iam::${local.account}:root"]
-  s3_service_endpoint    = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
-  # The runner's role: the function's or the ECS task's (ecs.tf).
-  backup_writer_role_arns = local.lambda_runner ? [aws_iam_role.lambda[0].arn] : [aws_iam_role.ecs_task[0].arn]
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  # The account root is always an administrator: KMS refuses CreateKey when the
+  # policy would lock out its caller, and a key whose only administrators were
+  # deleted can be recovered by AWS Support only.
+  kms_key_administrators = distinct(concat(["arn:${local.partition}:iam::${local.account}:root"], var.kms_key_administrator_arns))
+  # Whoever restores or verifies: decrypt backups, encrypt verify records, via S3 only.
+  # Whoever restores or verifies: the restore role, the restore drill's task role (verify_drill.tf), named principals.
+  kms_key_operators   = concat(aws_iam_role.restore[*].arn, aws_iam_role.verify_task[*].arn, var.kms_key_restore_principal_arns)
+  s3_service_endpoint = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
 }
 
 data "aws_iam_policy_document" "kms_key" {
@@ -75,42 +79,13 @@ data "aws_iam_policy_document" "kms_key" {
     }
   }
 
-  # The restore drill (verify_drill.tf): decrypts backups and encrypts its verify records, via S3 only.
   dynamic "statement" {
-    for_each = var.verify_enabled ? [aws_iam_role.verify_task[0].arn] : []
+    for_each = var.create_restore_role || var.verify_enabled || length(var.kms_key_restore_principal_arns) > 0 ? [local.kms_key_operators] : []
 
     content {
-      sid       = "RestoreDrillViaS3"
+      sid       = "RestoreAndVerifyViaS3"
       effect    = "Allow"
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = ["*"]
-
-      principals {
-        type        = "AWS"
-        identifiers = [statement.value]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = [local.s3_service_endpoint]
-      }
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:CallerAccount"
-        values   = [local.account]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(var.kms_key_restore_principal_arns) > 0 ? [var.kms_key_restore_principal_arns] : []
-
-    content {
-      sid       = "RestoreReadersViaS3"
-      effect    = "Allow"
-      actions   = ["kms:Decrypt", "kms:DescribeKey"]
       resources = ["*"]
 
       principals {

@@ -37,21 +37,14 @@ locals {
       }
     }
   })
-
-  # Read and decrypt backups, write verify records only: rendered by Terraform and
-  # by test/terraform from the same template.
-  verify_drill_policy_json = templatefile("${path.module}/templates/verify-drill-policy.json.tftpl", {
-    bucket_arn          = aws_s3_bucket.this.arn
-    backup_prefix       = local.backup_prefix
-    kms_key_arn         = local.kms_key_arn
-    s3_service_endpoint = local.s3_service_endpoint
-  })
 }
 
 resource "aws_iam_role" "verify_task" {
   count = var.verify_enabled ? 1 : 0
 
-  name                  = "${local.name}-verify"
+  name                  = "${local.role_name_prefix}-verify"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Restore drill of ${var.db_instance_identifier} (${var.environment}): reads backups, writes verify records only"
   assume_role_policy    = data.aws_iam_policy_document.ecs_tasks_assume_role.json
   force_detach_policies = true
@@ -59,12 +52,22 @@ resource "aws_iam_role" "verify_task" {
   tags = local.tags
 }
 
-resource "aws_iam_role_policy" "verify_task_s3_kms" {
+# The operators' policies (operators.tf), one source: read and decrypt backups, and
+# write verify records only.
+resource "aws_iam_role_policy" "verify_task_reader" {
   count = var.verify_enabled ? 1 : 0
 
-  name   = "read-backups-write-verify-records"
+  name   = "read-backups"
   role   = aws_iam_role.verify_task[0].id
-  policy = local.verify_drill_policy_json
+  policy = data.aws_iam_policy_document.reader.json
+}
+
+resource "aws_iam_role_policy" "verify_task_verify_writer" {
+  count = var.verify_enabled ? 1 : 0
+
+  name   = "write-verify-records"
+  role   = aws_iam_role.verify_task[0].id
+  policy = data.aws_iam_policy_document.verify_writer.json
 }
 
 resource "aws_iam_role_policy" "verify_task_metrics" {

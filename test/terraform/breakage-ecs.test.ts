@@ -17,8 +17,6 @@ async function findings(check: string, edits: readonly Edit[]): Promise<Finding[
   return runCheck(check, await loadModule(dir));
 }
 
-const DRILL_TEMPLATE = 'templates/verify-drill-policy.json.tftpl';
-
 const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] = [
   {
     check: 'ecs-task-role',
@@ -27,10 +25,10 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
       {
         file: 'ecs_iam.tf',
         find: '  role   = aws_iam_role.ecs_task[0].id\n  policy = local.backup_writer_policy_json',
-        replace: '  role   = aws_iam_role.ecs_task[0].id\n  policy = local.bucket_policy_json',
+        replace: '  role   = aws_iam_role.ecs_task[0].id\n  policy = data.aws_iam_policy_document.reader.json',
       },
     ],
-    message: /template:templates\/bucket-policy\.json\.tftpl is not one of the function's policy sources/,
+    message: /document:data\.aws_iam_policy_document\.reader is not one of the function's policy sources/,
   },
   {
     check: 'ecs-task-role',
@@ -72,17 +70,22 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
     what: 'the drill allowed to write any object (overwrite backups)',
     edits: [
       {
-        file: DRILL_TEMPLATE,
-        find: '"Resource": "${bucket_arn}/${backup_prefix}/*.verify.json"',
-        replace: '"Resource": "${bucket_arn}/${backup_prefix}/*"',
+        file: 'operators.tf',
+        find: '    resources = ["${aws_s3_bucket.this.arn}/${local.backup_prefix}/*${local.verify_record_suffix}"]',
+        replace: '    resources = ["${aws_s3_bucket.this.arn}/${local.backup_prefix}/*"]',
       },
     ],
     message: /s3:PutObject must be on .*\*\.verify\.json only/,
   },
   {
     check: 'verify-role',
-    what: 'the drill allowed to delete',
-    edits: [{ file: DRILL_TEMPLATE, find: '"Action": "s3:GetObject",', replace: '"Action": ["s3:GetObject", "s3:DeleteObject"],' }],
+    what: 'the drill given a delete policy of its own',
+    edits: [
+      append(
+        'verify_drill.tf',
+        '\ndata "aws_iam_policy_document" "drill_cleanup" {\n  statement {\n    actions   = ["s3:DeleteObject"]\n    resources = ["${aws_s3_bucket.this.arn}/*"]\n  }\n}\n\nresource "aws_iam_role_policy" "drill_cleanup" {\n  count  = var.verify_enabled ? 1 : 0\n  name   = "cleanup"\n  role   = aws_iam_role.verify_task[0].id\n  policy = data.aws_iam_policy_document.drill_cleanup.json\n}\n',
+      ),
+    ],
     message: /action s3:DeleteObject is not allowed/,
   },
   {
@@ -195,18 +198,6 @@ const cases: { check: string; what: string; edits: Edit[]; message: RegExp }[] =
     what: 'no duration widget',
     edits: [{ file: 'dashboard.tf', find: '      BackupDuration   = "Maximum"\n', replace: '' }],
     message: /no widget for BackupDuration/,
-  },
-  {
-    check: 'plan-time',
-    what: "count on a managed resource's attribute (through a local)",
-    edits: [
-      {
-        file: 'ecs.tf',
-        find: '  ecs_needed         = local.ecs_runner || var.verify_enabled',
-        replace: '  ecs_needed         = local.ecs_runner || aws_s3_bucket.this.arn != null',
-      },
-    ],
-    message: /count depends on aws_s3_bucket\.this\.arn, unknown until apply/,
   },
 ];
 

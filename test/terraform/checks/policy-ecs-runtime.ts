@@ -1,10 +1,10 @@
 // Security claims of the ECS tasks, the drill, the failed-task rule, the network and
-// the dashboard, plus the plan-time rule for count/for_each (registered in CHECKS by
-// policy.ts; each has a breakage test in test/terraform/breakage-ecs.test.ts).
+// the dashboard (registered in CHECKS by policy.ts; each has a breakage test in
+// test/terraform/breakage-ecs.test.ts). count/for_each are checked by plan-time.ts.
 import { isBody, pureExpression } from './load.ts';
 import type { HclValue, TfBlock, TfModule } from './load.ts';
 import { documentStatements } from './iam.ts';
-import { blocks, dependsOn, ECS_EGRESS_RULES, HARDENING_KEYS, local } from './policy-ecs.ts';
+import { blocks, ECS_EGRESS_RULES, HARDENING_KEYS, local } from './policy-ecs.ts';
 import type { Check } from './policy-ecs.ts';
 
 function taskDefinitions(mod: TfModule): TfBlock[] {
@@ -186,20 +186,6 @@ export const ECS_RUNTIME_CHECKS: Readonly<Record<string, Check>> = {
     )) {
       if (sig(r) !== 'tcp 443-443' || r.body['referenced_security_group_id'] !== '${local.ecs_task_security_groups[each.value]}')
         emit("the endpoints' group may admit 443 from the tasks' groups only", r.address);
-    }
-  },
-
-  // count/for_each decide how many instances exist, so Terraform must know them at
-  // plan: they may depend on variables and data sources, never on attributes of
-  // managed resources (unknown until apply).
-  'plan-time': async (mod, emit) => {
-    for (const b of [...mod.resources.values(), ...mod.dataSources.values()]) {
-      for (const meta of ['count', 'for_each']) {
-        if (!(meta in b.body)) continue;
-        const refs = await dependsOn(mod, b.body[meta]!, b.file);
-        const managed = refs.filter((r) => !/^(var|data|path|terraform|count|each)\./.test(r) && /^[a-z0-9]+_\w+\.\w+/.test(r));
-        for (const r of [...new Set(managed)]) emit(`${meta} depends on ${r}, unknown until apply`, b.address);
-      }
     }
   },
 };

@@ -37,6 +37,8 @@ export const ECS_TASK_ACTIONS: readonly string[] = [
 
 /** What the drill may do: list, read and decrypt backups, write verify records, publish metrics. */
 export const VERIFY_ACTIONS: readonly string[] = [
+  's3:ListBucketMultipartUploads',
+  's3:GetObjectVersion',
   's3:ListBucket',
   's3:GetObject',
   's3:PutObject',
@@ -106,8 +108,13 @@ function checkTaskTrust(mod: TfModule, role: string, emit: Emit): void {
   }
 }
 
+/** The writer's own explicit denies (lambda_rds_to_s3.tf), shared by every writer role. */
+const GUARDRAILS = 'data.aws_iam_policy_document.writer_guardrails';
+
 function checkActions(stmts: Statement[], allowed: readonly string[], emit: Emit): void {
   for (const s of stmts) {
+    // Deny is expected only from the guardrails document; its actions are checked by writer-immutability.
+    if (s.effect === 'Deny' && s.source === GUARDRAILS) continue;
     if (s.effect !== 'Allow') emit(`unexpected ${s.effect} statement ${s.sid ?? ''}`, s.source);
     if (s.notActions.length > 0 || s.notResources.length > 0)
       emit(`NotAction/NotResource is not allowed (${s.sid ?? 'statement'})`, s.source);
@@ -175,6 +182,7 @@ export const ECS_ROLE_CHECKS: Readonly<Record<string, Check>> = {
     }
     for (const want of [
       'template:templates/backup-writer-policy.json.tftpl',
+      `document:${GUARDRAILS}`,
       'document:data.aws_iam_policy_document.rds_connect',
       'document:data.aws_iam_policy_document.db_secret',
     ]) {
@@ -184,7 +192,12 @@ export const ECS_ROLE_CHECKS: Readonly<Record<string, Check>> = {
 
   'verify-role': async (mod, emit) => {
     checkTaskTrust(mod, VERIFY_TASK_ROLE, emit);
-    const { stmts } = await roleStatements(mod, VERIFY_TASK_ROLE, emit);
+    const { stmts, sources } = await roleStatements(mod, VERIFY_TASK_ROLE, emit);
+    // One source with the operators' policies (operators.tf), not a copy.
+    const got = sources.map((s) => `${s.kind}:${s.ref}`).sort();
+    const want = ['reader', 'verify_writer', 'put_metrics'].map((n) => `document:data.aws_iam_policy_document.${n}`).sort();
+    if (got.join() !== want.join())
+      emit(`the drill role must have exactly the reader, verify_writer and put_metrics documents, has ${got.join(', ')}`);
     checkActions(stmts, VERIFY_ACTIONS, emit);
     checkMetricStatements(stmts, emit);
     const bucket = '${aws_s3_bucket.this.arn}';
@@ -192,10 +205,12 @@ export const ECS_ROLE_CHECKS: Readonly<Record<string, Check>> = {
     for (const s of stmts) {
       for (const a of s.actions) {
         if (a === 's3:PutObject' || a === 's3:PutObjectTagging') {
-          if (s.resources.join() !== `${bucket}/${prefix}/*.verify.json`)
+          if (s.resources.join() !== `${bucket}/${prefix}/*\${local.verify_record_suffix}`)
             emit(`${a} must be on ${bucket}/${prefix}/*.verify.json only (verify records), is on ${s.resources.join(', ')}`, s.source);
-        } else if (a === 's3:GetObject') {
-          if (s.resources.join() !== `${bucket}/${prefix}/*`) emit(`s3:GetObject must be on ${bucket}/${prefix}/* only`, s.source);
+        } else if (a === 's3:GetObject' || a === 's3:GetObjectVersion') {
+          if (s.resources.join() !== `${bucket}/${prefix}/*`) emit(`${a} must be on ${bucket}/${prefix}/* only`, s.source);
+        } else if (a === 's3:ListBucketMultipartUploads') {
+          if (s.resources.join() !== bucket) emit('s3:ListBucketMultipartUploads must be on the bucket only', s.source);
         } else if (a === 's3:ListBucket') {
           if (s.resources.join() !== bucket || !s.conditions.some((c) => c.variable === 's3:prefix' && c.values.join() === `${prefix}/*`))
             emit('s3:ListBucket must be on the bucket with s3:prefix = <prefix>/*', s.source);
