@@ -32,6 +32,7 @@ locals {
     RDS_S3_BACKUP_AUTH           = var.auth_mode
     RDS_S3_BACKUP_SECRET_ID      = var.auth_mode == "secret" ? var.db_secret_arn : null
     RDS_S3_BACKUP_DB_REGION      = local.region
+    RDS_S3_BACKUP_ROW_COUNTS     = tostring(local.record_row_counts)
     RDS_S3_BACKUP_PGTOOLS_DIR    = "/opt/pgtools"
     PGHOST                       = local.db_host
     PGPORT                       = tostring(local.db_port)

@@ -32,6 +32,12 @@ variable "verify_container_image_tag" {
   }
 }
 
+variable "record_row_counts" {
+  description = "Backups record every table's row count in their manifest (a count in the dump's own snapshot; costs a scan of each table), so the drill compares exact counts. Null: on when `verify_enabled`."
+  type        = bool
+  default     = null
+}
+
 variable "verify_schedule_expression" {
   description = "EventBridge Scheduler expression of the restore drill (in `schedule_timezone`). Default: weekly, Sunday 05:00."
   type        = string

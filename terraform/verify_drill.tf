@@ -10,6 +10,7 @@
 
 locals {
   verify_family          = "${local.name}-verify"
+  record_row_counts      = var.record_row_counts != null ? var.record_row_counts : var.verify_enabled
   verify_container_image = var.verify_container_image != null ? var.verify_container_image : (var.create_ecr_repository && var.verify_container_image_tag != null ? "${aws_ecr_repository.this[0].repository_url}:${var.verify_container_image_tag}" : null)
 
   # Where the backups are and which databases to verify: nothing about the source

@@ -352,6 +352,7 @@ module "backups" {
   ecs_endpoint_security_group_ids     = []
   ecs_https_egress_cidr_blocks        = []
   verify_enabled                      = var.verify_enabled
+  record_row_counts                   = true
   verify_container_image              = null
   verify_container_image_tag          = var.verify_container_image_tag
   verify_schedule_expression          = "cron(0 5 ? * SUN *)"
