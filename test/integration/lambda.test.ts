@@ -348,7 +348,7 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
   test('the artifacts: sizes within budget, manifest with SHA-256 and package versions, layer layout', () => {
     type ManifestArtifact = { file: string; kind: string; bytes: number; sha256: string; packages: Record<string, string>; handler?: string; pgVersion?: string };
     const manifest = JSON.parse(readFileSync(path.join(DIST, 'manifest.json'), 'utf8')) as { artifacts: ManifestArtifact[] };
-    assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), ['function.zip', 'pgtools-layer-arm64.zip', 'pgtools-layer-x86_64.zip']);
+    assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), ['function.zip', 'pgtools-layer-arm64.zip', 'pgtools-layer-x86_64.zip', 'rds-ca-bundle.pem']);
     for (const a of manifest.artifacts) {
       const file = path.join(DIST, a.file);
       assert.equal(statSync(file).size, a.bytes, a.file);

@@ -21,7 +21,7 @@ function newestMtime(p: string): number {
 /** Reuses dist/ when it is newer than its inputs, else runs `scripts/package.ts` (as `npm run package` does). */
 export function ensureLambdaArtifacts(): void {
   const files = ['function.zip', `pgtools-layer-${LAYER_ARCH}.zip`].map((f) => path.join(DIST, f));
-  const inputs = [path.join(ROOT, 'src'), path.join(ROOT, 'scripts', 'package.ts'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, '.cache', 'pgtools')];
+  const inputs = [path.join(ROOT, 'src'), path.join(ROOT, 'scripts', 'package.ts'), path.join(ROOT, 'scripts', 'package'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, '.cache', 'pgtools')];
   const fresh = files.every((f) => existsSync(f)) && Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
   if (!fresh) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
