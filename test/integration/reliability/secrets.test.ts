@@ -21,9 +21,21 @@ import { processTree, sampleProcesses } from '../../support/proc-sampler.ts';
 import { fakePgTools } from '../../support/fake-tools.ts';
 import { prepareLambda, scheduledEvent, type LambdaHarness } from '../../support/lambda-runner.ts';
 import { until } from '../../support/invariants.ts';
-import { addObjects, addTempFiles, addText, cliRun, forkCopiesWithSecret, lambdaRun, openEvidence, secretHits, summary, type Evidence } from '../../support/secrets-harness.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
-import { executeBackup } from '../../../src/compose.ts';
+import {
+  addObjects,
+  addTempFiles,
+  addText,
+  cliRun,
+  forkCopiesWithSecret,
+  lambdaRun,
+  openEvidence,
+  secretHits,
+  summary,
+  type Evidence,
+} from '../../support/secrets-harness.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
+import { executeBackup } from '../../../src/app/backup.ts';
 
 const PASSWORD = 'Sx7-harness-PGPASSWORD-d41c9';
 const SM_PASSWORD = 'Sx7-harness-SECRETSMGR-77ab2';
@@ -59,9 +71,13 @@ before(async () => {
   await pg.query('create database app');
   await pg.query("create table items as select i, 'item ' || i as name from generate_series(1, 1000) i", 'app');
   await pg.query('create database big');
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i",
+    'big',
+  );
   const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  const secret = (password: string): string => JSON.stringify({ engine: 'postgres', username: 'smuser', password, host: 'localhost', port: pg.port, dbname: 'postgres' });
+  const secret = (password: string): string =>
+    JSON.stringify({ engine: 'postgres', username: 'smuser', password, host: 'localhost', port: pg.port, dbname: 'postgres' });
   goodSecretArn = (await sm.send(new CreateSecretCommand({ Name: 'rsb-harness/good', SecretString: secret(SM_PASSWORD) }))).ARN!;
   wrongSecretArn = (await sm.send(new CreateSecretCommand({ Name: 'rsb-harness/wrong', SecretString: secret(WRONG_PASSWORD) }))).ARN!;
   sm.destroy();
@@ -90,13 +106,35 @@ async function assertZeroHits(ev: Evidence, bucket: string | undefined, extraDir
 test('CLI: successful runs (PGPASSWORD, Secrets Manager, password in a conninfo URL; S3 and file://) leak nothing', async () => {
   const ev = openEvidence();
   const bucket = await moto.createBucket();
-  const viaEnv = await cliRun(ev, 'cli env', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'big,app', '--globals', '--row-counts', '--compress', 'none', '--part-size-mb', '5'], {
-    ...pg.env('postgres'),
-    ...aws(),
-    AWS_ENDPOINT_URL: slow.endpoint,
-  });
+  const viaEnv = await cliRun(
+    ev,
+    'cli env',
+    [
+      'backup',
+      '--to',
+      `s3://${bucket}/p`,
+      '--databases',
+      'big,app',
+      '--globals',
+      '--row-counts',
+      '--compress',
+      'none',
+      '--part-size-mb',
+      '5',
+    ],
+    {
+      ...pg.env('postgres'),
+      ...aws(),
+      AWS_ENDPOINT_URL: slow.endpoint,
+    },
+  );
   assert.equal(viaEnv.code, 0, viaEnv.stderr);
-  const viaSecret = await cliRun(ev, 'cli secret', ['backup', '--auth', 'secret', '--secret-id', goodSecretArn, '--to', `s3://${bucket}/p`, '--databases', 'app', '--json'], { ...tlsOnly(), ...aws() });
+  const viaSecret = await cliRun(
+    ev,
+    'cli secret',
+    ['backup', '--auth', 'secret', '--secret-id', goodSecretArn, '--to', `s3://${bucket}/p`, '--databases', 'app', '--json'],
+    { ...tlsOnly(), ...aws() },
+  );
   assert.equal(viaSecret.code, 0, viaSecret.stderr);
   const files = path.join(work, 'files');
   const url = `postgresql://postgres:${encodeURIComponent(PASSWORD)}@localhost:${pg.port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile!)}`;
@@ -107,47 +145,91 @@ test('CLI: successful runs (PGPASSWORD, Secrets Manager, password in a conninfo 
   assert.ok(ev.samples.some((s) => s.root && s.cmdline.includes('--dbname postgresql://')));
   const list = await cliRun(ev, 'cli list', ['list', '--from', `s3://${bucket}/p`, '--json'], aws());
   assert.equal(list.code, 0, list.stderr);
-  assert.ok(ev.samples.some((s) => /libexec\/pg_dump /.test(s.cmdline)), 'the sampler saw pg_dump running');
+  assert.ok(
+    ev.samples.some((s) => /libexec\/pg_dump /.test(s.cmdline)),
+    'the sampler saw pg_dump running',
+  );
   assert.ok(ev.dumpEnvironments.length > 0, 'pg_dump environments were sampled');
   await assertZeroHits(ev, bucket, [files]);
   const copies = forkCopiesWithSecret(ev, SECRETS);
-  if (copies.length > 0) console.log(`# ${copies.length} fork copies of the CLI showed its own --dbname before exec (not a leak: its argv)`);
+  if (copies.length > 0)
+    console.log(`# ${copies.length} fork copies of the CLI showed its own --dbname before exec (not a leak: its argv)`);
 });
 
 test('CLI: failing runs (wrong password, wrong secret, unreachable server, S3 gone, pg_dump killed, bad config) leak nothing', async () => {
   const ev = openEvidence();
   const bucket = await moto.createBucket();
-  const wrong = await cliRun(ev, 'cli wrong pw', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'app'], { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD, ...aws() });
+  const wrong = await cliRun(ev, 'cli wrong pw', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'app'], {
+    ...pg.env('postgres'),
+    PGPASSWORD: WRONG_PASSWORD,
+    ...aws(),
+  });
   assert.equal(wrong.code, 1);
-  const wrongSecret = await cliRun(ev, 'cli wrong secret', ['backup', '--auth', 'secret', '--secret-id', wrongSecretArn, '--to', `s3://${bucket}/p`], { ...tlsOnly(), ...aws() });
+  const wrongSecret = await cliRun(
+    ev,
+    'cli wrong secret',
+    ['backup', '--auth', 'secret', '--secret-id', wrongSecretArn, '--to', `s3://${bucket}/p`],
+    { ...tlsOnly(), ...aws() },
+  );
   assert.equal(wrongSecret.code, 1);
-  const missingSecret = await cliRun(ev, 'cli missing secret', ['backup', '--auth', 'secret', '--secret-id', 'rsb-harness/none', '--to', `s3://${bucket}/p`], { ...tlsOnly(), ...aws() });
+  const missingSecret = await cliRun(
+    ev,
+    'cli missing secret',
+    ['backup', '--auth', 'secret', '--secret-id', 'rsb-harness/none', '--to', `s3://${bucket}/p`],
+    { ...tlsOnly(), ...aws() },
+  );
   assert.equal(missingSecret.code, 1);
   const closed = await freePort();
-  const unreachable = await cliRun(ev, 'cli unreachable', ['backup', '--to', `s3://${bucket}/p`], { ...pg.env('postgres'), PGPORT: String(closed), ...aws() });
+  const unreachable = await cliRun(ev, 'cli unreachable', ['backup', '--to', `s3://${bucket}/p`], {
+    ...pg.env('postgres'),
+    PGPORT: String(closed),
+    ...aws(),
+  });
   assert.equal(unreachable.code, 1);
 
   const gone = await startFaultProxy(moto.endpoint);
-  const s3gone = await cliRun(ev, 'cli s3 gone', ['backup', '--to', `s3://${bucket}/gone`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'], { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: gone.endpoint }, async () => {
-    await gone.waitFor((e) => e.op === 'UploadPart' && e.status === 200);
-    await gone.disappear();
-  });
+  const s3gone = await cliRun(
+    ev,
+    'cli s3 gone',
+    ['backup', '--to', `s3://${bucket}/gone`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'],
+    { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: gone.endpoint },
+    async () => {
+      await gone.waitFor((e) => e.op === 'UploadPart' && e.status === 200);
+      await gone.disappear();
+    },
+  );
   assert.equal(s3gone.code, 1);
 
-  const killed = await cliRun(ev, 'cli pg_dump killed', ['backup', '--to', `s3://${bucket}/killed`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'], { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: slow.endpoint }, async (pid) => {
-    const dump = await until(() => processTree(pid).find((p) => {
-      try {
-        return /libexec\/pg_dump\0.*--format=custom/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
-      } catch {
-        return false;
-      }
-    }), 30_000, 'pg_dump');
-    process.kill(dump, 'SIGKILL');
-  });
+  const killed = await cliRun(
+    ev,
+    'cli pg_dump killed',
+    ['backup', '--to', `s3://${bucket}/killed`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'],
+    { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: slow.endpoint },
+    async (pid) => {
+      const dump = await until(
+        () =>
+          processTree(pid).find((p) => {
+            try {
+              return /libexec\/pg_dump\0.*--format=custom/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+            } catch {
+              return false;
+            }
+          }),
+        30_000,
+        'pg_dump',
+      );
+      process.kill(dump, 'SIGKILL');
+    },
+  );
   assert.equal(killed.code, 1);
   assert.match(killed.stderr, /killed by SIGKILL/);
 
-  const badConfig = await cliRun(ev, 'cli bad config', ['backup', '--dbname', `postgres://u:${encodeURIComponent(PASSWORD)}@h/db`, '--to', 'ftp://x', '--compress', 'bogus'], {});
+  const badConfig = await cliRun(
+    ev,
+    'cli bad config',
+    ['backup', '--dbname', `postgres://u:${encodeURIComponent(PASSWORD)}@h/db`, '--to', 'ftp://x', '--compress', 'bogus'],
+    {},
+  );
   assert.equal(badConfig.code, 2);
   await assertZeroHits(ev, bucket);
 });
@@ -156,7 +238,13 @@ test('the built Lambda artifact: Secrets Manager success and failure, and its ti
   const ev = openEvidence();
   const bucket = await moto.createBucket();
   const base = { ...aws(), RDS_S3_BACKUP_TO: `s3://${bucket}/lambda`, RDS_S3_BACKUP_SECRET_ID: goodSecretArn, PGSSLROOTCERT: pg.caFile! };
-  const ok = await lambdaRun(ev, lambda, 'lambda ok', { ...base, RDS_S3_BACKUP_DATABASES: 'app', RDS_S3_BACKUP_GLOBALS: 'true' }, scheduledEvent());
+  const ok = await lambdaRun(
+    ev,
+    lambda,
+    'lambda ok',
+    { ...base, RDS_S3_BACKUP_DATABASES: 'app', RDS_S3_BACKUP_GLOBALS: 'true' },
+    scheduledEvent(),
+  );
   assert.equal(ok.code, 0, ok.stderr);
   const failed = await lambdaRun(ev, lambda, 'lambda wrong secret', { ...base, RDS_S3_BACKUP_SECRET_ID: wrongSecretArn }, scheduledEvent());
   assert.equal(failed.code, 1);
@@ -166,7 +254,14 @@ test('the built Lambda artifact: Secrets Manager success and failure, and its ti
     ev,
     lambda,
     'lambda budget',
-    { ...base, RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5', AWS_ENDPOINT_URL: crawl.endpoint },
+    {
+      ...base,
+      RDS_S3_BACKUP_DATABASES: 'big',
+      RDS_S3_BACKUP_COMPRESS: 'none',
+      RDS_S3_BACKUP_PART_SIZE_MB: '5',
+      RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5',
+      AWS_ENDPOINT_URL: crawl.endpoint,
+    },
     scheduledEvent(),
     8_000,
   );
@@ -178,7 +273,10 @@ test('the built Lambda artifact: Secrets Manager success and failure, and its ti
   // A password in the function configuration is refused without being echoed.
   const pwEnv = await lambdaRun(ev, lambda, 'lambda PGPASSWORD env', { ...base, PGPASSWORD: PASSWORD }, scheduledEvent());
   assert.equal(pwEnv.code, 1);
-  assert.ok(ev.samples.some((s) => /runner\.mjs/.test(s.cmdline)), 'the sampler saw the Lambda runner');
+  assert.ok(
+    ev.samples.some((s) => /runner\.mjs/.test(s.cmdline)),
+    'the sampler saw the Lambda runner',
+  );
   await assertZeroHits(ev, bucket);
 });
 
@@ -189,9 +287,22 @@ test('the engine in process: thrown errors and every cause in their chain leak n
   Object.assign(process.env, aws());
   try {
     const configs = [
-      { label: 'wrong password', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, databases: 'app' }, { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD }) },
-      { label: 'url to closed port', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, dbname: `postgres://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${await freePort()}/app` }, {}) },
-      { label: 'missing secret', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, auth: 'secret', secretId: 'rsb-harness/none' }, pg.env('postgres')) },
+      {
+        label: 'wrong password',
+        raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, databases: 'app' }, { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD }),
+      },
+      {
+        label: 'url to closed port',
+        raw: collectRaw(
+          'backup',
+          { to: `s3://${bucket}/inproc`, dbname: `postgres://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${await freePort()}/app` },
+          {},
+        ),
+      },
+      {
+        label: 'missing secret',
+        raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, auth: 'secret', secretId: 'rsb-harness/none' }, pg.env('postgres')),
+      },
     ];
     for (const c of configs) {
       const config = parseBackupConfig(c.raw);
@@ -215,7 +326,12 @@ test('the harness catches a password in a child’s argv: a deliberately leaking
   // The fake pg_dump starts a helper with PGPASSWORD on its command line, as a careless tool would.
   const tools = await fakePgTools(path.join(work, 'leaky'), `sh -c 'sleep 1; exit 1' leaky-helper "$PGPASSWORD"; exit 1`);
   const ev = openEvidence();
-  const res = await cliRun(ev, 'cli leaky pg_dump', ['backup', '--to', `file://${path.join(work, 'leaky-out')}`, '--databases', 'app', '--pgtools-dir', tools], pg.env('postgres'));
+  const res = await cliRun(
+    ev,
+    'cli leaky pg_dump',
+    ['backup', '--to', `file://${path.join(work, 'leaky-out')}`, '--databases', 'app', '--pgtools-dir', tools],
+    pg.env('postgres'),
+  );
   assert.equal(res.code, 1, res.stderr);
   const hits = secretHits(ev, SECRETS);
   assert.equal(hits.length, 1, hits.join('\n'));
@@ -243,5 +359,8 @@ test('a fork copy (forked, not yet exec’d) is recognised by its executable and
   ev.samples.push(...samples);
   assert.deepEqual(secretHits(ev, [marker]), []);
   const orphaned = { ...openEvidence(), samples: samples.filter((s) => !s.root) };
-  assert.match(secretHits(orphaned, [marker]).join('\n'), new RegExp(`^argv of pid ${child.pid} \\(seen in its fork copy pid ${copy.pid} `));
+  assert.match(
+    secretHits(orphaned, [marker]).join('\n'),
+    new RegExp(`^argv of pid ${child.pid} \\(seen in its fork copy pid ${copy.pid} `),
+  );
 });
