@@ -140,6 +140,7 @@ test('CLI: successful runs (PGPASSWORD, Secrets Manager, password in a conninfo 
   const url = `postgresql://postgres:${encodeURIComponent(PASSWORD)}@localhost:${pg.port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile!)}`;
   const viaUrl = await cliRun(ev, 'cli url', ['backup', '--dbname', url, '--to', `file://${files}`], {});
   assert.equal(viaUrl.code, 0, viaUrl.stderr);
+  assert.match(viaUrl.stderr, /^warning: --dbname contains a password, which every user of this machine can read \(ps, \/proc\)/m);
   // The URL is on this CLI's own command line (the user's choice, warned about); what matters is that the password
   // reaches no child process: every descendant's argv is searched.
   assert.ok(ev.samples.some((s) => s.root && s.cmdline.includes('--dbname postgresql://')));
