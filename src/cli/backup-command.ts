@@ -4,6 +4,7 @@ import { collectRaw } from '../core/config/raw.ts';
 import { ExitCode } from '../core/errors.ts';
 import { executeBackup } from '../app/backup.ts';
 import { parseCommandArgs } from './args.ts';
+import { warnAboutArgvPasswords } from './argv-password.ts';
 import { formatBytes } from './format.ts';
 import { commandHelp } from './help.ts';
 import type { CliIO } from './io.ts';
@@ -15,6 +16,7 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout.write(commandHelp('backup') + '\n');
     return ExitCode.ok;
   }
+  warnAboutArgvPasswords(args.values, io.stderr);
   const config = parseBackupConfig(collectRaw('backup', args.values, io.env));
   const report = await executeBackup(config, {
     signal: io.signal,

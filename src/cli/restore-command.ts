@@ -4,6 +4,7 @@ import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
 import type { RestoreEvent } from '../core/restore/common.ts';
 import { executeRestore } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
+import { warnAboutArgvPasswords } from './argv-password.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 import { commandHelp } from './help.ts';
 import type { CliIO } from './io.ts';
@@ -70,6 +71,7 @@ export async function restoreCommand(argv: readonly string[], io: CliIO): Promis
     io.stdout.write(commandHelp('restore') + '\n');
     return ExitCode.ok;
   }
+  warnAboutArgvPasswords(args.values, io.stderr);
   const config = parseRestoreConfig(collectRaw('restore', args.values, io.env));
   let report;
   try {

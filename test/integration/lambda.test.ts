@@ -390,7 +390,12 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
       pgVersion?: string;
     };
     const manifest = JSON.parse(readFileSync(path.join(DIST, 'manifest.json'), 'utf8')) as { artifacts: ManifestArtifact[] };
-    assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), ['function.zip', 'pgtools-layer-arm64.zip', 'pgtools-layer-x86_64.zip']);
+    assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), [
+      'function.zip',
+      'pgtools-layer-arm64.zip',
+      'pgtools-layer-x86_64.zip',
+      'rds-ca-bundle.pem',
+    ]);
     for (const a of manifest.artifacts) {
       const file = path.join(DIST, a.file);
       assert.equal(statSync(file).size, a.bytes, a.file);
@@ -485,6 +490,20 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     assert.equal(failure?.hint, 'check the user and password', JSON.stringify(failure));
     assert.deepEqual(await moto.listKeys(bucket), []);
     assertNoSecrets(out, PASSWORD, WRONG_PASSWORD);
+  });
+
+  test('without PGSSLROOTCERT, verify-full trusts the bundled Amazon RDS CAs only: a certificate from another CA is refused', async () => {
+    const bucket = await moto.createBucket();
+    // PGSSLROOTCERT unset: the default is rds-ca-bundle.pem in LAMBDA_TASK_ROOT (the unpacked function.zip). The test
+    // server's certificate comes from a throwaway CA, so a TLS refusal (not a configuration error about a missing
+    // file) shows that the default file exists, is loaded, and is the only trust anchor.
+    const out = await invoke(secretEnv(bucket, { PGSSLROOTCERT: '' }), [{ event: scheduledEvent() }]);
+    assert.equal(out.code, 1);
+    const r = out.results[0]!;
+    assert.ok(!r.ok);
+    assert.equal(r.error.name, 'ConnectionError', r.error.message);
+    assert.match(r.error.message, /certificate/i);
+    assert.deepEqual(await moto.listKeys(bucket), []);
   });
 
   test('near the timeout the dump and its multipart upload are aborted, nothing is left behind', async (t) => {
@@ -599,10 +618,10 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
   });
 
   test('an invalid environment fails every invocation clearly (the module still loads)', async () => {
-    const out = await invoke(lambdaEnv({ RDS_S3_BACKUP_TO: 'file:///tmp/backups', RDS_S3_BACKUP_COMPRESS: 'brotli' }), [
-      { event: scheduledEvent() },
-      { event: scheduledEvent() },
-    ]);
+    const out = await invoke(
+      lambdaEnv({ RDS_S3_BACKUP_TO: 'file:///tmp/backups', RDS_S3_BACKUP_COMPRESS: 'brotli', PGSSLROOTCERT: '/nonexistent/ca.pem' }),
+      [{ event: scheduledEvent() }, { event: scheduledEvent() }],
+    );
     assert.equal(out.code, 1);
     assert.equal(out.results.length, 2);
     for (const r of out.results) {

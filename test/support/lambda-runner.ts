@@ -72,13 +72,21 @@ export type LambdaHarness = {
   dispose(): void;
 };
 
-export function prepareLambda(): LambdaHarness {
+export type PrepareLambdaOptions = {
+  /** Which pg tools layer to unpack; default the host's. */
+  layerArch?: 'x86_64' | 'arm64';
+  /** How to start Node (argv before the runner file); default this process's Node. The arm64 proof runs Node
+   *  for linux-arm64 under qemu-aarch64-static here. */
+  node?: readonly string[];
+};
+
+export function prepareLambda(options: PrepareLambdaOptions = {}): LambdaHarness {
   ensureLambdaArtifacts();
   const work = mkdtempSync(path.join(tmpdir(), 'rsb-reliability-lambda-'));
   const functionDir = path.join(work, 'task');
   const opt = path.join(work, 'opt');
   execFileSync('unzip', ['-q', path.join(DIST, 'function.zip'), '-d', functionDir]);
-  execFileSync('unzip', ['-q', path.join(DIST, `pgtools-layer-${LAYER_ARCH}.zip`), '-d', opt]);
+  execFileSync('unzip', ['-q', path.join(DIST, `pgtools-layer-${options.layerArch ?? LAYER_ARCH}.zip`), '-d', opt]);
   const pgtoolsDir = path.join(opt, 'pgtools');
   const runnerFile = path.join(work, 'runner.mjs');
   writeFileSync(runnerFile, RUNNER);
@@ -101,7 +109,8 @@ export function prepareLambda(): LambdaHarness {
     }),
     start(env, invocations) {
       const spec = { invocations: invocations.map((i) => ({ event: i.event, timeoutMs: i.timeoutMs ?? 300_000 })) };
-      const child = spawn(process.execPath, [runnerFile, path.join(functionDir, 'index.mjs'), JSON.stringify(spec)], {
+      const [node, ...nodeArgs] = options.node ?? [process.execPath];
+      const child = spawn(node!, [...nodeArgs, runnerFile, path.join(functionDir, 'index.mjs'), JSON.stringify(spec)], {
         cwd: functionDir,
         env,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

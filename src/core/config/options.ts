@@ -36,7 +36,7 @@ export const OPTIONS = [
     type: 'string',
     commands: ['backup'],
     group: 'connection',
-    help: 'libpq conninfo ("host=... user=...") or URL (postgres://user@host:5432/db?sslmode=verify-full); a password in it is moved to the child environment, never to argv. Its dbname is the database used to connect.',
+    help: 'libpq conninfo ("host=... user=...") or URL (postgres://user@host:5432/db?sslmode=verify-full); a password in it is moved to the child environment, never to the argv of a child process, but ps shows it on the command line of this command, so the CLI warns: prefer PGPASSWORD, a passfile or --auth secret|iam. Its dbname is the database used to connect.',
   },
   {
     key: 'host',
@@ -151,7 +151,7 @@ export const OPTIONS = [
     type: 'string',
     commands: RV,
     group: 'connection',
-    help: "Server to restore into: libpq conninfo or URL, completed by the connection options above (a password in it goes to the child environment, never to argv). Its dbname is the database restored into (default: the backup's name); with --create, the database to connect to (default postgres). verify: a scratch server instead of a throwaway one.",
+    help: "Server to restore into: libpq conninfo or URL, completed by the connection options above (a password in it goes to the child environment, never to the argv of a child process; ps shows it on this command line, so the CLI warns). Its dbname is the database restored into (default: the backup's name); with --create, the database to connect to (default postgres). verify: a scratch server instead of a throwaway one.",
   },
   // target
   {

@@ -271,7 +271,6 @@ module "backups" {
   include_globals         = true
   compression             = "zstd:6"
   ssl_mode                = "verify-full"
-  ssl_root_cert           = "/var/runtime/ca-cert.pem"
   connect_timeout_seconds = 15
 
   backup_prefix   = "postgres/app-db"

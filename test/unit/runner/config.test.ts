@@ -1,10 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { DEFAULT_ABORT_MARGIN_MS, LAMBDA_CA_FILE, parseInstanceRef, parseLambdaConfig, withEndpoint } from '../../../src/runner/config.ts';
+import {
+  bundledCaFile,
+  CA_BUNDLE_FILE,
+  DEFAULT_ABORT_MARGIN_MS,
+  parseInstanceRef,
+  parseLambdaConfig,
+  withEndpoint,
+} from '../../../src/runner/config.ts';
 
 const CA = path.join(mkdtempSync(path.join(tmpdir(), 'lambda-config-')), 'ca.pem');
 writeFileSync(CA, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
@@ -42,13 +49,21 @@ test('a configured secret selects secret auth, as in the CLI', () => {
   assert.equal(c.backup.auth.mode, 'secret');
 });
 
-test('the CA file defaults to the Lambda runtime file only for verify-*; require keeps no root cert', () => {
+test('the CA file defaults to the bundled RDS CAs in the task root only for verify-*; require keeps no root cert', () => {
   const err = errorOf(() => parseLambdaConfig({ ...base, PGSSLROOTCERT: '' }));
   assert.deepEqual(
     err.issues.map((i) => i.field),
     ['PGSSLROOTCERT'],
   );
-  assert.match(err.message, new RegExp(LAMBDA_CA_FILE.replace(/[/.]/g, '\\$&')));
+  assert.match(err.message, /\/var\/task\/rds-ca-bundle\.pem does not exist/);
+  // LAMBDA_TASK_ROOT (set by Lambda, and by a container image) decides where the bundle is looked for.
+  const root = path.dirname(CA);
+  writeFileSync(path.join(root, CA_BUNDLE_FILE), readFileSync(CA));
+  const withRoot = parseLambdaConfig({ ...base, PGSSLROOTCERT: undefined, LAMBDA_TASK_ROOT: root });
+  assert.equal(withRoot.backup.connection.sslrootcert, path.join(root, CA_BUNDLE_FILE));
+  assert.equal(bundledCaFile({}), '/var/task/rds-ca-bundle.pem');
+  // An explicit PGSSLROOTCERT still wins.
+  assert.equal(parseLambdaConfig({ ...base, LAMBDA_TASK_ROOT: root }).backup.connection.sslrootcert, CA);
   const c = parseLambdaConfig({ ...base, PGSSLROOTCERT: '', PGSSLMODE: 'require' });
   assert.equal(c.backup.connection.sslmode, 'require');
   assert.equal(c.backup.connection.sslrootcert, null);
