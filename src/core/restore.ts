@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { listCatalog, type CatalogEntry } from './catalog.ts';
@@ -109,7 +110,7 @@ export function backupRef(entry: CatalogEntry): BackupRef {
   };
 }
 
-const GLOBALS_MAX_BYTES = 256 * 1024 * 1024;
+export const GLOBALS_MAX_BYTES = 256 * 1024 * 1024;
 /** Left free beside the downloaded archive, so a restore never fills the disk to the last byte. */
 const TEMP_SPACE_MARGIN = 64 * 1024 * 1024;
 
@@ -195,7 +196,7 @@ async function restoreGlobals(entry: CatalogEntry, target: RestoreTarget, deps: 
     reader.destroy();
   }
   deps.onEvent?.({ type: 'verified', backup: backupRef(entry) });
-  const report = await target.applyGlobals(Buffer.concat(chunks));
+  const report = await target.applyGlobals(Buffer.concat(chunks), `globals backup ${entry.id}`);
   deps.onEvent?.({ type: 'globals', report });
   if (report.errors.length > 0) {
     throw new RestoreError(`applying globals ${entry.id} to ${target.description}: ${report.errors.length} statement(s) failed (the others were applied):\n${report.errors.map((e) => `    ${e}`).join('\n')}`, {
@@ -228,7 +229,12 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
   const m = entry.manifest!;
   const ref = backupRef(entry);
   if (o.jobs > 1) return restoreParallel(entry, m, ref, target, o, deps, started);
-  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  // --create runs the archive's DATABASE entry before the data, and without one transaction every statement
+  // commits as it goes: nothing from the object may run before all of it is verified, so download it first.
+  // (Only the single-transaction stream can run while the object arrives: the commit gate holds its COMMIT.)
+  const copy = o.create || !o.singleTransaction ? await downloadVerified(entry, m, ref, o, deps) : null;
+  // The local copy is read back through the same check: a temp file changed meanwhile is caught too.
+  const reader = new VerifyingReader(copy ? createReadStream(copy.file) : await deps.store.read(m.object.key), m.object, deps.signal);
   let created: string | null = null;
   try {
     const head = await readArchiveHead(reader);
@@ -261,7 +267,7 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
       pump.catch(() => undefined);
       const failed = await Promise.race([pump.then(() => null), gate.failure]);
       if (failed) throw failed;
-      deps.onEvent?.({ type: 'verified', backup: ref });
+      if (!copy) deps.onEvent?.({ type: 'verified', backup: ref });
       tool = await gate.commit();
       if (createReport) tool = { ...tool, filtered: [...createReport.filtered.map((f) => `${f} (--create)`), ...tool.filtered] };
     } catch (err) {
@@ -289,6 +295,7 @@ export async function restoreArchive(entry: CatalogEntry, target: RestoreTarget,
     throw err;
   } finally {
     reader.destroy();
+    if (copy) await rm(copy.work, { recursive: true, force: true });
   }
 }
 
@@ -321,38 +328,10 @@ async function restoreParallel(
   deps: RestoreDeps,
   started: number,
 ): Promise<DatabaseRestoreResult> {
-  const need = m.object.bytes + TEMP_SPACE_MARGIN;
-  const free = await (deps.freeBytes ?? defaultFreeBytes)(o.tempDir);
-  if (free < need) {
-    throw new RestoreError(`not enough free space in ${o.tempDir} for a parallel restore: the archive needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`, {
-      hint: 'point --temp-dir at a larger disk, or restore without --jobs (streams, needs no disk)',
-    });
-  }
-  const work = await mkdtemp(path.join(o.tempDir, 'rds-s3-backup-restore-'));
-  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  const { work, file, head } = await downloadVerified(entry, m, ref, o, deps);
   let createdName: string | null = null;
   try {
-    const file = path.join(work, `${entry.id}.dump`);
-    const fh = await open(file, 'wx', 0o600);
-    let head: ArchiveHead;
-    let resolved: ReturnType<typeof resolveFilters>;
-    try {
-      head = await readArchiveHead(reader);
-      // Checked before the download: a selection the archive cannot satisfy fails in seconds.
-      resolved = resolveFilters(head.toc, o.selection);
-      for (const c of head.chunks) await fh.write(c);
-      const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
-      await reader.drain(async (c) => {
-        await fh.write(c);
-        progress(reader.bytes);
-      });
-      progress(reader.bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    deps.onEvent?.({ type: 'verified', backup: ref });
-    const { filters, selectedTables } = resolved;
+    const { filters, selectedTables } = resolveFilters(head.toc, o.selection);
     let into = o.database;
     if (o.create) {
       const db = head.toc ? databaseEntries(head.toc) : undefined;
@@ -382,7 +361,47 @@ async function restoreParallel(
     if (createdName !== null) await dropCreated(target, createdName, err);
     throw err;
   } finally {
-    reader.destroy();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Downloads the object into a private temp directory, checking length and SHA-256 against the manifest on the way. */
+async function downloadVerified(entry: CatalogEntry, m: Manifest, ref: BackupRef, o: ArchiveRestoreOptions, deps: RestoreDeps): Promise<{ work: string; file: string; head: ArchiveHead }> {
+  const tempDir = o.tempDir;
+  const need = m.object.bytes + TEMP_SPACE_MARGIN;
+  const free = await (deps.freeBytes ?? defaultFreeBytes)(tempDir);
+  if (free < need) {
+    throw new RestoreError(`not enough free space in ${tempDir} to download and verify the archive before restoring it: it needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`, {
+      hint: 'point --temp-dir at a larger disk; only a single-transaction restore without --jobs and --create streams without disk',
+    });
+  }
+  const work = await mkdtemp(path.join(tempDir, 'rds-s3-backup-restore-'));
+  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  try {
+    const file = path.join(work, `${entry.id}.dump`);
+    const fh = await open(file, 'wx', 0o600);
+    let head: ArchiveHead;
+    try {
+      head = await readArchiveHead(reader);
+      // Checked before the download: a selection the archive cannot satisfy fails in seconds.
+      resolveFilters(head.toc, o.selection);
+      for (const c of head.chunks) await fh.write(c);
+      const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
+      await reader.drain(async (c) => {
+        await fh.write(c);
+        progress(reader.bytes);
+      });
+      progress(reader.bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    deps.onEvent?.({ type: 'verified', backup: ref });
+    return { work, file, head };
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  } finally {
+    reader.destroy();
   }
 }

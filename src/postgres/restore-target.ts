@@ -6,12 +6,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { quoteConnValue } from '../core/conninfo.ts';
-import { AbortedError, ConnectionError, ToolProcessError, describeError } from '../core/errors.ts';
+import { AbortedError, ConnectionError, ToolProcessError, UnsafeContentError, describeError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
 import type { ArchiveFilters, GatedRestore, GlobalsReport, RestoreTarget, TableCounts, ToolReport } from '../core/restore-target.ts';
 import type { ExitStatus, ServerInfo } from '../core/source.ts';
 import { connect } from './client.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
+import { assertRestricted, newRestrictKey, RestrictGuard, restrictedGlobalsScript } from './psql-restrict.ts';
 import { spawnPipedTool, type PipedTool } from './restore-process.ts';
 import { CommitGate, TransactionTimeoutFilter } from './restore-script.ts';
 import { quoteIdent } from './source.ts';
@@ -129,7 +130,8 @@ export class PgRestoreTarget implements RestoreTarget {
       const list = path.join(dir, 'database.list');
       await writeFile(list, entryIds.map((id) => `${id}\n`).join(''), { mode: 0o600 });
       const env = await this.#env();
-      const restore = spawnPipedTool('pg_restore', this.#tools.pgRestore, ['--format=custom', '--file=-', '--create', `--use-list=${list}`, ...filterArgs({ ...filters, schemas: [], tables: [], clean: false })], env, {
+      const key = newRestrictKey();
+      const restore = spawnPipedTool('pg_restore', this.#tools.pgRestore, ['--format=custom', '--file=-', `--restrict-key=${key}`, '--create', `--use-list=${list}`, ...filterArgs({ ...filters, schemas: [], tables: [], clean: false })], env, {
         stdin: true,
         stdout: true,
       });
@@ -140,7 +142,9 @@ export class PgRestoreTarget implements RestoreTarget {
       const rs = await restore.exited;
       if (statusFailed(rs)) throw new ToolProcessError('pg_restore', rs, { detail: 'creating the database (--create)' });
       // A few statements only: adapt them to older servers as a whole, then run them.
-      const adapted = await adaptDatabaseScript(Buffer.concat(out).toString('utf8'), (await this.serverInfo()).versionNum, this.#tools.major);
+      const script = Buffer.concat(out).toString('utf8');
+      assertRestricted(script, key);
+      const adapted = await adaptDatabaseScript(script, (await this.serverInfo()).versionNum, this.#tools.major);
       const psql = this.#psql(this.database ?? 'postgres', env, true);
       psql.stdin!.end(adapted.script);
       const ps = await psql.exited;
@@ -155,12 +159,15 @@ export class PgRestoreTarget implements RestoreTarget {
     const appName = `rds-s3-backup-restore-${randomBytes(6).toString('hex')}`;
     const env = await this.#env(appName);
     const filter = (await this.#needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
-    const args = ['--format=custom', '--file=-', ...(options.singleTransaction ? ['--single-transaction'] : []), ...filterArgs(filters)];
+    // psql reads archive content: it must be in restricted mode (no meta-commands) before the first archive byte.
+    const key = newRestrictKey();
+    const args = ['--format=custom', '--file=-', `--restrict-key=${key}`, ...(options.singleTransaction ? ['--single-transaction'] : []), ...filterArgs(filters)];
     const restore = spawnPipedTool('pg_restore', this.#tools.pgRestore, args, env, { stdin: true, stdout: true });
     const psql = this.#psql(database, env, true);
     const gate = new CommitGate({ expectCommit: options.singleTransaction });
     gate.on('error', () => undefined);
-    const stages = filter ? [restore.stdout!, filter, gate, psql.stdin!] : [restore.stdout!, gate, psql.stdin!];
+    const guard = new RestrictGuard(key);
+    const stages = filter ? [restore.stdout!, guard, filter, gate, psql.stdin!] : [restore.stdout!, guard, gate, psql.stdin!];
     const piped = (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
 
     let failWith: (e: Error) => void = () => undefined;
@@ -198,6 +205,10 @@ export class PgRestoreTarget implements RestoreTarget {
     });
     void piped.catch(async (err: unknown) => {
       if (aborted || committing) return;
+      if (err instanceof UnsafeContentError) {
+        failWith(err);
+        return;
+      }
       // A broken pipe is a symptom: psql (or pg_restore) ended, and its own status says why.
       const st = await Promise.race([psql.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
       if (st && statusFailed(st)) failWith(psqlFailed(st));
@@ -323,15 +334,17 @@ export class PgRestoreTarget implements RestoreTarget {
     };
   }
 
-  async applyGlobals(sql: Buffer): Promise<GlobalsReport> {
+  async applyGlobals(sql: Buffer, what = 'the globals object'): Promise<GlobalsReport> {
+    // Refused before psql starts: nothing from a globals object with meta-commands runs.
+    const script = restrictedGlobalsScript(sql, newRestrictKey(), what);
     const env = await this.#env();
     const lines: string[] = [];
     const psql = this.#psql(this.database ?? 'postgres', env, false, (l) => lines.push(l));
     const filter = (await this.#needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
     if (filter) {
       filter.pipe(psql.stdin!);
-      filter.end(sql);
-    } else psql.stdin!.end(sql);
+      filter.end(script);
+    } else psql.stdin!.end(script);
     const status = await psql.exited;
     if (statusFailed(status)) throw new ToolProcessError('psql', status, { detail: 'applying globals' });
     const errors = lines.filter((l) => /\bERROR:/.test(l)).map((l) => redact(l.replace(/^psql:<stdin>:\d+: /, '').replace(/^psql:-:\d+: /, '')));
