@@ -1,4 +1,4 @@
-import type { VerificationRecord } from './catalog.ts';
+import type { CatalogEntry, VerificationRecord } from './catalog.ts';
 import { backupKeys } from './keys.ts';
 import type { Manifest } from './manifest.ts';
 import type { BackupStore } from './storage.ts';
@@ -32,8 +32,9 @@ export type VerifyRecord = VerificationRecord & {
   readonly tool: { readonly name: string; readonly version: string };
 };
 
-export function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
-  return backupKeys(store.prefix, manifest.kind, manifest.database, manifest.id).verify;
+/** The record's key comes from where the catalog found the backup (its key), never from the manifest's content. */
+export function verifyRecordKey(store: BackupStore, entry: Pick<CatalogEntry, 'kind' | 'database' | 'id'>): string {
+  return backupKeys(store.prefix, entry.kind, entry.database, entry.id).verify;
 }
 
 export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
@@ -42,8 +43,9 @@ export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>):
 }
 
 /** Same tier tag as the backup, so the bucket's lifecycle rules expire the record together with it. */
-export async function writeVerifyRecord(store: BackupStore, manifest: Manifest, record: Omit<VerifyRecord, 'schema' | 'tool'>): Promise<string> {
-  const key = verifyRecordKey(store, manifest);
+export async function writeVerifyRecord(store: BackupStore, entry: CatalogEntry & { readonly manifest: Manifest }, record: Omit<VerifyRecord, 'schema' | 'tool'>): Promise<string> {
+  const manifest = entry.manifest;
+  const key = verifyRecordKey(store, entry);
   await store.putSmall(key, serializeVerifyRecord(record), {
     contentType: 'application/json',
     metadata: { 'tool-version': TOOL_VERSION, 'backup-id': manifest.id },

@@ -3,7 +3,7 @@ import { summarizeToc, type TocSummary } from './archive-toc.ts';
 import { listCatalog, type CatalogEntry } from './catalog.ts';
 import { ArchiveFormatError, ExitCode, IntegrityError, ToolProcessError, describeError } from './errors.ts';
 import type { Manifest } from './manifest.ts';
-import { backupRef, restoreArchive, RestoreError, type BackupRef, type RestoreEvent } from './restore.ts';
+import { backupRef, GLOBALS_MAX_BYTES, restoreArchive, RestoreError, type BackupRef, type RestoreEvent } from './restore.ts';
 import { readArchiveHead, VerifyingReader } from './restore-stream.ts';
 import type { RestoreTarget, TableCounts } from './restore-target.ts';
 import { idFromKey, selectBackup, type BackupSelector } from './select-backup.ts';
@@ -199,6 +199,8 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
           const g = nearestGlobals(await listCatalog(deps.store, { kind: 'globals' }), entry.startedAt);
           if (g) {
             const gm = g.manifest!;
+            // Read into memory whole: the same cap as restore --globals.
+            if (gm.object.bytes > GLOBALS_MAX_BYTES) throw new RestoreError(`globals object ${gm.object.key} is ${gm.object.bytes} bytes; refusing to load more than ${GLOBALS_MAX_BYTES} into memory`);
             const reader = new VerifyingReader(await deps.store.read(gm.object.key), gm.object, deps.signal);
             const chunks: Buffer[] = [];
             try {
@@ -206,7 +208,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
             } finally {
               reader.destroy();
             }
-            const report = await scratch.target.applyGlobals(Buffer.concat(chunks));
+            const report = await scratch.target.applyGlobals(Buffer.concat(chunks), `globals backup ${g.id}`);
             if (report.errors.length === 0) {
               withRoles = true;
               notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
@@ -264,7 +266,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   const verifiedAt = now().toISOString();
   const durationMs = Date.now() - started;
   const record = { ok, verifiedAt, mode, summary, backup: { id: ref.id, database: ref.database, key: ref.key, sha256: ref.sha256, bytes: ref.bytes }, server, checks, mismatches, durationMs } as const;
-  const recordKey = plan.record ? await writeVerifyRecord(deps.store, m, record) : null;
+  const recordKey = plan.record ? await writeVerifyRecord(deps.store, { ...entry, manifest: m }, record) : null;
   deps.onEvent?.({ type: 'checked', ok, summary });
   return { ok, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };
 }
