@@ -168,7 +168,7 @@ test('file:// store: a symlinked folder is never followed, for writes or reads',
       await writeFile(path.join(outside, 'secret.dump'), 'operator secret');
       await mkdir(path.join(root, 'store'));
       await symlink(outside, path.join(root, 'store', 'app'));
-      const store = new FileStore(path.join(root, 'store'));
+      const store: BackupStore = new FileStore(path.join(root, 'store'));
       const k = backupKeys('', 'database', 'app', ID);
       await assert.rejects(store.putSmall(k.verify, '{}', { contentType: 'application/json', metadata: {}, tags: {} }), /symbolic link/);
       const up = store.upload(k.data, Readable.from([Buffer.from('x')]), { contentType: 'x', metadata: {}, tags: {}, partSize: 1, queueSize: 1 });
