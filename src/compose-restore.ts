@@ -8,6 +8,7 @@ import { resolveConnection, type IamSigner } from './postgres/credentials.ts';
 import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from './postgres/embedded-server.ts';
 import { listArchive, PgRestoreTarget } from './postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from './postgres/tools.ts';
+import { assertRestrictSupport } from './postgres/tools-restrict.ts';
 import { openStore } from './storage/open-store.ts';
 
 export type ExecuteRestoreOptions = {
@@ -32,6 +33,7 @@ export async function openRestoreTarget(
 export async function executeRestore(config: RestoreConfig, options: ExecuteRestoreOptions = {}): Promise<RestoreReport> {
   const env = options.env ?? process.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
+  if (!config.list) await assertRestrictSupport(tools);
   const store = options.store ?? openStore(config.source);
   const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null;
   try {
@@ -99,6 +101,7 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
   const env = options.env ?? process.env;
   const store = options.store ?? openStore(config.source);
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
+  if (tools) await assertRestrictSupport(tools);
   return runVerify(
     { selector: config.selector, database: config.database, integrityOnly: config.integrityOnly, record: config.record, tempDir: os.tmpdir() },
     {
