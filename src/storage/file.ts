@@ -45,6 +45,8 @@ export class FileStore implements BackupStore {
   async #safeDir(file: string, create: boolean): Promise<string> {
     const dir = path.dirname(file);
     const rel = path.relative(this.root, dir);
+    // The root is the operator's choice (it may itself be, or lie below, a symlink): made as a whole.
+    if (create) await fs.mkdir(this.root, { recursive: true });
     let cur = this.root;
     for (const part of rel === '' ? [] : rel.split(path.sep)) {
       cur = path.join(cur, part);
