@@ -2,6 +2,7 @@
 // compiles src/ → lib/, into .cache/bench/build/. Other people rebuilding lib/ or editing src/ during a long run
 // then cannot change what is measured halfway, and the results name the exact commit they measured.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,7 +15,7 @@ export const BENCH_CACHE = path.join(REPO, '.cache', 'bench');
 export type BuiltTool = {
   /** bin/rds-s3-backup.js of the private build. */
   readonly launcher: string;
-  /** The build's own default --compress (src/core/compression.ts), so the bench measures what ships. */
+  /** The build's own default --compress (src/core/config/compression.ts), so the bench measures what ships. */
   readonly defaultCompression: string;
   readonly revision: string;
   readonly commit: string;
@@ -61,7 +62,13 @@ export async function buildTool(revision: string): Promise<BuiltTool> {
   const launcher = path.join(root, 'bin', 'rds-s3-backup.js');
   await writeFile(launcher, "import { main } from '../lib/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
   const resolved = revision === 'worktree' ? commit : (await git(['rev-parse', revision])).trim();
-  const compression = (await import(pathToFileURL(path.join(root, 'lib', 'core', 'compression.js')).href)) as { DEFAULT_COMPRESSION?: unknown };
-  if (typeof compression.DEFAULT_COMPRESSION !== 'string') throw new Error(`${revision}: src/core/compression.ts exports no DEFAULT_COMPRESSION`);
+  // Revisions before the core/ folders were split keep it at lib/core/compression.js.
+  const moved = path.join(root, 'lib', 'core', 'config', 'compression.js');
+  const compressionFile = existsSync(moved) ? moved : path.join(root, 'lib', 'core', 'compression.js');
+  const compression = (await import(pathToFileURL(compressionFile).href)) as {
+    DEFAULT_COMPRESSION?: unknown;
+  };
+  if (typeof compression.DEFAULT_COMPRESSION !== 'string')
+    throw new Error(`${revision}: src/core/config/compression.ts exports no DEFAULT_COMPRESSION`);
   return { launcher, defaultCompression: compression.DEFAULT_COMPRESSION, revision, commit: resolved, dirty };
 }

@@ -3,7 +3,12 @@ import { MB } from './stats.ts';
 import type { Results } from './types.ts';
 
 type Bar = { readonly value: number; readonly label: string; readonly highlight?: boolean; readonly marker?: number };
-type Panel = { readonly title: string; readonly unit: string; readonly bars: readonly Bar[]; readonly limit?: { value: number; label: string } };
+type Panel = {
+  readonly title: string;
+  readonly unit: string;
+  readonly bars: readonly Bar[];
+  readonly limit?: { value: number; label: string };
+};
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 const COLORS = { bar: '#7aa6d8', highlight: '#1f5fa8', marker: '#d1495b', limit: '#d1495b', text: '#222', grid: '#ddd' };
@@ -47,26 +52,40 @@ function panels(title: string, subtitle: string, rowLabels: readonly string[], l
     const x0 = labelW + p * (panelW + gap);
     const max = niceMax(Math.max(...panel.bars.map((b) => Math.max(b.value, b.marker ?? 0)), panel.limit?.value ?? 0) * 1.5);
     const scale = (v: number): number => (Number.isFinite(v) ? (v / max) * panelW : 0);
-    out.push(`<text x="${x0}" y="${top - 16}" font-weight="600" fill="${COLORS.text}">${esc(panel.title)} <tspan font-weight="400" fill="#555">(${esc(panel.unit)})</tspan></text>`);
+    out.push(
+      `<text x="${x0}" y="${top - 16}" font-weight="600" fill="${COLORS.text}">${esc(panel.title)} <tspan font-weight="400" fill="#555">(${esc(panel.unit)})</tspan></text>`,
+    );
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
       const x = x0 + f * panelW;
       out.push(`<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${top + rowLabels.length * rowH}" stroke="${COLORS.grid}"/>`);
-      out.push(`<text x="${x}" y="${top + rowLabels.length * rowH + 14}" text-anchor="middle" fill="#777" font-size="10">${fmt(f * max)}</text>`);
+      out.push(
+        `<text x="${x}" y="${top + rowLabels.length * rowH + 14}" text-anchor="middle" fill="#777" font-size="10">${fmt(f * max)}</text>`,
+      );
     }
     panel.bars.forEach((bar, i) => {
       const y = top + i * rowH + 4;
       const w = scale(bar.value);
-      out.push(`<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${bar.highlight ? COLORS.highlight : COLORS.bar}"/>`);
+      out.push(
+        `<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${bar.highlight ? COLORS.highlight : COLORS.bar}"/>`,
+      );
       if (bar.marker !== undefined && Number.isFinite(bar.marker)) {
         const mx = x0 + scale(bar.marker);
-        out.push(`<line x1="${mx.toFixed(1)}" y1="${y - 2}" x2="${mx.toFixed(1)}" y2="${y + rowH - 6}" stroke="${COLORS.marker}" stroke-width="2"/>`);
+        out.push(
+          `<line x1="${mx.toFixed(1)}" y1="${y - 2}" x2="${mx.toFixed(1)}" y2="${y + rowH - 6}" stroke="${COLORS.marker}" stroke-width="2"/>`,
+        );
       }
-      out.push(`<text x="${(x0 + Math.max(w, bar.marker !== undefined ? scale(bar.marker) : 0) + 4).toFixed(1)}" y="${y + 13}" fill="${COLORS.text}" font-size="11">${esc(bar.label)}</text>`);
+      out.push(
+        `<text x="${(x0 + Math.max(w, bar.marker !== undefined ? scale(bar.marker) : 0) + 4).toFixed(1)}" y="${y + 13}" fill="${COLORS.text}" font-size="11">${esc(bar.label)}</text>`,
+      );
     });
     if (panel.limit) {
       const lx = x0 + scale(panel.limit.value);
-      out.push(`<line x1="${lx.toFixed(1)}" y1="${top - 4}" x2="${lx.toFixed(1)}" y2="${top + rowLabels.length * rowH}" stroke="${COLORS.limit}" stroke-dasharray="4 3"/>`);
-      out.push(`<text x="${lx.toFixed(1)}" y="${top - 4}" text-anchor="middle" fill="${COLORS.limit}" font-size="10">${esc(panel.limit.label)}</text>`);
+      out.push(
+        `<line x1="${lx.toFixed(1)}" y1="${top - 4}" x2="${lx.toFixed(1)}" y2="${top + rowLabels.length * rowH}" stroke="${COLORS.limit}" stroke-dasharray="4 3"/>`,
+      );
+      out.push(
+        `<text x="${lx.toFixed(1)}" y="${top - 4}" text-anchor="middle" fill="${COLORS.limit}" font-size="10">${esc(panel.limit.label)}</text>`,
+      );
     }
   });
   legend.forEach((line, i) => {
@@ -89,7 +108,11 @@ export function compressionChart(r: Results): string {
       {
         title: 'Archive size',
         unit: 'MB',
-        bars: rows.map((x) => ({ value: x.bytes / MB, label: `${fmt(x.bytes / MB)} (${(x.ratioToDatabase * 100).toFixed(0)}%)`, highlight: x.compression === r.defaultCompression })),
+        bars: rows.map((x) => ({
+          value: x.bytes / MB,
+          label: `${fmt(x.bytes / MB)} (${(x.ratioToDatabase * 100).toFixed(0)}%)`,
+          highlight: x.compression === r.defaultCompression,
+        })),
       },
       {
         title: 'Backup time',
@@ -104,7 +127,11 @@ export function compressionChart(r: Results): string {
       {
         title: 'Restore time',
         unit: 's',
-        bars: rows.map((x) => ({ value: x.restoreS?.median ?? NaN, label: fmt(x.restoreS?.median ?? NaN), highlight: x.compression === r.defaultCompression })),
+        bars: rows.map((x) => ({
+          value: x.restoreS?.median ?? NaN,
+          label: fmt(x.restoreS?.median ?? NaN),
+          highlight: x.compression === r.defaultCompression,
+        })),
       },
     ],
     [
@@ -118,7 +145,9 @@ export function compressionChart(r: Results): string {
 export function memoryChart(r: Results): string {
   const groups = r.backup.groups;
   const rowsOf = r.datasets.flatMap((d) =>
-    groups.filter((g) => g.dataset === d.database && g.kind !== 'floor').map((g) => ({ d, kind: g.partSizeMiB !== null ? `S3 ${g.partSizeMiB}×${g.queueSize}` : g.kind, g })),
+    groups
+      .filter((g) => g.dataset === d.database && g.kind !== 'floor')
+      .map((g) => ({ d, kind: g.partSizeMiB !== null ? `S3 ${g.partSizeMiB}×${g.queueSize}` : g.kind, g })),
   );
   const rows = rowsOf.filter((x) => x.g);
   const floorOf = (db: string): number => groups.find((g) => g.dataset === db && g.kind === 'floor')?.wallS.median ?? NaN;
@@ -150,6 +179,8 @@ export function memoryChart(r: Results): string {
         bars: rows.map((x) => ({ value: x.g!.pgDumpRssMiB?.max ?? NaN, label: fmt(x.g!.pgDumpRssMiB?.max ?? NaN) })),
       },
     ],
-    ['Wall time: bar = rds-s3-backup, red tick = bare pg_dump -Fc to /dev/null in the same repetitions. RSS: the largest of all repetitions.'],
+    [
+      'Wall time: bar = rds-s3-backup, red tick = bare pg_dump -Fc to /dev/null in the same repetitions. RSS: the largest of all repetitions.',
+    ],
   );
 }

@@ -17,7 +17,7 @@ const exec = promisify(execFile);
 export const PGTOOLS = path.join(REPO, '.cache', 'pgtools', `linux-${process.arch}`);
 export const PG_DUMP = path.join(PGTOOLS, 'bin', 'pg_dump');
 export const PG_RESTORE = path.join(PGTOOLS, 'bin', 'pg_restore');
-/** The tool's own default (src/core/options.ts); the floor gets it too so both do identical work. */
+/** The tool's own default (src/core/config/options.ts); the floor gets it too so both do identical work. */
 const LOCK_WAIT_TIMEOUT = '2min';
 
 // Throughput settings for a throwaway server; the same for floor and tool. fsync/synchronous_commit/
@@ -87,8 +87,27 @@ export class Harness {
   }
 
   /** `rds-s3-backup backup` of one database to `target` (file:// or s3://). */
-  async backup(database: string, compression: string, target: string, extra: readonly string[] = [], cpus?: string): Promise<BackupOutcome> {
-    const args = ['backup', '--to', target, '--databases', database, '--compress', compression, '--pgtools-dir', PGTOOLS, '--json', '--quiet', ...extra];
+  async backup(
+    database: string,
+    compression: string,
+    target: string,
+    extra: readonly string[] = [],
+    cpus?: string,
+  ): Promise<BackupOutcome> {
+    const args = [
+      'backup',
+      '--to',
+      target,
+      '--databases',
+      database,
+      '--compress',
+      compression,
+      '--pgtools-dir',
+      PGTOOLS,
+      '--json',
+      '--quiet',
+      ...extra,
+    ];
     const run = await runTool(this.tool.launcher, args, { env: this.toolEnv(), cpus });
     assertOk(`rds-s3-backup backup ${database} → ${target}`, run);
     const report = JSON.parse(run.stdout) as { results: Array<{ ok: boolean; bytes: number; durationMs: number; key: string }> };
@@ -142,7 +161,20 @@ export class Harness {
   async toolRestore(from: string, database: string, jobs: number): Promise<ToolRun> {
     const target = await this.freshDatabase('restore');
     try {
-      const args = ['restore', '--from', from, '--database', database, '--latest', '--target', `dbname=${target}`, '--pgtools-dir', PGTOOLS, '--json', '--quiet'];
+      const args = [
+        'restore',
+        '--from',
+        from,
+        '--database',
+        database,
+        '--latest',
+        '--target',
+        `dbname=${target}`,
+        '--pgtools-dir',
+        PGTOOLS,
+        '--json',
+        '--quiet',
+      ];
       if (jobs > 1) args.push('--jobs', String(jobs), '--temp-dir', this.storeRoot);
       const run = await runTool(this.tool.launcher, args, { env: this.toolEnv() });
       assertOk(`rds-s3-backup restore ${database} from ${from}`, run);

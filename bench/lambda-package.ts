@@ -20,7 +20,13 @@ type Manifest = { artifacts: Array<{ file: string; bytes: number; unpackedBytes?
 export async function measurePackage(reps: number, log: Log): Promise<PackageInfo> {
   const packager = path.join(REPO, 'scripts', 'package.ts');
   if (!existsSync(packager)) {
-    return { available: false, note: 'scripts/package.ts does not exist yet: no artifacts to measure', artifacts: [], coldInitMs: null, coldInitRssMiB: null };
+    return {
+      available: false,
+      note: 'scripts/package.ts does not exist yet: no artifacts to measure',
+      artifacts: [],
+      coldInitMs: null,
+      coldInitRssMiB: null,
+    };
   }
   // Built here, from the working tree, so the bench never overwrites someone's dist/.
   const out = path.join(BENCH_CACHE, 'package');
@@ -56,8 +62,16 @@ export async function measurePackage(reps: number, log: Log): Promise<PackageInf
         rss.push(r.rss / MiB);
       }
     }
-    log(`function.zip ${(artifacts.find((a) => a.file === 'function.zip')?.bytes ?? 0) / 1024} KiB; handler import median ${spread(ms).median.toFixed(0)} ms`);
-    return { available: true, note: 'built from the working tree with scripts/package.ts; init = import of index.mjs in a fresh Node process', artifacts, coldInitMs: spread(ms), coldInitRssMiB: spread(rss) };
+    log(
+      `function.zip ${(artifacts.find((a) => a.file === 'function.zip')?.bytes ?? 0) / 1024} KiB; handler import median ${spread(ms).median.toFixed(0)} ms`,
+    );
+    return {
+      available: true,
+      note: 'built from the working tree with scripts/package.ts; init = import of index.mjs in a fresh Node process',
+      artifacts,
+      coldInitMs: spread(ms),
+      coldInitRssMiB: spread(rss),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

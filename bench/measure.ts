@@ -95,11 +95,7 @@ function pinned(cpus: string | undefined, argv: readonly string[]): string[] {
   return cpus === undefined ? [...argv] : ['taskset', '-c', cpus, ...argv];
 }
 
-function spawnTimed(
-  argv: readonly string[],
-  opts: RunOptions,
-  onSpawn?: (pid: number) => () => void,
-): Promise<ProcessRun> {
+function spawnTimed(argv: readonly string[], opts: RunOptions, onSpawn?: (pid: number) => () => void): Promise<ProcessRun> {
   const load1 = loadAverage();
   const devnull = opts.stdout === 'devnull' ? openSync('/dev/null', 'w') : undefined;
   return new Promise((resolve, reject) => {
@@ -214,6 +210,8 @@ export async function runTool(launcher: string, args: readonly string[], opts: R
 
 export function assertOk(what: string, run: ProcessRun): void {
   if (run.code !== 0) {
-    throw new Error(`${what} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.code}`}):\n${run.stderr.trim().split('\n').slice(-20).join('\n')}`);
+    throw new Error(
+      `${what} failed (${run.signal ? `signal ${run.signal}` : `exit ${run.code}`}):\n${run.stderr.trim().split('\n').slice(-20).join('\n')}`,
+    );
   }
 }

@@ -48,7 +48,14 @@ function floorSample(ds: DatasetInfo, compression: string, rep: number, run: Tim
   };
 }
 
-function toolSample(ds: DatasetInfo, compression: string, v: Exclude<Variant, BackupKind>, rep: number, run: BackupOutcome, opts: SeriesOptions): BackupSample {
+function toolSample(
+  ds: DatasetInfo,
+  compression: string,
+  v: Exclude<Variant, BackupKind>,
+  rep: number,
+  run: BackupOutcome,
+  opts: SeriesOptions,
+): BackupSample {
   const kind = v.kind;
   const dump = run.children['pg_dump'];
   return {
@@ -151,7 +158,9 @@ export function groupBackups(samples: readonly BackupSample[], datasets: readonl
   const out: BackupGroup[] = [];
   for (const list of groups.values()) {
     const first = list[0]!;
-    const floors = samples.filter((s) => s.kind === 'floor' && s.dataset === first.dataset && s.compression === first.compression && s.cpus === first.cpus);
+    const floors = samples.filter(
+      (s) => s.kind === 'floor' && s.dataset === first.dataset && s.compression === first.compression && s.cpus === first.cpus,
+    );
     const ratios =
       first.kind === 'floor'
         ? null
@@ -172,7 +181,7 @@ export function groupBackups(samples: readonly BackupSample[], datasets: readonl
       partSizeMiB: first.partSizeMiB,
       queueSize: first.queueSize,
       wallS: wall,
-      ratioToFloor: ratios && ratios.length ? spread(ratios) : null,
+      ratioToFloor: ratios?.length ? spread(ratios) : null,
       databaseMBps: dbBytes / MB / wall.median,
       archiveMBps: bytes === null ? null : bytes / MB / wall.median,
       bytes,
@@ -254,7 +263,9 @@ export function groupRestores(samples: readonly RestoreSample[]): RestoreGroup[]
   return keys.map((k) => {
     const list = samples.filter((s) => JSON.stringify([s.dataset, s.compression, s.kind, s.jobs]) === k);
     const first = list[0]!;
-    const base = samples.filter((s) => s.kind === 'pg_restore-file' && s.dataset === first.dataset && s.compression === first.compression && s.jobs === first.jobs);
+    const base = samples.filter(
+      (s) => s.kind === 'pg_restore-file' && s.dataset === first.dataset && s.compression === first.compression && s.jobs === first.jobs,
+    );
     const ratios =
       first.kind === 'pg_restore-file'
         ? null
@@ -269,7 +280,7 @@ export function groupRestores(samples: readonly RestoreSample[]): RestoreGroup[]
       kind: first.kind,
       jobs: first.jobs,
       wallS: spread(list.map((s) => s.wallS)),
-      ratioToPgRestore: ratios && ratios.length ? spread(ratios) : null,
+      ratioToPgRestore: ratios?.length ? spread(ratios) : null,
       nodeRssMiB: rss.length ? spread(rss) : null,
       beforeRestoreS: medianOrNull(list.map((s) => s.beforeRestoreS)),
     };

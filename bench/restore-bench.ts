@@ -57,7 +57,9 @@ try {
   const pgEnv = pg.env('postgres');
   const env = { ...moto.env(), ...pgEnv };
 
-  const backup = await timed('backup (zstd:3, --row-counts) to moto', () => runCli(['backup', '--to', `s3://${bucket}/b`, '--databases', 'big', '--row-counts', '--json'], env));
+  const backup = await timed('backup (zstd:3, --row-counts) to moto', () =>
+    runCli(['backup', '--to', `s3://${bucket}/b`, '--databases', 'big', '--row-counts', '--json'], env),
+  );
   if (backup.value.code !== 0) throw new Error(backup.value.stderr);
   const res = (JSON.parse(backup.value.stdout) as { results: { key: string; bytes: number }[] }).results[0]!;
   const obj = await moto.s3().send(new GetObjectCommand({ Bucket: bucket, Key: res.key }));
@@ -69,30 +71,58 @@ try {
     await pg.query(`drop database if exists ${name} with (force)`);
     await pg.query(`create database ${name}`);
   };
-  const pgRestoreEnv = { PGHOST: pgEnv.PGHOST!, PGPORT: pgEnv.PGPORT!, PGUSER: pgEnv.PGUSER!, PGPASSWORD: pgEnv.PGPASSWORD!, LC_ALL: 'C.UTF-8' };
+  const pgRestoreEnv = {
+    PGHOST: pgEnv.PGHOST!,
+    PGPORT: pgEnv.PGPORT!,
+    PGUSER: pgEnv.PGUSER!,
+    PGPASSWORD: pgEnv.PGPASSWORD!,
+    LC_ALL: 'C.UTF-8',
+  };
   for (let rep = 0; rep < REPS; rep++) {
     await fresh('r1');
-    rows.push(['pg_restore from a local file (1 job)', ((await timed('pg_restore file', () => run(PG_RESTORE, ['-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1)]);
+    rows.push([
+      'pg_restore from a local file (1 job)',
+      ((await timed('pg_restore file', () => run(PG_RESTORE, ['-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1),
+    ]);
     await fresh('r1');
-    rows.push(['pg_restore -1 from a local file (1 job, one transaction)', ((await timed('pg_restore -1 file', () => run(PG_RESTORE, ['-1', '-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1)]);
+    rows.push([
+      'pg_restore -1 from a local file (1 job, one transaction)',
+      ((await timed('pg_restore -1 file', () => run(PG_RESTORE, ['-1', '-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1),
+    ]);
     await fresh('r1');
-    const s = await timed('restore from moto', () => runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--target', 'dbname=r1', '-q'], env));
+    const s = await timed('restore from moto', () =>
+      runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--target', 'dbname=r1', '-q'], env),
+    );
     if (s.value.code !== 0) throw new Error(s.value.stderr);
     rows.push(['rds-s3-backup restore from moto (streamed, SHA-256, one transaction)', (s.ms / 1000).toFixed(1)]);
     await fresh('r1');
-    rows.push(['pg_restore -j 2 from a local file', ((await timed('pg_restore -j2 file', () => run(PG_RESTORE, ['-j', '2', '-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1)]);
+    rows.push([
+      'pg_restore -j 2 from a local file',
+      ((await timed('pg_restore -j2 file', () => run(PG_RESTORE, ['-j', '2', '-d', 'r1', local], pgRestoreEnv))).ms / 1000).toFixed(1),
+    ]);
     await fresh('r1');
-    const j = await timed('restore --jobs 2 from moto', () => runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--jobs', '2', '--target', 'dbname=r1', '-q'], env));
+    const j = await timed('restore --jobs 2 from moto', () =>
+      runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--jobs', '2', '--target', 'dbname=r1', '-q'], env),
+    );
     if (j.value.code !== 0) throw new Error(j.value.stderr);
     rows.push(['rds-s3-backup restore --jobs 2 from moto (download, verify, pg_restore -j 2)', (j.ms / 1000).toFixed(1)]);
-    const v = await timed('verify', () => runCli(['verify', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--json'], moto.env()));
+    const v = await timed('verify', () =>
+      runCli(['verify', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--json'], moto.env()),
+    );
     if (v.value.code !== 0) throw new Error(v.value.stdout + v.value.stderr);
-    rows.push([`rds-s3-backup verify (throwaway PG ${JSON.parse(v.value.stdout).server.version}, restore + exact counts)`, (v.ms / 1000).toFixed(1)]);
-    const vi = await timed('verify --integrity-only', () => runCli(['verify', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--integrity-only', '-q'], moto.env()));
+    rows.push([
+      `rds-s3-backup verify (throwaway PG ${JSON.parse(v.value.stdout).server.version}, restore + exact counts)`,
+      (v.ms / 1000).toFixed(1),
+    ]);
+    const vi = await timed('verify --integrity-only', () =>
+      runCli(['verify', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--integrity-only', '-q'], moto.env()),
+    );
     if (vi.value.code !== 0) throw new Error(vi.value.stdout + vi.value.stderr);
     rows.push(['rds-s3-backup verify --integrity-only', (vi.ms / 1000).toFixed(1)]);
   }
-  console.log(`database ${mib(dbBytes)} (pg_database_size, ${ROWS} rows + 2 indexes), archive ${mib(res.bytes)} (zstd:3), ${os.cpus().length} CPUs, PostgreSQL 18 target on the same machine`);
+  console.log(
+    `database ${mib(dbBytes)} (pg_database_size, ${ROWS} rows + 2 indexes), archive ${mib(res.bytes)} (zstd:3), ${os.cpus().length} CPUs, PostgreSQL 18 target on the same machine`,
+  );
   console.log('| what | seconds |\n| --- | --- |');
   for (const r of rows) console.log(`| ${r[0]} | ${r[1]} |`);
 } finally {

@@ -11,7 +11,9 @@ const JOBS = [1, 2] as const;
 
 export async function restorePhase(h: Harness, ds: DatasetInfo, compression: string, reps: number, log: Log): Promise<Results['restore']> {
   const haveRestore = await h.hasCommand('restore');
-  log(`restore on ${ds.database} (${compression}): pg_restore from a local file${haveRestore ? ' vs rds-s3-backup restore from S3 and from file://' : ' only: this build has no restore command'}`);
+  log(
+    `restore on ${ds.database} (${compression}): pg_restore from a local file${haveRestore ? ' vs rds-s3-backup restore from S3 and from file://' : ' only: this build has no restore command'}`,
+  );
 
   // One backup of each kind; the local file for pg_restore is the file:// object itself.
   const fileTarget = await h.fileTarget();
@@ -28,13 +30,37 @@ export async function restorePhase(h: Harness, ds: DatasetInfo, compression: str
           let sample: RestoreSample;
           if (kind === 'pg_restore-file') {
             const run = await h.pgRestore(file, jobs);
-            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: null, pgRestoreRssMiB: kib(run.maxRssKb), beforeRestoreS: null };
+            sample = {
+              dataset: ds.database,
+              compression,
+              kind,
+              jobs,
+              rep,
+              wallS: run.wallS,
+              load1: run.load1,
+              nodeRssMiB: null,
+              pgRestoreRssMiB: kib(run.maxRssKb),
+              beforeRestoreS: null,
+            };
           } else {
             const run = await h.toolRestore(kind === 'tool-s3' ? s3!.url : fileTarget.url, ds.database, jobs);
-            sample = { dataset: ds.database, compression, kind, jobs, rep, wallS: run.wallS, load1: run.load1, nodeRssMiB: kib(run.node.maxRssKb), pgRestoreRssMiB: kib(run.children['pg_restore']?.hwmKb), beforeRestoreS: run.children['pg_restore']?.firstS ?? null };
+            sample = {
+              dataset: ds.database,
+              compression,
+              kind,
+              jobs,
+              rep,
+              wallS: run.wallS,
+              load1: run.load1,
+              nodeRssMiB: kib(run.node.maxRssKb),
+              pgRestoreRssMiB: kib(run.children['pg_restore']?.hwmKb),
+              beforeRestoreS: run.children['pg_restore']?.firstS ?? null,
+            };
           }
           samples.push(sample);
-          log(`${ds.database} restore ${kind} jobs=${jobs} rep ${rep + 1}: ${sample.wallS.toFixed(2)} s${sample.nodeRssMiB !== null ? ` node ${sample.nodeRssMiB.toFixed(0)} MiB` : ''} load ${sample.load1.toFixed(2)}`);
+          log(
+            `${ds.database} restore ${kind} jobs=${jobs} rep ${rep + 1}: ${sample.wallS.toFixed(2)} s${sample.nodeRssMiB !== null ? ` node ${sample.nodeRssMiB.toFixed(0)} MiB` : ''} load ${sample.load1.toFixed(2)}`,
+          );
         }
       }
     }

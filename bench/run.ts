@@ -70,9 +70,11 @@ function parseArgs(argv: readonly string[]): Settings {
   }
   // `npm run bench --quick` (without `--`) reaches us only as npm_config_quick.
   const quick = flags.has('quick') || process.env['npm_config_quick'] === 'true';
-  const list = (name: string, fallback: readonly number[]): number[] => (flags.has(name) ? flags.get(name)!.split(',').map(Number) : [...fallback]);
+  const list = (name: string, fallback: readonly number[]): number[] =>
+    flags.has(name) ? flags.get(name)!.split(',').map(Number) : [...fallback];
   const phases = flags.has('phases') ? flags.get('phases')!.split(',') : [...PHASES];
-  for (const p of phases) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(', ')}`);
+  for (const p of phases)
+    if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(', ')}`);
   return {
     mode: quick ? 'quick' : 'full',
     sizesMb: list('sizes', quick ? [60] : [1000, 5000]),
@@ -103,7 +105,9 @@ async function ensureDeps(log: Log): Promise<void> {
   await exec('bash', [path.join(REPO, 'scripts', 'setup-test-deps.sh')], { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
   if (!existsSync('/usr/bin/time')) {
     log("installing Debian's `time` package (GNU time measures pg_dump's and pg_restore's peak RSS)");
-    await exec('apt-get', ['install', '-y', '--no-install-recommends', 'time'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    await exec('apt-get', ['install', '-y', '--no-install-recommends', 'time'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   }
   if (!existsSync('/usr/bin/taskset')) throw new Error('taskset (util-linux) is missing');
 }
@@ -153,7 +157,9 @@ async function main(): Promise<void> {
     appendFileSync(logFile, `${text}\n`);
   };
   const startedAt = new Date().toISOString();
-  log(`rds-s3-backup bench (${settings.mode}): sizes ${settings.sizesMb.map(sizeLabel).join(', ')}, ${settings.reps} repetitions, phases ${[...settings.phases].join(', ')}`);
+  log(
+    `rds-s3-backup bench (${settings.mode}): sizes ${settings.sizesMb.map(sizeLabel).join(', ')}, ${settings.reps} repetitions, phases ${[...settings.phases].join(', ')}`,
+  );
   await ensureDeps(log);
   if (settings.waitLoad !== null) await waitForQuiet(settings.waitLoad, log);
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
@@ -166,7 +172,9 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     const pgDumpVersion = (await exec(PG_DUMP, ['--version'])).stdout.trim();
-    log(`PostgreSQL ${h.pg.serverVersion} on port ${h.pg.port}, moto on ${h.moto.endpoint}, ${pgDumpVersion}, tool ${tool.commit.slice(0, 12)}${tool.dirty.length ? ' (dirty)' : ''}`);
+    log(
+      `PostgreSQL ${h.pg.serverVersion} on port ${h.pg.port}, moto on ${h.moto.endpoint}, ${pgDumpVersion}, tool ${tool.commit.slice(0, 12)}${tool.dirty.length ? ' (dirty)' : ''}`,
+    );
 
     const datasets: DatasetInfo[] = [];
     for (const mb of settings.sizesMb) {
@@ -184,7 +192,12 @@ async function main(): Promise<void> {
     if (settings.phases.has('backup')) {
       for (const ds of datasets) {
         log(`backup: floor vs file:// vs s3:// at ${DEFAULT_COMPRESSION} on ${ds.database}`);
-        const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
+        const kinds: Variant[] = [
+          'floor',
+          'file',
+          's3',
+          ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize })),
+        ];
         const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.backupReps, kinds }, log);
         backupSamples.push(...r.samples);
       }
@@ -226,9 +239,20 @@ async function main(): Promise<void> {
       await h.pin(h.postmasterPid(), '0');
       if (motoPid !== undefined) await h.pin(motoPid, '0');
       try {
-        const kinds: Variant[] = ['floor', 'file', 's3', ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize }))];
+        const kinds: Variant[] = [
+          'floor',
+          'file',
+          's3',
+          ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize })),
+        ];
         for (const c of [DEFAULT_COMPRESSION, ...settings.vcpuCompressions.filter((x) => x !== DEFAULT_COMPRESSION)]) {
-          const r = await backupSeries(h, first, c, { reps: settings.reps, kinds: c === DEFAULT_COMPRESSION ? kinds : ['floor', 's3'], cpus: '1' }, log);
+          const r = await backupSeries(
+            h,
+            first,
+            c,
+            { reps: settings.reps, kinds: c === DEFAULT_COMPRESSION ? kinds : ['floor', 's3'], cpus: '1' },
+            log,
+          );
           vcpuSamples.push(...r.samples);
         }
       } finally {
@@ -238,7 +262,13 @@ async function main(): Promise<void> {
       if (motoPid === undefined) notes.push('one-vCPU phase: moto could not be pinned (pid not found); it shared both CPUs.');
     }
 
-    let lambdaPackage: Results['lambdaPackage'] = { available: false, note: 'phase not run', artifacts: [], coldInitMs: null, coldInitRssMiB: null };
+    let lambdaPackage: Results['lambdaPackage'] = {
+      available: false,
+      note: 'phase not run',
+      artifacts: [],
+      coldInitMs: null,
+      coldInitRssMiB: null,
+    };
     if (settings.phases.has('package')) lambdaPackage = await measurePackage(settings.mode === 'quick' ? 5 : 15, log);
 
     const allLoads = [...backupSamples, ...compression.samples, ...sweepSamples, ...vcpuSamples].map((s) => s.load1);
@@ -273,7 +303,9 @@ async function main(): Promise<void> {
     };
     writeFileSync(path.join(settings.out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
     render(settings.out, results);
-    log(`done in ${((Date.now() - t0) / 60_000).toFixed(1)} min: ${path.relative(REPO, settings.out) || settings.out}/{results.json,summary.md,compression.svg,backup.svg}`);
+    log(
+      `done in ${((Date.now() - t0) / 60_000).toFixed(1)} min: ${path.relative(REPO, settings.out) || settings.out}/{results.json,summary.md,compression.svg,backup.svg}`,
+    );
   } finally {
     await h.stop();
   }

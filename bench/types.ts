@@ -106,12 +106,23 @@ export type Environment = {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly mode: 'quick' | 'full';
-  readonly host: { readonly cpuModel: string; readonly cpus: number; readonly memGiB: number; readonly kernel: string; readonly os: string };
+  readonly host: {
+    readonly cpuModel: string;
+    readonly cpus: number;
+    readonly memGiB: number;
+    readonly kernel: string;
+    readonly os: string;
+  };
   readonly node: string;
   readonly pgDump: string;
   readonly server: string;
   readonly tool: { readonly revision: string; readonly commit: string; readonly dirty: readonly string[] };
-  readonly load: { readonly before: readonly number[]; readonly after: readonly number[]; readonly maxLoad1DuringRuns: number; readonly medianLoad1DuringRuns: number };
+  readonly load: {
+    readonly before: readonly number[];
+    readonly after: readonly number[];
+    readonly maxLoad1DuringRuns: number;
+    readonly medianLoad1DuringRuns: number;
+  };
   readonly serverSettings: Readonly<Record<string, string>>;
   readonly notes: readonly string[];
 };
@@ -122,8 +133,18 @@ export type Results = {
   readonly defaultCompression: string;
   readonly datasets: readonly DatasetInfo[];
   readonly backup: { readonly groups: readonly BackupGroup[]; readonly samples: readonly BackupSample[] };
-  readonly compression: { readonly dataset: string | null; readonly rows: readonly CompressionRow[]; readonly samples: readonly BackupSample[]; readonly restoreSamples: readonly RestoreSample[] };
-  readonly restore: { readonly available: boolean; readonly note: string; readonly groups: readonly RestoreGroup[]; readonly samples: readonly RestoreSample[] };
+  readonly compression: {
+    readonly dataset: string | null;
+    readonly rows: readonly CompressionRow[];
+    readonly samples: readonly BackupSample[];
+    readonly restoreSamples: readonly RestoreSample[];
+  };
+  readonly restore: {
+    readonly available: boolean;
+    readonly note: string;
+    readonly groups: readonly RestoreGroup[];
+    readonly samples: readonly RestoreSample[];
+  };
   readonly sweep: { readonly groups: readonly BackupGroup[]; readonly samples: readonly BackupSample[] };
   readonly oneVcpu: { readonly note: string; readonly groups: readonly BackupGroup[]; readonly samples: readonly BackupSample[] };
   readonly lambdaPackage: PackageInfo;

@@ -29,15 +29,17 @@ const [pg, moto] = await Promise.all([startPostgres({ major: 18 }), startMoto()]
 try {
   await seedShop(pg, 'shop', 20_000);
   await pg.query('create database analytics');
-  await pg.query("create role reporting login; grant connect on database shop to reporting");
+  await pg.query('create role reporting login; grant connect on database shop to reporting');
   const bucket = await moto.createBucket('demo-backups');
-  process.stdout.write(`PostgreSQL ${pg.serverVersion} on 127.0.0.1:${pg.port} (databases: shop, analytics, postgres)\nS3 at ${moto.endpoint}, bucket ${bucket}\n`);
+  process.stdout.write(
+    `PostgreSQL ${pg.serverVersion} on 127.0.0.1:${pg.port} (databases: shop, analytics, postgres)\nS3 at ${moto.endpoint}, bucket ${bucket}\n`,
+  );
 
   const env = { ...pg.env('postgres'), ...moto.env() };
   say('Backing up every database and the roles (pg_dump 18 → SHA-256 → S3 multipart upload → manifest):');
   cli(['backup', '--to', `s3://${bucket}/demo`, '--databases', 'all', '--globals', '--row-counts'], env);
 
-  say('Proving the shop backup restores (throwaway PostgreSQL, exact row counts from the dump\'s snapshot):');
+  say("Proving the shop backup restores (throwaway PostgreSQL, exact row counts from the dump's snapshot):");
   cli(['verify', '--from', `s3://${bucket}/demo`, '--database', 'shop', '--latest'], env);
 
   say('What is in the bucket (only backups with a manifest count as complete):');

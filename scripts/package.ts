@@ -8,7 +8,20 @@
 // Usage: node scripts/package.ts [--out DIR] [--no-pgtools-build]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { build, version as esbuildVersion } from 'esbuild';
 import { layerArchitecture, packagesOfBundle, thirdPartyNotices, type BundleJson } from './package/inputs.ts';
@@ -72,8 +85,12 @@ function ensurePgtools(buildIfMissing: boolean): void {
   if (missing.length === 0) return;
   const how = 'run `npm run pgtools -- --arch all` (it downloads Debian packages), then `npm run package` again';
   if (!buildIfMissing) fail(`the pg tools bundle is missing for ${missing.map((a) => `linux-${a}`).join(', ')} in ${PGTOOLS_BASE}`, how);
-  console.log(`package: pg tools bundle missing for ${missing.join(', ')}: building it (scripts/build-pgtools.sh --arch all --out ${PGTOOLS_BASE})`);
-  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-pgtools.sh'), '--arch', 'all', '--out', PGTOOLS_BASE], { stdio: 'inherit' });
+  console.log(
+    `package: pg tools bundle missing for ${missing.join(', ')}: building it (scripts/build-pgtools.sh --arch all --out ${PGTOOLS_BASE})`,
+  );
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'build-pgtools.sh'), '--arch', 'all', '--out', PGTOOLS_BASE], {
+    stdio: 'inherit',
+  });
   if (r.status !== 0 || ARCHES.some((a) => !bundleComplete(a))) fail('building the pg tools bundle failed', how);
 }
 
@@ -113,7 +130,11 @@ function normalizeTree(dir: string): number {
 function zipTree(dir: string, zipFile: string): void {
   const files = walk(dir);
   rmSync(zipFile, { force: true });
-  execFileSync('zip', ['-q', '-X', '-D', '-9', zipFile, '-@'], { cwd: dir, input: files.join('\n') + '\n', stdio: ['pipe', 'inherit', 'inherit'] });
+  execFileSync('zip', ['-q', '-X', '-D', '-9', zipFile, '-@'], {
+    cwd: dir,
+    input: files.join('\n') + '\n',
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
 }
 
 function kib(n: number): string {
@@ -142,7 +163,9 @@ async function buildFunction(staging: string, version: string): Promise<{ dir: s
     // pg loads pg-native only when asked to (NODE_PG_FORCE_NATIVE); it is not installed.
     external: ['pg-native'],
     // pg and some of its dependencies are CommonJS and require() Node's built-ins; ESM output has no require.
-    banner: { js: "import { createRequire as __rdsS3BackupCreateRequire } from 'node:module'; const require = __rdsS3BackupCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __rdsS3BackupCreateRequire } from 'node:module'; const require = __rdsS3BackupCreateRequire(import.meta.url);",
+    },
     // src/core/version.ts reads package.json at run time, which is not in the zip.
     define: { 'globalThis.__RDS_S3_BACKUP_VERSION__': JSON.stringify(version) },
     // Licenses go to THIRD-PARTY-NOTICES.txt in full instead.
@@ -173,7 +196,8 @@ async function main(): Promise<void> {
     zipTree(fn.dir, fnZip);
     const fnSize = statSync(fnZip).size;
     if (process.env.PACKAGE_KEEP_STAGING) console.log(`package: staging kept in ${staging}`);
-    if (fnSize > MAX_FUNCTION_ZIP) fail(`function.zip is ${kib(fnSize)}, over the 1 MiB budget`, 'check the bundle for an unexpected dependency (esbuild --analyze)');
+    if (fnSize > MAX_FUNCTION_ZIP)
+      fail(`function.zip is ${kib(fnSize)}, over the 1 MiB budget`, 'check the bundle for an unexpected dependency (esbuild --analyze)');
     artifacts.push({
       file: 'function.zip',
       kind: 'function',
@@ -232,7 +256,10 @@ async function main(): Promise<void> {
 
     const rel = path.relative(process.cwd(), out) || '.';
     console.log(`package: artifacts in ${rel}/ (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    for (const a of artifacts) console.log(`  ${a.file.padEnd(28)} ${kib(a.bytes).padStart(10)} zipped  ${kib(a.unpackedBytes).padStart(10)} unpacked  sha256 ${a.sha256.slice(0, 16)}…`);
+    for (const a of artifacts)
+      console.log(
+        `  ${a.file.padEnd(28)} ${kib(a.bytes).padStart(10)} zipped  ${kib(a.unpackedBytes).padStart(10)} unpacked  sha256 ${a.sha256.slice(0, 16)}…`,
+      );
     console.log(`  ${'manifest.json'.padEnd(28)} ${kib(statSync(path.join(out, 'manifest.json')).size).padStart(10)}`);
   } finally {
     if (!process.env.PACKAGE_KEEP_STAGING) rmSync(staging, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // README.md is partly generated so it cannot drift from the code and the docs it summarises:
-// - the option tables, from src/core/options.ts;
+// - the option tables, from src/core/config/options.ts;
 // - sections included verbatim from docs/*.md between `<!-- include PATH -->` and `<!-- /include PATH -->`.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

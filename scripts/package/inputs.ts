@@ -64,7 +64,9 @@ export function thirdPartyNotices(root: string, inputs: readonly string[]): stri
   for (const [name, dir] of [...dirs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string; license?: string };
     const file = LICENSE_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
-    const text = file ? readFileSync(file, 'utf8').trim() : `(no license file in the package; package.json says: ${pkg.license ?? 'nothing'})`;
+    const text = file
+      ? readFileSync(file, 'utf8').trim()
+      : `(no license file in the package; package.json says: ${pkg.license ?? 'nothing'})`;
     const list = byText.get(text) ?? [];
     list.push(`${name}@${pkg.version ?? 'unknown'} (${pkg.license ?? 'unknown'})`);
     byText.set(text, list);

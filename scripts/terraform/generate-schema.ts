@@ -13,17 +13,17 @@
 // `npm pack` into a temporary directory, never into the repository's node_modules.
 //
 // Usage: node scripts/terraform/generate-schema.ts [--cache <dir>] [--keep]
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { loadModule, moduleDirs } from "../../test/terraform/checks/load.ts";
-import type { ProviderSchema, SchemaAttribute, SchemaBlock, SchemaBlockType } from "../../test/terraform/checks/schema.ts";
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadModule, moduleDirs } from '../../test/terraform/checks/load.ts';
+import type { ProviderSchema, SchemaAttribute, SchemaBlock, SchemaBlockType } from '../../test/terraform/checks/schema.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const moduleRoot = join(repoRoot, "terraform");
-const outDir = join(repoRoot, "test/terraform/schema");
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const moduleRoot = join(repoRoot, 'terraform');
+const outDir = join(repoRoot, 'test/terraform/schema');
 
 interface ProviderPackage {
   file: string;
@@ -33,9 +33,9 @@ interface ProviderPackage {
 }
 
 export const PROVIDER_PACKAGES: readonly ProviderPackage[] = [
-  { file: "aws-5.json", prefix: "aws", pkg: "@cdktf/provider-aws", version: "20.1.0" },
-  { file: "aws-6.json", prefix: "aws", pkg: "@cdktn/provider-aws", version: "25.7.0" },
-  { file: "random-3.json", prefix: "random", pkg: "@cdktn/provider-random", version: "15.0.1" },
+  { file: 'aws-5.json', prefix: 'aws', pkg: '@cdktf/provider-aws', version: '20.1.0' },
+  { file: 'aws-6.json', prefix: 'aws', pkg: '@cdktn/provider-aws', version: '25.7.0' },
+  { file: 'random-3.json', prefix: 'random', pkg: '@cdktn/provider-random', version: '15.0.1' },
 ];
 
 interface InterfaceProp {
@@ -52,7 +52,7 @@ function parseInterfaces(dts: string): Map<string, Map<string, InterfaceProp>> {
     const props = new Map<string, InterfaceProp>();
     for (const p of m[2]!.matchAll(/^\s+readonly (\w+)(\?)?: ([^;]+);/gm)) {
       const type = p[3]!.trim();
-      props.set(p[1]!, { optional: p[2] === "?", array: /\[\]/.test(type), type });
+      props.set(p[1]!, { optional: p[2] === '?', array: /\[\]/.test(type), type });
     }
     out.set(m[1]!, props);
   }
@@ -73,12 +73,12 @@ function parseAttrs(body: string): AttrEntry[] {
   const re = /^\s+(\w+): \{\n\s+value: (.*),\n\s+isBlock: (true|false),\n\s+type: "(\w+)",/gm;
   for (const m of body.matchAll(re)) {
     const value = m[2]!;
-    const camel = /(?:struct|this)\._?(\w+)\b/.exec(value.replace(/\.internalValue/, ""))?.[1] ?? "";
+    const camel = /(?:struct|this)\._?(\w+)\b/.exec(value.replace(/\.internalValue/, ''))?.[1] ?? '';
     const nestedFn = /\b(?<!cdkt[fn]\.)(\w+)ToHclTerraform\b/.exec(value)?.[1];
     entries.push({
       snake: m[1]!,
       camel,
-      isBlock: m[3] === "true",
+      isBlock: m[3] === 'true',
       kind: m[4]!,
       ...(nestedFn && !value.includes(`cdktf.${nestedFn}ToHcl`) && !value.includes(`cdktn.${nestedFn}ToHcl`) ? { nestedFn } : {}),
     });
@@ -89,7 +89,7 @@ function parseAttrs(body: string): AttrEntry[] {
 function functionBody(js: string, fnName: string): string | undefined {
   const start = js.indexOf(`function ${fnName}ToHclTerraform(struct) {`);
   if (start < 0) return undefined;
-  const end = js.indexOf("\n}\n", start);
+  const end = js.indexOf('\n}\n', start);
   return js.slice(start, end);
 }
 
@@ -97,7 +97,13 @@ function upperFirst(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function buildBlock(js: string, ifaces: Map<string, Map<string, InterfaceProp>>, ifaceName: string, attrs: AttrEntry[], depth: number): SchemaBlock {
+function buildBlock(
+  js: string,
+  ifaces: Map<string, Map<string, InterfaceProp>>,
+  ifaceName: string,
+  attrs: AttrEntry[],
+  depth: number,
+): SchemaBlock {
   const props = ifaces.get(ifaceName) ?? new Map<string, InterfaceProp>();
   const block: SchemaBlock = { attributes: {}, block_types: {} };
   for (const a of attrs) {
@@ -106,7 +112,7 @@ function buildBlock(js: string, ifaces: Map<string, Map<string, InterfaceProp>>,
     if (a.isBlock && a.nestedFn && depth < 12) {
       const nestedBody = functionBody(js, a.nestedFn);
       const nested = buildBlock(js, ifaces, upperFirst(a.nestedFn), nestedBody ? parseAttrs(nestedBody) : [], depth + 1);
-      const bt: SchemaBlockType = { nesting_mode: prop && !prop.array ? "single" : a.kind === "set" ? "set" : "list", block: nested };
+      const bt: SchemaBlockType = { nesting_mode: prop && !prop.array ? 'single' : a.kind === 'set' ? 'set' : 'list', block: nested };
       if (prop && !prop.array) bt.max_items = 1;
       if (required) bt.min_items = 1;
       block.block_types[a.snake] = bt;
@@ -118,20 +124,20 @@ function buildBlock(js: string, ifaces: Map<string, Map<string, InterfaceProp>>,
   return block;
 }
 
-function classBody(js: string, base: "TerraformResource" | "TerraformDataSource"): { name: string; body: string } | undefined {
-  const m = new RegExp(`^class (\\w+) extends cdkt[fn]\\.${base} \\{`, "m").exec(js);
+function classBody(js: string, base: 'TerraformResource' | 'TerraformDataSource'): { name: string; body: string } | undefined {
+  const m = new RegExp(`^class (\\w+) extends cdkt[fn]\\.${base} \\{`, 'm').exec(js);
   if (!m) return undefined;
   return { name: m[1]!, body: js.slice(m.index) };
 }
 
 function extractType(libDir: string, dirName: string, tfType: string, isData: boolean): SchemaBlock {
-  const js = readFileSync(join(libDir, dirName, "index.js"), "utf8");
-  const dts = readFileSync(join(libDir, dirName, "index.d.ts"), "utf8");
+  const js = readFileSync(join(libDir, dirName, 'index.js'), 'utf8');
+  const dts = readFileSync(join(libDir, dirName, 'index.d.ts'), 'utf8');
   const ifaces = parseInterfaces(dts);
-  const cls = classBody(js, isData ? "TerraformDataSource" : "TerraformResource");
+  const cls = classBody(js, isData ? 'TerraformDataSource' : 'TerraformResource');
   if (!cls) throw new Error(`${tfType}: no generated class in ${dirName}`);
-  const synthStart = cls.body.indexOf("synthesizeHclAttributes() {");
-  const synthEnd = cls.body.indexOf("\n    }\n", synthStart);
+  const synthStart = cls.body.indexOf('synthesizeHclAttributes() {');
+  const synthEnd = cls.body.indexOf('\n    }\n', synthStart);
   const attrs = parseAttrs(cls.body.slice(synthStart, synthEnd));
   const block = buildBlock(js, ifaces, `${cls.name}Config`, attrs, 0);
   // Read-only attributes: everything the class exposes as an attribute that is not configurable.
@@ -148,13 +154,13 @@ function extractType(libDir: string, dirName: string, tfType: string, isData: bo
 function typeIndex(libDir: string): Map<string, { dir: string; isData: boolean }> {
   const index = new Map<string, { dir: string; isData: boolean }>();
   for (const dir of readdirSync(libDir)) {
-    const file = join(libDir, dir, "index.js");
+    const file = join(libDir, dir, 'index.js');
     if (!existsSync(file)) continue;
-    const js = readFileSync(file, "utf8");
+    const js = readFileSync(file, 'utf8');
     const m = /tfResourceType = "(\w+)"/.exec(js);
     if (!m) continue;
     const isData = /extends cdkt[fn]\.TerraformDataSource \{/.test(js);
-    index.set(`${isData ? "data" : "resource"}:${m[1]}`, { dir, isData });
+    index.set(`${isData ? 'data' : 'resource'}:${m[1]}`, { dir, isData });
   }
   return index;
 }
@@ -171,45 +177,47 @@ async function usedTypes(): Promise<{ resources: Set<string>; data: Set<string> 
 }
 
 function fetchPackage(p: ProviderPackage, cache: string): string {
-  const dest = join(cache, `${p.pkg.replace(/[@/]/g, "_")}-${p.version}`);
-  if (existsSync(join(dest, "package/package.json"))) return join(dest, "package");
+  const dest = join(cache, `${p.pkg.replace(/[@/]/g, '_')}-${p.version}`);
+  if (existsSync(join(dest, 'package/package.json'))) return join(dest, 'package');
   mkdirSync(dest, { recursive: true });
-  const out = execFileSync("npm", ["pack", `${p.pkg}@${p.version}`, "--pack-destination", dest, "--silent"], { encoding: "utf8" }).trim();
-  const tgz = join(dest, out.split("\n").pop()!);
-  execFileSync("tar", ["-xzf", tgz, "-C", dest, "package/package.json", "package/lib"]);
+  const out = execFileSync('npm', ['pack', `${p.pkg}@${p.version}`, '--pack-destination', dest, '--silent'], { encoding: 'utf8' }).trim();
+  const tgz = join(dest, out.split('\n').pop()!);
+  execFileSync('tar', ['-xzf', tgz, '-C', dest, 'package/package.json', 'package/lib']);
   rmSync(tgz);
-  return join(dest, "package");
+  return join(dest, 'package');
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const cacheArg = args.indexOf("--cache");
-  const cache = cacheArg >= 0 ? resolve(args[cacheArg + 1]!) : mkdtempSync(join(tmpdir(), "tf-schema-"));
-  const keep = args.includes("--keep") || cacheArg >= 0;
+  const cacheArg = args.indexOf('--cache');
+  const cache = cacheArg >= 0 ? resolve(args[cacheArg + 1]!) : mkdtempSync(join(tmpdir(), 'tf-schema-'));
+  const keep = args.includes('--keep') || cacheArg >= 0;
   const used = await usedTypes();
   mkdirSync(outDir, { recursive: true });
   try {
     for (const p of PROVIDER_PACKAGES) {
       const pkgDir = fetchPackage(p, cache);
-      const meta = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")) as { cdktf?: { provider?: { name: string; version: string } } };
-      const index = typeIndex(join(pkgDir, "lib"));
+      const meta = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+        cdktf?: { provider?: { name: string; version: string } };
+      };
+      const index = typeIndex(join(pkgDir, 'lib'));
       const schema: ProviderSchema = {
-        generated_by: "scripts/terraform/generate-schema.ts",
+        generated_by: 'scripts/terraform/generate-schema.ts',
         source_package: `${p.pkg}@${p.version}`,
-        provider: meta.cdktf?.provider?.name ?? "",
-        provider_version: meta.cdktf?.provider?.version ?? "",
+        provider: meta.cdktf?.provider?.name ?? '',
+        provider_version: meta.cdktf?.provider?.version ?? '',
         resource_type_names: [],
         data_source_type_names: [],
         resources: {},
         data_sources: {},
       };
       for (const [key, { dir, isData }] of [...index.entries()].sort()) {
-        const tfType = key.slice(key.indexOf(":") + 1);
+        const tfType = key.slice(key.indexOf(':') + 1);
         if (isData) schema.data_source_type_names.push(tfType);
         else schema.resource_type_names.push(tfType);
         const wanted = isData ? used.data : used.resources;
         if (!wanted.has(tfType)) continue;
-        const block = extractType(join(pkgDir, "lib"), dir, tfType, isData);
+        const block = extractType(join(pkgDir, 'lib'), dir, tfType, isData);
         if (isData) schema.data_sources[tfType] = block;
         else schema.resources[tfType] = block;
       }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.ts';
-import { optionsFor, type Command, type OptionSpec } from '../core/options.ts';
-import type { RawValues } from '../core/config.ts';
+import { optionsFor, type Command, type OptionSpec } from '../core/config/options.ts';
+import type { RawValues } from '../core/config/raw.ts';
 
 export type ParsedArgs = { readonly values: RawValues; readonly help: boolean; readonly positionals: readonly string[] };
 

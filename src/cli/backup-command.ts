@@ -1,7 +1,8 @@
-import { BackupRunError } from '../core/backup.ts';
-import { collectRaw, parseBackupConfig } from '../core/config.ts';
+import { BackupRunError } from '../core/backup/run-backup.ts';
+import { parseBackupConfig } from '../core/config/backup-config.ts';
+import { collectRaw } from '../core/config/raw.ts';
 import { ExitCode } from '../core/errors.ts';
-import { executeBackup } from '../compose.ts';
+import { executeBackup } from '../app/backup.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes } from './format.ts';
 import { commandHelp } from './help.ts';

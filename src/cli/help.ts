@@ -1,10 +1,11 @@
-import { optionsFor, type Command, type OptionSpec } from '../core/options.ts';
+import { optionsFor, type Command, type OptionSpec } from '../core/config/options.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 
 const SUMMARY: Record<Command, string> = {
   backup: 'Stream pg_dump of one or more databases (and optionally roles) into S3 or a directory, with a manifest per backup.',
   list: 'List backups newest first: complete ones (with a manifest) and incomplete leftovers.',
-  restore: 'Restore a backup into a database: checksum-verified while streaming, in one transaction that only commits when the object is intact.',
+  restore:
+    'Restore a backup into a database: checksum-verified while streaming, in one transaction that only commits when the object is intact.',
   verify: 'Prove a backup restores: into a throwaway PostgreSQL (or --target), comparing tables and exact row counts with the manifest.',
 };
 
@@ -22,7 +23,10 @@ const EXAMPLES: Record<Command, string[]> = {
     '# offline, into a directory',
     'rds-s3-backup backup --dbname postgres://me@localhost/app --to file:///var/backups/pg',
   ],
-  list: ['rds-s3-backup list --from s3://my-backups/prod', 'rds-s3-backup list --from s3://my-backups/prod --database app --since 2026-11-01 --json'],
+  list: [
+    'rds-s3-backup list --from s3://my-backups/prod',
+    'rds-s3-backup list --from s3://my-backups/prod --database app --since 2026-11-01 --json',
+  ],
   restore: [
     '# latest backup of "app" into a new database of the same name (like pg_restore -C), roles first',
     'PGPASSWORD=... rds-s3-backup restore --from s3://my-backups/prod --database app --latest --globals \\',
@@ -79,7 +83,7 @@ export function commandHelp(command: Command, extra: readonly OptionSpec[] = [])
     }
     lines.push('');
   }
-  lines.push('AWS settings come from the SDK\'s standard sources: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...', '');
+  lines.push("AWS settings come from the SDK's standard sources: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...", '');
   if (EXAMPLES[command].length > 0) lines.push('Examples:', ...EXAMPLES[command].map((l) => (l ? `  ${l}` : '')), '');
   lines.push('Exit codes: 0 success, 1 a backup or operation failed, 2 invalid arguments or configuration, 130 interrupted.');
   return lines.join('\n');

@@ -1,7 +1,8 @@
-import { listCatalog, listIncompleteUploads, type CatalogEntry } from '../core/catalog.ts';
-import { collectRaw, parseListConfig } from '../core/config.ts';
+import { executeList } from '../app/list.ts';
+import type { CatalogEntry } from '../core/catalog/listing.ts';
+import { parseListConfig } from '../core/config/list-config.ts';
+import { collectRaw } from '../core/config/raw.ts';
 import { ExitCode } from '../core/errors.ts';
-import { openStore } from '../storage/open-store.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes, formatDuration, table } from './format.ts';
 import { commandHelp } from './help.ts';
@@ -20,14 +21,12 @@ export async function listCommand(argv: readonly string[], io: CliIO): Promise<n
     return ExitCode.ok;
   }
   const config = parseListConfig(collectRaw('list', args.values, io.env));
-  const store = openStore(config.target);
-  const entries = await listCatalog(store, { database: config.database, since: config.since, until: config.until });
-  const uploads = await listIncompleteUploads(store);
+  const { url, entries, uploads } = await executeList(config);
   if (config.output.json) {
     io.stdout.write(
       JSON.stringify(
         {
-          target: store.url,
+          target: url,
           backups: entries.map((e) => ({
             id: e.id,
             kind: e.kind,
@@ -52,7 +51,7 @@ export async function listCommand(argv: readonly string[], io: CliIO): Promise<n
     );
     return ExitCode.ok;
   }
-  if (entries.length === 0) io.stdout.write(`no backups under ${store.url}\n`);
+  if (entries.length === 0) io.stdout.write(`no backups under ${url}\n`);
   else {
     const rows = [['STARTED (UTC)', 'DATABASE', 'STATUS', 'SIZE', 'DURATION', 'TIER', 'VERIFIED', 'ID']];
     for (const e of entries) {

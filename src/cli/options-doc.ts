@@ -1,4 +1,4 @@
-import { OPTIONS, type Command, type OptionSpec } from '../core/options.ts';
+import { OPTIONS, type Command, type OptionSpec } from '../core/config/options.ts';
 
 const COMMANDS: readonly Command[] = ['backup', 'list', 'restore', 'verify'];
 
@@ -14,7 +14,9 @@ export function renderOptionsMarkdown(options: readonly OptionSpec[] = OPTIONS):
     if (specs.length === 0) continue;
     out.push(`#### \`${c}\``, '', '| flag | environment | default | meaning |', '| --- | --- | --- | --- |');
     for (const o of specs) {
-      out.push(`| ${o.flag ? `\`--${o.flag}\`` : '—'} | ${o.env ? `\`${o.env}\`` : '—'} | ${o.default !== undefined ? `\`${o.default}\`` : ''} | ${cell(o.help)} |`);
+      out.push(
+        `| ${o.flag ? `\`--${o.flag}\`` : '—'} | ${o.env ? `\`${o.env}\`` : '—'} | ${o.default !== undefined ? `\`${o.default}\`` : ''} | ${cell(o.help)} |`,
+      );
     }
     out.push('');
   }

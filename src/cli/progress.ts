@@ -1,4 +1,4 @@
-import type { BackupEvent } from '../core/backup.ts';
+import type { BackupEvent } from '../core/backup/run-backup.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 
 export type Output = { write(text: string): void; isTTY: boolean };
@@ -28,21 +28,30 @@ export function backupProgress(out: Output, options: { quiet: boolean }): (e: Ba
     if (options.quiet) return;
     switch (e.type) {
       case 'plan':
-        out.write(`PostgreSQL ${e.server.version}, pg_dump ${e.pgDumpVersion}: ${e.databases.length} database(s)${e.globals ? ' + globals' : ''}\n`);
+        out.write(
+          `PostgreSQL ${e.server.version}, pg_dump ${e.pgDumpVersion}: ${e.databases.length} database(s)${e.globals ? ' + globals' : ''}\n`,
+        );
         break;
       case 'start':
         if (out.isTTY) line.show(`${e.database ?? 'globals'}: starting (${e.tier})`);
         break;
       case 'progress':
-        if (out.isTTY) line.show(`${e.database ?? 'globals'}: ${formatBytes(e.bytes)}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
+        if (out.isTTY)
+          line.show(
+            `${e.database ?? 'globals'}: ${formatBytes(e.bytes)}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`,
+          );
         break;
       case 'done':
         clear();
-        out.write(`✓ ${e.result.database ?? 'globals'}: ${formatBytes(e.result.bytes)} in ${formatDuration(e.result.durationMs)} (${formatRate(e.result.bytes, e.result.durationMs)}), ${e.result.tier} → ${e.result.key}\n`);
+        out.write(
+          `✓ ${e.result.database ?? 'globals'}: ${formatBytes(e.result.bytes)} in ${formatDuration(e.result.durationMs)} (${formatRate(e.result.bytes, e.result.durationMs)}), ${e.result.tier} → ${e.result.key}\n`,
+        );
         break;
       case 'failed':
         clear();
-        out.write(`✗ ${e.result.database ?? 'globals'}: ${e.result.error?.message ?? 'failed'}\n${e.result.error?.hint ? `  hint: ${e.result.error.hint}\n` : ''}`);
+        out.write(
+          `✗ ${e.result.database ?? 'globals'}: ${e.result.error?.message ?? 'failed'}\n${e.result.error?.hint ? `  hint: ${e.result.error.hint}\n` : ''}`,
+        );
         break;
     }
   };

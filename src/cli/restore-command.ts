@@ -1,7 +1,8 @@
-import { collectRaw, parseRestoreConfig } from '../core/config.ts';
+import { collectRaw } from '../core/config/raw.ts';
+import { parseRestoreConfig } from '../core/config/restore-config.ts';
 import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
-import type { RestoreEvent } from '../core/restore.ts';
-import { executeRestore } from '../compose-restore.ts';
+import type { RestoreEvent } from '../core/restore/restore.ts';
+import { executeRestore } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 import { commandHelp } from './help.ts';
@@ -24,12 +25,16 @@ export function restoreProgress(out: Output, options: { quiet: boolean }): (e: R
       case 'progress':
         if (out.isTTY) {
           const pct = e.total > 0 ? ` (${Math.floor((e.bytes * 100) / e.total)}%)` : '';
-          line.show(`${e.database ?? 'globals'}: ${e.phase === 'download' ? 'downloading' : 'restoring'} ${formatBytes(e.bytes)} of ${formatBytes(e.total)}${pct}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`);
+          line.show(
+            `${e.database ?? 'globals'}: ${e.phase === 'download' ? 'downloading' : 'restoring'} ${formatBytes(e.bytes)} of ${formatBytes(e.total)}${pct}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`,
+          );
         }
         break;
       case 'verified':
         clear();
-        out.write(`✓ ${e.backup.kind === 'globals' ? 'globals' : e.backup.database}: all ${formatBytes(e.backup.bytes)} arrived, SHA-256 matches the manifest\n`);
+        out.write(
+          `✓ ${e.backup.kind === 'globals' ? 'globals' : e.backup.database}: all ${formatBytes(e.backup.bytes)} arrived, SHA-256 matches the manifest\n`,
+        );
         break;
       case 'restoring':
         clear();
@@ -37,7 +42,9 @@ export function restoreProgress(out: Output, options: { quiet: boolean }): (e: R
         break;
       case 'globals':
         clear();
-        out.write(`✓ globals applied${e.report.expectedErrors.length > 0 ? ` (${e.report.expectedErrors.length} already present: ${e.report.expectedErrors.join('; ')})` : ''}\n`);
+        out.write(
+          `✓ globals applied${e.report.expectedErrors.length > 0 ? ` (${e.report.expectedErrors.length} already present: ${e.report.expectedErrors.join('; ')})` : ''}\n`,
+        );
         break;
       case 'done':
         clear();
@@ -80,8 +87,12 @@ export async function restoreCommand(argv: readonly string[], io: CliIO): Promis
     return ExitCode.ok;
   }
   if (report.list) {
-    io.stdout.write(`; backup ${report.list.backup.id} of ${report.list.backup.database} (${report.list.backup.key}): what would be restored\n`);
-    io.stdout.write("; only the archive's table of contents was read; the object's checksum is checked by a restore or `verify --integrity-only`\n");
+    io.stdout.write(
+      `; backup ${report.list.backup.id} of ${report.list.backup.database} (${report.list.backup.key}): what would be restored\n`,
+    );
+    io.stdout.write(
+      "; only the archive's table of contents was read; the object's checksum is checked by a restore or `verify --integrity-only`\n",
+    );
     io.stdout.write(report.list.items.join('\n') + '\n');
     return ExitCode.ok;
   }
@@ -90,9 +101,18 @@ export async function restoreCommand(argv: readonly string[], io: CliIO): Promis
   }
   const d = report.database;
   if (d) {
-    const how = d.mode === 'parallel' ? `parallel (pg_restore -j ${d.jobs}, not one transaction)` : d.mode === 'single-transaction' ? 'one transaction' : 'statement by statement (--no-single-transaction)';
-    io.stdout.write(`restored ${d.backup.database} backup ${d.backup.id} into ${report.target?.replace(/\/[^/]*$/, '')}/${d.database}${d.created ? ' (created)' : ''} in ${formatDuration(d.durationMs)}\n`);
-    io.stdout.write(`  ${formatBytes(d.backup.bytes)}, SHA-256 verified ${d.backup.sha256}; ${how}; target PostgreSQL ${report.targetServerVersion}\n`);
+    const how =
+      d.mode === 'parallel'
+        ? `parallel (pg_restore -j ${d.jobs}, not one transaction)`
+        : d.mode === 'single-transaction'
+          ? 'one transaction'
+          : 'statement by statement (--no-single-transaction)';
+    io.stdout.write(
+      `restored ${d.backup.database} backup ${d.backup.id} into ${report.target?.replace(/\/[^/]*$/, '')}/${d.database}${d.created ? ' (created)' : ''} in ${formatDuration(d.durationMs)}\n`,
+    );
+    io.stdout.write(
+      `  ${formatBytes(d.backup.bytes)}, SHA-256 verified ${d.backup.sha256}; ${how}; target PostgreSQL ${report.targetServerVersion}\n`,
+    );
     if (d.selectedTables.length > 0) io.stdout.write(`  tables: ${d.selectedTables.join(', ')}\n`);
     if (d.filters.schemas.length > 0 && d.selectedTables.length === 0) io.stdout.write(`  schemas: ${d.filters.schemas.join(', ')}\n`);
     for (const f of d.tool.filtered) io.stdout.write(`  removed from the script: ${f}\n`);

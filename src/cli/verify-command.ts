@@ -1,7 +1,8 @@
-import { collectRaw, parseVerifyConfig } from '../core/config.ts';
+import { collectRaw } from '../core/config/raw.ts';
+import { parseVerifyConfig } from '../core/config/verify-config.ts';
 import { ExitCode } from '../core/errors.ts';
-import type { VerifyEvent } from '../core/verify.ts';
-import { executeVerify } from '../compose-restore.ts';
+import type { VerifyEvent } from '../core/restore/verify.ts';
+import { executeVerify } from '../app/verify.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatDuration } from './format.ts';
 import { commandHelp } from './help.ts';
@@ -28,14 +29,20 @@ export async function verifyCommand(argv: readonly string[], io: CliIO): Promise
   const config = parseVerifyConfig(collectRaw('verify', args.values, io.env));
   let report;
   try {
-    report = await executeVerify(config, { signal: io.signal, env: io.env, onEvent: verifyProgress(io.stderr, { quiet: config.output.quiet || config.output.json }) });
+    report = await executeVerify(config, {
+      signal: io.signal,
+      env: io.env,
+      onEvent: verifyProgress(io.stderr, { quiet: config.output.quiet || config.output.json }),
+    });
   } catch (err) {
     if (config.output.json) io.stdout.write(JSON.stringify(errorJson(err), null, 2) + '\n');
     throw err;
   }
   if (config.output.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else {
-    io.stdout.write(`${report.ok ? 'verified ✓' : 'verify FAILED ✗'} ${report.backup.database} backup ${report.backup.id} (${report.mode}, ${formatDuration(report.durationMs)}): ${report.summary}\n`);
+    io.stdout.write(
+      `${report.ok ? 'verified ✓' : 'verify FAILED ✗'} ${report.backup.database} backup ${report.backup.id} (${report.mode}, ${formatDuration(report.durationMs)}): ${report.summary}\n`,
+    );
     for (const m of report.mismatches) io.stdout.write(`  ✗ ${m}\n`);
     for (const n of report.notes) io.stdout.write(`  note: ${n}\n`);
     io.stdout.write(report.recordKey ? `  result recorded in ${report.recordKey}\n` : '  result not recorded (--no-record)\n');

@@ -58,7 +58,10 @@ export class ToolProcessError extends BackupToolError {
   ) {
     const how = status.signal !== null ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
     const tail = status.stderrTail.trim();
-    super(`${tool} ${how}${options.detail ? ` (${options.detail})` : ''}${tail ? `:\n${indent(tail)}` : ' and printed nothing on stderr'}`, options);
+    super(
+      `${tool} ${how}${options.detail ? ` (${options.detail})` : ''}${tail ? `:\n${indent(tail)}` : ' and printed nothing on stderr'}`,
+      options,
+    );
     this.tool = tool;
     this.exitStatus = status.code;
     this.signal = status.signal;

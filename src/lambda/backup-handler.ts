@@ -1,7 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { executeBackup } from '../compose.ts';
-import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResult } from '../core/backup.ts';
-import type { BackupConfig } from '../core/config.ts';
+import { executeBackup } from '../app/backup.ts';
+import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResult } from '../core/backup/run-backup.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
 import { AbortedError, BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { HardStopError, LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';
@@ -103,7 +103,9 @@ function mib(bytes: number): string {
 type CutShort = { readonly database: string | null; readonly bytes: number; readonly elapsedMs: number };
 
 function budgetError(report: BackupReport | null, inFlight: CutShort | null, cause: unknown): AbortedError {
-  const cut = report?.results.find((r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message));
+  const cut = report?.results.find(
+    (r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message),
+  );
   const who = cut ? (cut.database ?? 'globals') : inFlight ? (inFlight.database ?? 'globals') : null;
   const streamed = inFlight ? ` (${mib(inFlight.bytes)} dumped in ${(inFlight.elapsedMs / 1000).toFixed(0)} s)` : '';
   const done = report?.results.filter((r) => r.ok).map((r) => r.database ?? 'globals') ?? [];
@@ -149,7 +151,11 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     if (budget.expired()) throw budgetError(null, null, budget.signal.reason);
     logger.appendKeys({ trigger: { kind: parsed.kind, id: parsed.id, source: parsed.source, time: parsed.time } });
     let backup: BackupConfig = applySelection(cfg.backup, parsed.selection);
-    logger.info('backup requested', { databases: backup.databases, globals: backup.globals, remainingMs: context.getRemainingTimeInMillis() });
+    logger.info('backup requested', {
+      databases: backup.databases,
+      globals: backup.globals,
+      remainingMs: context.getRemainingTimeInMillis(),
+    });
 
     if (cfg.lambda.instance) {
       const ep = await resolveInstance(cfg.lambda.instance, {
@@ -166,7 +172,12 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     const onEvent = (e: BackupEvent): void => {
       switch (e.type) {
         case 'plan':
-          logger.info('backup plan', { databases: e.databases, globals: e.globals, serverVersion: e.server.version, pgDumpVersion: e.pgDumpVersion });
+          logger.info('backup plan', {
+            databases: e.databases,
+            globals: e.globals,
+            serverVersion: e.server.version,
+            pgDumpVersion: e.pgDumpVersion,
+          });
           break;
         case 'start':
           inFlight = { database: e.database, bytes: 0, startedAt: Date.now(), loggedAt: Date.now() };
@@ -177,17 +188,35 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
             inFlight.bytes = e.bytes;
             if (Date.now() - inFlight.loggedAt >= PROGRESS_LOG_INTERVAL_MS) {
               inFlight.loggedAt = Date.now();
-              logger.info('backup progress', { database: e.database, bytes: e.bytes, elapsedMs: e.elapsedMs, remainingMs: context.getRemainingTimeInMillis() });
+              logger.info('backup progress', {
+                database: e.database,
+                bytes: e.bytes,
+                elapsedMs: e.elapsedMs,
+                remainingMs: context.getRemainingTimeInMillis(),
+              });
             }
           }
           break;
         case 'done':
           inFlight = null;
-          logger.info('backup done', { database: e.result.database, kind: e.result.kind, key: e.result.key, manifestKey: e.result.manifestKey, bytes: e.result.bytes, durationMs: e.result.durationMs, tier: e.result.tier });
+          logger.info('backup done', {
+            database: e.result.database,
+            kind: e.result.kind,
+            key: e.result.key,
+            manifestKey: e.result.manifestKey,
+            bytes: e.result.bytes,
+            durationMs: e.result.durationMs,
+            tier: e.result.tier,
+          });
           publishDatabaseMetrics(telemetry.database, e.result);
           break;
         case 'failed':
-          logger.error('backup failed', { database: e.result.database, kind: e.result.kind, durationMs: e.result.durationMs, error: e.result.error });
+          logger.error('backup failed', {
+            database: e.result.database,
+            kind: e.result.kind,
+            durationMs: e.result.durationMs,
+            error: e.result.error,
+          });
           publishDatabaseMetrics(telemetry.database, e.result);
           break;
       }
@@ -206,7 +235,13 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     const lastInFlight = (): CutShort | null => cutShort;
     try {
       report = await Promise.race([
-        executeBackup(backup, { signal: budget.signal, env, onEvent, progressIntervalMs: PROGRESS_SAMPLE_MS, ...(deps.signer ? { signer: deps.signer } : {}) }),
+        executeBackup(backup, {
+          signal: budget.signal,
+          env,
+          onEvent,
+          progressIntervalMs: PROGRESS_SAMPLE_MS,
+          ...(deps.signer ? { signer: deps.signer } : {}),
+        }),
         budget.hardStop,
       ]);
     } catch (err) {
@@ -236,7 +271,11 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
       budget = watchTimeBudget(() => context.getRemainingTimeInMillis(), config.lambda.abortMarginMs);
       const summary = await run(event, context, config, budget);
       telemetry.run.addMetric(METRICS.succeeded, MetricUnit.Count, 1);
-      logger.info('backup succeeded', { durationMs: Date.now() - started, backups: summary.backups.length, bytes: summary.backups.reduce((s, b) => s + b.bytes, 0) });
+      logger.info('backup succeeded', {
+        durationMs: Date.now() - started,
+        backups: summary.backups.length,
+        bytes: summary.backups.reduce((s, b) => s + b.bytes, 0),
+      });
       return summary;
     } catch (err) {
       telemetry.run.addMetric(METRICS.failed, MetricUnit.Count, 1);

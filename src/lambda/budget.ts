@@ -37,7 +37,9 @@ export function watchTimeBudget(remainingMs: () => number, marginMs: number): Ti
     if (controller.signal.aborted) return;
     const left = Math.max(0, Math.round(remainingMs()));
     controller.abort(
-      new AbortedError(`the Lambda time budget ran out: aborted with ${(left / 1000).toFixed(1)} s left before the function timeout`, { hint: LONGER_RUNNER_HINT }),
+      new AbortedError(`the Lambda time budget ran out: aborted with ${(left / 1000).toFixed(1)} s left before the function timeout`, {
+        hint: LONGER_RUNNER_HINT,
+      }),
     );
   };
   // Re-read the clock when a timer fires instead of trusting one long timer.
@@ -47,7 +49,12 @@ export function watchTimeBudget(remainingMs: () => number, marginMs: number): Ti
       expire();
       const untilHard = left - REPORT_RESERVE_MS;
       const fireHard = (): void =>
-        rejectHard?.(new HardStopError('the Lambda time budget ran out and cleanup did not finish in time; an incomplete multipart upload may remain until the bucket lifecycle rule removes it', { hint: LONGER_RUNNER_HINT }));
+        rejectHard?.(
+          new HardStopError(
+            'the Lambda time budget ran out and cleanup did not finish in time; an incomplete multipart upload may remain until the bucket lifecycle rule removes it',
+            { hint: LONGER_RUNNER_HINT },
+          ),
+        );
       if (untilHard <= 0) fireHard();
       else hardTimer = setTimeout(fireHard, untilHard);
       return;

@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
-import { collectRaw, parseBackupConfig, type BackupConfig } from '../core/config.ts';
+import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
+import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**
- * The Lambda's configuration: the CLI's schema (src/core/config.ts) read from the function's environment, with
+ * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
  * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
- * because core/options.ts is shared with the CLI.
+ * because core/config/options.ts is shared with the CLI.
  */
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
 
-/** Lambda-only variables (the rest are the CLI's, see src/core/options.ts). */
+/** Lambda-only variables (the rest are the CLI's, see src/core/config/options.ts). */
 export const LAMBDA_OPTIONS = [
   {
     env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',
@@ -85,14 +86,18 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
 
   // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration.
   for (const name of ['PGPASSWORD', 'PGPASSFILE']) {
-    if (set(name)) add(name, 'must not be set for the Lambda: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)');
+    if (set(name))
+      add(name, 'must not be set for the Lambda: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)');
   }
 
   const effective: Record<string, string | undefined> = { ...env };
   // IAM auth is the default here; a configured secret still selects secret auth as in the CLI.
   if (!set('RDS_S3_BACKUP_AUTH') && !set('RDS_S3_BACKUP_SECRET_ID')) effective.RDS_S3_BACKUP_AUTH = 'iam';
   if ((set('RDS_S3_BACKUP_AUTH') ?? effective.RDS_S3_BACKUP_AUTH)?.toLowerCase() === 'password') {
-    add('RDS_S3_BACKUP_AUTH', 'password is not supported by the Lambda (the password would sit in the function configuration): use iam or secret');
+    add(
+      'RDS_S3_BACKUP_AUTH',
+      'password is not supported by the Lambda (the password would sit in the function configuration): use iam or secret',
+    );
   }
   // TLS with certificate and host name checks unless a weaker mode is configured explicitly.
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
@@ -101,7 +106,10 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = LAMBDA_CA_FILE;
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
-    add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. the Amazon RDS CA bundle shipped in a layer or the function)`);
+    add(
+      'PGSSLROOTCERT',
+      `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. the Amazon RDS CA bundle shipped in a layer or the function)`,
+    );
   }
 
   let instance: DbInstanceRef | null = null;
@@ -118,7 +126,8 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   let abortMarginMs = DEFAULT_ABORT_MARGIN_MS;
   const margin = set('RDS_S3_BACKUP_ABORT_MARGIN_SECONDS');
   if (margin !== undefined) {
-    if (!/^\d+$/.test(margin) || Number(margin) < 5 || Number(margin) > 600) add('RDS_S3_BACKUP_ABORT_MARGIN_SECONDS', 'must be a whole number of seconds between 5 and 600');
+    if (!/^\d+$/.test(margin) || Number(margin) < 5 || Number(margin) > 600)
+      add('RDS_S3_BACKUP_ABORT_MARGIN_SECONDS', 'must be a whole number of seconds between 5 and 600');
     else abortMarginMs = Number(margin) * 1000;
   }
 
@@ -131,7 +140,8 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   }
   // Checked on the raw values too, so one error lists everything even when the core schema failed as well.
   const to = set('RDS_S3_BACKUP_TO');
-  if (to && !to.startsWith('s3://')) add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
+  if (to && !to.startsWith('s3://'))
+    add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
   if (effective.RDS_S3_BACKUP_AUTH?.trim().toLowerCase() === 'iam') {
     if (!set('PGHOST') && !instanceId) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
     if (!set('PGUSER')) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');

@@ -1,4 +1,5 @@
-import { checkDatabaseName, type BackupConfig } from '../core/config.ts';
+import type { BackupConfig } from '../core/config/backup-config.ts';
+import { checkDatabaseName } from '../core/config/database-name.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
 
 /**
@@ -47,7 +48,9 @@ export function refusalFor(key: string): string {
   if (/bucket|^to$|^from$|target|dest|prefix|s3|kms|url|uri|path|region|account/.test(k)) {
     return 'an event cannot change where backups go: the destination is fixed by the function configuration (RDS_S3_BACKUP_TO, RDS_S3_BACKUP_KMS_KEY_ID)';
   }
-  if (/host|port|endpoint|instance|user|role|dbname|ssl|conn|pg|tool|dir|compress|timeout|lock|part|queue|env|option|config|setting/.test(k)) {
+  if (
+    /host|port|endpoint|instance|user|role|dbname|ssl|conn|pg|tool|dir|compress|timeout|lock|part|queue|env|option|config|setting/.test(k)
+  ) {
     return 'an event cannot change connection or dump settings: they come from the function environment';
   }
   if (k === 'database' || k === 'db' || k === 'dbs') return 'unknown field; did you mean "databases" (a list of names)?';
@@ -94,7 +97,12 @@ export function parseEvent(event: unknown): InvocationEvent {
   let result: InvocationEvent = { kind: 'direct', id: null, source: null, time: null, selection: none };
   if (event === undefined || event === null) return result;
   if (!isObject(event)) {
-    throw new ConfigError([{ field: 'event', message: `must be a JSON object (an EventBridge scheduled event or {"databases": [...]}), not ${Array.isArray(event) ? 'an array' : typeof event}` }]);
+    throw new ConfigError([
+      {
+        field: 'event',
+        message: `must be a JSON object (an EventBridge scheduled event or {"databases": [...]}), not ${Array.isArray(event) ? 'an array' : typeof event}`,
+      },
+    ]);
   }
   if ('detail-type' in event || ('source' in event && 'detail' in event)) {
     for (const key of Object.keys(event)) {
@@ -135,13 +143,18 @@ export function applySelection(config: BackupConfig, selection: Selection): Back
     if (config.databases !== 'all') {
       const configured = new Set(config.databases);
       const outside = selection.databases.filter((d) => !configured.has(d));
-      for (const d of outside) issues.push({ field: 'event.databases', message: `${JSON.stringify(d)} is not among the configured databases (RDS_S3_BACKUP_DATABASES)` });
+      for (const d of outside)
+        issues.push({
+          field: 'event.databases',
+          message: `${JSON.stringify(d)} is not among the configured databases (RDS_S3_BACKUP_DATABASES)`,
+        });
     }
     databases = Object.freeze([...selection.databases]);
   }
   let globals = config.globals;
   if (selection.globals !== null) {
-    if (selection.globals && !config.globals) issues.push({ field: 'event.globals', message: 'globals are not configured for this function (RDS_S3_BACKUP_GLOBALS)' });
+    if (selection.globals && !config.globals)
+      issues.push({ field: 'event.globals', message: 'globals are not configured for this function (RDS_S3_BACKUP_GLOBALS)' });
     globals = selection.globals && config.globals;
   }
   if (issues.length > 0) throw new ConfigError(issues);

@@ -17,7 +17,10 @@ export type DescribeInstance = (ref: DbInstanceRef, options: { region: string | 
 export const describeWithSdk: DescribeInstance = async (ref, options) => {
   const client = new RDSClient(options.region ? { region: options.region } : {});
   try {
-    const out = await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: ref.id }), options.signal ? { abortSignal: options.signal } : {});
+    const out = await client.send(
+      new DescribeDBInstancesCommand({ DBInstanceIdentifier: ref.id }),
+      options.signal ? { abortSignal: options.signal } : {},
+    );
     return out.DBInstances?.[0];
   } finally {
     client.destroy();
@@ -49,7 +52,10 @@ export async function resolveInstance(
         : 'the function needs rds:DescribeDBInstances on this instance and a network path to the RDS API (VPC endpoint or NAT)';
     throw new ConnectionError(`describing RDS instance ${ref.id} failed: ${describeError(err)}`, { cause: err, hint });
   }
-  if (!found) throw new ConnectionError(`RDS instance ${ref.id} was not found`, { hint: `check RDS_S3_BACKUP_DB_INSTANCE_ID and the region (${region ?? 'AWS_REGION'})` });
+  if (!found)
+    throw new ConnectionError(`RDS instance ${ref.id} was not found`, {
+      hint: `check RDS_S3_BACKUP_DB_INSTANCE_ID and the region (${region ?? 'AWS_REGION'})`,
+    });
   const engine = found.Engine ?? null;
   if (engine && !/postgres/i.test(engine)) throw new ConnectionError(`RDS instance ${ref.id} runs ${engine}, not PostgreSQL`);
   const host = found.Endpoint?.Address;

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DatabaseResult } from '../core/backup.ts';
+import type { DatabaseResult } from '../core/backup/run-backup.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -19,7 +19,7 @@ export const METRICS = {
 } as const;
 
 export const DEFAULT_NAMESPACE = 'RdsS3Backup';
-/** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/keys.ts). */
+/** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/catalog/keys.ts). */
 export const GLOBALS_DIMENSION = '@globals';
 
 export type Telemetry = {
@@ -51,7 +51,11 @@ export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult)
     metrics.addMetric(METRICS.databaseSucceeded, MetricUnit.Count, 1);
     metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.bytes);
     metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);
-    metrics.addMetric(METRICS.throughput, MetricUnit.BytesPerSecond, result.durationMs > 0 ? Math.round((result.bytes * 1000) / result.durationMs) : result.bytes);
+    metrics.addMetric(
+      METRICS.throughput,
+      MetricUnit.BytesPerSecond,
+      result.durationMs > 0 ? Math.round((result.bytes * 1000) / result.durationMs) : result.bytes,
+    );
   } else {
     metrics.addMetric(METRICS.databaseFailed, MetricUnit.Count, 1);
     metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);

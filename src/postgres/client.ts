@@ -15,7 +15,10 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
       try {
         ca = readFileSync(c.sslrootcert ?? '', 'utf8');
       } catch (err) {
-        throw new ConnectionError(`cannot read the CA bundle ${c.sslrootcert}: ${describeError(err)}`, { cause: err, hint: 'set PGSSLROOTCERT to the CA bundle file' });
+        throw new ConnectionError(`cannot read the CA bundle ${c.sslrootcert}: ${describeError(err)}`, {
+          cause: err,
+          hint: 'set PGSSLROOTCERT to the CA bundle file',
+        });
       }
       return c.sslmode === 'verify-full'
         ? { rejectUnauthorized: true, ca, ...(c.host && isIP(c.host) === 0 ? { servername: c.host } : {}) }
@@ -28,7 +31,8 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
 
 /** Connect with libpq's sslmode semantics (prefer/allow fall back to plain text, as libpq does). */
 export async function connect(c: ResolvedConnection, database: string = c.database): Promise<pg.Client> {
-  const attempts: ('ssl' | 'plain')[] = c.sslmode === 'disable' ? ['plain'] : c.sslmode === 'allow' ? ['plain', 'ssl'] : c.sslmode === 'prefer' ? ['ssl', 'plain'] : ['ssl'];
+  const attempts: ('ssl' | 'plain')[] =
+    c.sslmode === 'disable' ? ['plain'] : c.sslmode === 'allow' ? ['plain', 'ssl'] : c.sslmode === 'prefer' ? ['ssl', 'plain'] : ['ssl'];
   let lastErr: unknown;
   for (const attempt of attempts) {
     const pw = await c.password();
@@ -65,12 +69,22 @@ export function connectionError(c: ResolvedConnection, database: string, err: un
   const msg = describeError(err);
   const where = `${c.user ?? '(default user)'}@${c.host ?? '(local socket)'}:${c.port}/${database}`;
   let hint: string | undefined;
-  if (/password authentication failed|no password|PAM|SASL/i.test(msg)) hint = c.authMode === 'iam' ? 'IAM auth failed: the user needs the rds_iam role and the caller rds-db:connect' : 'check the user and password';
+  if (/password authentication failed|no password|PAM|SASL/i.test(msg))
+    hint =
+      c.authMode === 'iam'
+        ? 'IAM auth failed: the user needs the rds_iam role and the caller rds-db:connect'
+        : 'check the user and password';
   else if (/does not exist/i.test(msg)) hint = 'check the database name';
-  else if (/timeout|ECONNREFUSED|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT/i.test(msg)) hint = 'the server is unreachable: check host, port, security groups, and that it is running';
-  else if (/does not support SSL/i.test(msg)) hint = `the server does not offer TLS but sslmode=${c.sslmode} demands it: check that PGHOST/PGPORT reach the intended server (RDS always offers TLS)`;
-  else if (/pg_hba\.conf.*no encryption/i.test(msg)) hint = 'the server only accepts TLS connections (like RDS with rds.force_ssl=1): use PGSSLMODE=verify-full with PGSSLROOTCERT set to the CA bundle';
-  else if (/pg_hba\.conf/i.test(msg)) hint = "the server's pg_hba.conf does not admit this user, database and client address (on RDS: check the security group and the user's grants)";
+  else if (/timeout|ECONNREFUSED|EHOSTUNREACH|ENOTFOUND|ETIMEDOUT/i.test(msg))
+    hint = 'the server is unreachable: check host, port, security groups, and that it is running';
+  else if (/does not support SSL/i.test(msg))
+    hint = `the server does not offer TLS but sslmode=${c.sslmode} demands it: check that PGHOST/PGPORT reach the intended server (RDS always offers TLS)`;
+  else if (/pg_hba\.conf.*no encryption/i.test(msg))
+    hint =
+      'the server only accepts TLS connections (like RDS with rds.force_ssl=1): use PGSSLMODE=verify-full with PGSSLROOTCERT set to the CA bundle';
+  else if (/pg_hba\.conf/i.test(msg))
+    hint =
+      "the server's pg_hba.conf does not admit this user, database and client address (on RDS: check the security group and the user's grants)";
   else if (/certificate|SSL|self.signed/i.test(msg)) hint = 'TLS failed: check PGSSLMODE and PGSSLROOTCERT';
   return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, ...(hint ? { hint } : {}) });
 }

@@ -1,6 +1,6 @@
 // Loaded on first use: most runs need only one auth mode, and every SDK client costs start-up time and memory.
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { AuthSettings, ConnectionSettings } from '../core/config.ts';
+import type { AuthSettings, ConnectionSettings } from '../core/config/connection.ts';
 import { CredentialsError, describeError } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
 
@@ -30,7 +30,9 @@ export function parseRdsSecret(text: string | undefined): RdsSecret {
   }
   const o = raw as Record<string, unknown>;
   if (!o || typeof o !== 'object' || typeof o.password !== 'string' || o.password.length === 0) {
-    throw new CredentialsError('the secret has no "password" field (expected the RDS shape {"username", "password", "host", "port", "dbname"})');
+    throw new CredentialsError(
+      'the secret has no "password" field (expected the RDS shape {"username", "password", "host", "port", "dbname"})',
+    );
   }
   return {
     password: o.password,
@@ -60,7 +62,11 @@ export async function fetchSecret(secretId: string, client?: SecretsManagerClien
 }
 
 /** The IAM token must be signed for the database's region, which is not necessarily the bucket's. */
-export function regionForIam(configured: string | null, host: string | null, env: Readonly<Record<string, string | undefined>>): string | null {
+export function regionForIam(
+  configured: string | null,
+  host: string | null,
+  env: Readonly<Record<string, string | undefined>>,
+): string | null {
   if (configured) return configured;
   const m = host ? /\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.rds\.amazonaws\.com(?:\.cn)?$/.exec(host) : null;
   if (m) return m[1]!;
@@ -127,7 +133,10 @@ export async function resolveConnection(
 }
 
 /** Environment for a pg tool: only libpq's variables, built from scratch (nothing else of ours leaks in). */
-export async function libpqEnv(c: ResolvedConnection, parentEnv: Readonly<Record<string, string | undefined>> = process.env): Promise<Record<string, string>> {
+export async function libpqEnv(
+  c: ResolvedConnection,
+  parentEnv: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<Record<string, string>> {
   const env: Record<string, string> = {
     PGPORT: String(c.port),
     PGSSLMODE: c.sslmode,

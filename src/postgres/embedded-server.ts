@@ -56,7 +56,8 @@ export function embeddedInstalls(resolve: (spec: string) => string = (s) => impo
 export function chooseEmbeddedMajor(wanted: number, installed: readonly number[]): { major: number; note: string } | undefined {
   if (installed.includes(wanted)) return { major: wanted, note: `PostgreSQL ${wanted}, the backed-up server's major version` };
   const newer = installed.filter((m) => m > wanted).sort((a, b) => a - b);
-  if (newer.length > 0) return { major: newer[0]!, note: `PostgreSQL ${wanted} is not installed; using ${newer[0]}, the nearest newer major` };
+  if (newer.length > 0)
+    return { major: newer[0]!, note: `PostgreSQL ${wanted} is not installed; using ${newer[0]}, the nearest newer major` };
   return undefined;
 }
 
@@ -86,12 +87,15 @@ function runner(asRoot: boolean): Runner {
   const setpriv = '/usr/bin/setpriv';
   const hasSetpriv = existsSync(setpriv);
   // pdeathsig: the kernel stops the server when this process dies, even by SIGKILL.
-  if (asRoot) return { command: setpriv, prefix: ['--reuid', OS_USER, '--regid', OS_USER, '--init-groups', '--pdeathsig', 'SIGKILL', '--'] };
+  if (asRoot)
+    return { command: setpriv, prefix: ['--reuid', OS_USER, '--regid', OS_USER, '--init-groups', '--pdeathsig', 'SIGKILL', '--'] };
   return hasSetpriv ? { command: setpriv, prefix: ['--pdeathsig', 'SIGKILL', '--'] } : { command: '', prefix: [] };
 }
 
 function spawnAs(r: Runner, file: string, args: readonly string[]): ChildProcess {
-  return r.command ? spawn(r.command, [...r.prefix, file, ...args], { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(file, args, { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.command
+    ? spawn(r.command, [...r.prefix, file, ...args], { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(file, args, { env: CHILD_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function runToEnd(r: Runner, file: string, args: readonly string[], what: string): Promise<void> {
@@ -103,7 +107,10 @@ function runToEnd(r: Runner, file: string, args: readonly string[], what: string
     child.on('error', (err) => reject(new ToolError(`${what} could not start: ${describeError(err)}`, { cause: err })));
     child.on('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new ToolError(`${what} failed (${signal ?? `exit code ${code}`}):\n${redact(out.trim().split('\n').slice(-15).join('\n'))}`));
+      else
+        reject(
+          new ToolError(`${what} failed (${signal ?? `exit code ${code}`}):\n${redact(out.trim().split('\n').slice(-15).join('\n'))}`),
+        );
     });
   });
 }
@@ -136,7 +143,19 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
     await runToEnd(
       r,
       path.join(install.binDir, 'initdb'),
-      ['-D', dataDir, '-U', 'postgres', '--auth-local=scram-sha-256', '--auth-host=reject', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
+      [
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        '--auth-local=scram-sha-256',
+        '--auth-host=reject',
+        `--pwfile=${pwfile}`,
+        '-E',
+        'UTF8',
+        '--locale=C.UTF-8',
+        '--no-sync',
+      ],
       `initdb (PostgreSQL ${install.version})`,
     );
     await rm(pwfile);
@@ -150,11 +169,23 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
       'max_connections=20',
       'max_locks_per_transaction=2048',
     ];
-    child = spawnAs(r, path.join(install.binDir, 'postgres'), ['-D', dataDir, '-p', String(SOCKET_PORT), ...settings.flatMap((s) => ['-c', s])]);
+    child = spawnAs(r, path.join(install.binDir, 'postgres'), [
+      '-D',
+      dataDir,
+      '-p',
+      String(SOCKET_PORT),
+      ...settings.flatMap((s) => ['-c', s]),
+    ]);
     const proc = child;
     let log = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ToolError(`PostgreSQL ${install.version} did not start within ${START_TIMEOUT_MS / 1000}s:\n${redact(log.slice(-2000))}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new ToolError(`PostgreSQL ${install.version} did not start within ${START_TIMEOUT_MS / 1000}s:\n${redact(log.slice(-2000))}`),
+          ),
+        START_TIMEOUT_MS,
+      );
       const onData = (c: Buffer): void => {
         log = (log + c.toString()).slice(-16384);
         if (/database system is ready to accept connections/.test(log)) {
@@ -166,7 +197,11 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
       proc.stderr!.on('data', onData);
       proc.on('close', (code, signal) => {
         clearTimeout(timer);
-        reject(new ToolError(`PostgreSQL ${install.version} exited while starting (${signal ?? `exit code ${code}`}):\n${redact(log.slice(-2000))}`));
+        reject(
+          new ToolError(
+            `PostgreSQL ${install.version} exited while starting (${signal ?? `exit code ${code}`}):\n${redact(log.slice(-2000))}`,
+          ),
+        );
       });
     });
     // Keep draining its output so the server never blocks on a full pipe.

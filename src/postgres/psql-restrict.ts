@@ -11,7 +11,11 @@ import { escapeControl } from '../core/escape.ts';
  */
 export function newRestrictKey(): string {
   // Alphanumeric only: psql takes the key as one word, and pg_restore --restrict-key accepts only these.
-  return randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 30).padEnd(30, 'k');
+  return randomBytes(24)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .slice(0, 30)
+    .padEnd(30, 'k');
 }
 
 /** pg_dumpall's own `\restrict KEY` / `\unrestrict KEY` lines: the only meta-commands a globals object may hold. */
@@ -38,9 +42,15 @@ export function restrictedGlobalsScript(sql: Buffer, key: string, what: string):
     } else out.push(line);
   }
   if (refused.length > 0) {
-    throw new UnsafeContentError(`${what} contains psql meta-commands (a backslash starting a line), which run as the operator's OS user; nothing was applied:\n${refused.slice(0, 5).map((r) => `    ${r}`).join('\n')}${refused.length > 5 ? `\n    and ${refused.length - 5} more` : ''}`, {
-      hint: 'a globals object written by pg_dumpall holds only SQL and its own \\restrict lines: this one was altered; restore the database with --no-owner --no-acl, or another globals backup',
-    });
+    throw new UnsafeContentError(
+      `${what} contains psql meta-commands (a backslash starting a line), which run as the operator's OS user; nothing was applied:\n${refused
+        .slice(0, 5)
+        .map((r) => `    ${r}`)
+        .join('\n')}${refused.length > 5 ? `\n    and ${refused.length - 5} more` : ''}`,
+      {
+        hint: 'a globals object written by pg_dumpall holds only SQL and its own \\restrict lines: this one was altered; restore the database with --no-owner --no-acl, or another globals backup',
+      },
+    );
   }
   return Buffer.from(out.join('\n'));
 }
@@ -108,9 +118,12 @@ export class RestrictGuard extends Transform {
 }
 
 function notRestricted(): UnsafeContentError {
-  return new UnsafeContentError('the restore script does not start with the \\restrict line rds-s3-backup asked pg_restore for; refusing to pass it to psql', {
-    hint: 'use pg_restore from PostgreSQL 18 (the bundle) or ≥ 17.6, 16.10, 15.14, 14.19, 13.22',
-  });
+  return new UnsafeContentError(
+    'the restore script does not start with the \\restrict line rds-s3-backup asked pg_restore for; refusing to pass it to psql',
+    {
+      hint: 'use pg_restore from PostgreSQL 18 (the bundle) or ≥ 17.6, 16.10, 15.14, 14.19, 13.22',
+    },
+  );
 }
 
 /** Whether a script's first statement line (after blank and comment lines) is exactly `expected`. */

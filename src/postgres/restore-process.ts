@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
-import type { ExitStatus } from '../core/source.ts';
+import type { ExitStatus } from '../core/ports/database-source.ts';
 
 const TAIL_LINES = 20;
 const LINE_CHARS = 400;
@@ -32,8 +32,17 @@ export type PipedToolOptions = {
  * Like spawn-tool.ts (exact environment, redacted and clipped stderr tail) but with the stdin/stdout a restore needs, and
  * every stderr line available for classification (pg_restore reports many errors and only some are fatal).
  */
-export function spawnPipedTool(tool: string, file: string, args: readonly string[], env: Readonly<Record<string, string>>, options: PipedToolOptions): PipedTool {
-  const child = spawn(file, args, { env: { ...env }, stdio: [options.stdin ? 'pipe' : 'ignore', options.stdout ? 'pipe' : 'ignore', 'pipe'] });
+export function spawnPipedTool(
+  tool: string,
+  file: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  options: PipedToolOptions,
+): PipedTool {
+  const child = spawn(file, args, {
+    env: { ...env },
+    stdio: [options.stdin ? 'pipe' : 'ignore', options.stdout ? 'pipe' : 'ignore', 'pipe'],
+  });
   // The last lines, each clipped after redaction: one huge line ("Command was: CREATE FUNCTION ..." with its
   // whole body) must not push the actual error out of the tail.
   const tail: string[] = [];

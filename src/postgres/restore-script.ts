@@ -90,7 +90,7 @@ export class TransactionTimeoutFilter extends Transform {
     this.push(newline ? Buffer.concat([line, Buffer.from('\n')]) : line);
     if (text !== null && text.length > 0) this.#previousLine = text;
     else if (text === null) this.#previousLine = '';
-    if (text !== null && text.startsWith('COPY ') && text.endsWith(' FROM stdin;')) {
+    if (text?.startsWith('COPY ') && text.endsWith(' FROM stdin;')) {
       this.#inCopy = true;
       // The COPY line's own newline lets an empty COPY's end marker ("\.") match the pattern.
       this.#copyTail = Buffer.from('\n');

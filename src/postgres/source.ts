@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { describeError, ConnectionError } from '../core/errors.ts';
-import { quoteConnValue } from '../core/conninfo.ts';
-import type { DatabaseSource, DumpRequest, RunningTool, ServerInfo, Snapshot } from '../core/source.ts';
+import { quoteConnValue } from '../core/config/conninfo.ts';
+import type { DatabaseSource, DumpRequest, RunningTool, ServerInfo, Snapshot } from '../core/ports/database-source.ts';
 import { connect } from './client.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
 import { spawnTool } from './spawn-tool.ts';
@@ -35,7 +35,9 @@ export class PgSource implements DatabaseSource {
 
   async serverInfo(): Promise<ServerInfo> {
     if (this.#server) return this.#server;
-    const [row] = await this.#query<{ v: string; n: string }>("select current_setting('server_version') as v, current_setting('server_version_num') as n");
+    const [row] = await this.#query<{ v: string; n: string }>(
+      "select current_setting('server_version') as v, current_setting('server_version_num') as n",
+    );
     const info: ServerInfo = { version: row!.v.split(' ')[0]!, versionNum: Number(row!.n), host: this.#conn.host };
     assertClientCanDump(this.#tools, info.versionNum, info.version);
     this.#server = info;
@@ -55,7 +57,10 @@ export class PgSource implements DatabaseSource {
 
   async databaseSize(database: string): Promise<number | null> {
     try {
-      const [row] = await this.#query<{ size: string | null }>('select pg_database_size(datname)::text as size from pg_database where datname = $1', [database]);
+      const [row] = await this.#query<{ size: string | null }>(
+        'select pg_database_size(datname)::text as size from pg_database where datname = $1',
+        [database],
+      );
       return row?.size ? Number(row.size) : null;
     } catch {
       // Size only tunes the part size; pg_dump itself reports a missing or forbidden database.
@@ -98,10 +103,13 @@ export class PgSource implements DatabaseSource {
     } catch (err) {
       await c.end().catch(() => undefined);
       const lock = /lock timeout/i.test(describeError(err));
-      throw new ConnectionError(`exporting a snapshot of ${database}${countRows ? ' and counting its rows' : ''} failed: ${describeError(err)}`, {
-        cause: err,
-        ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
-      });
+      throw new ConnectionError(
+        `exporting a snapshot of ${database}${countRows ? ' and counting its rows' : ''} failed: ${describeError(err)}`,
+        {
+          cause: err,
+          ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
+        },
+      );
     }
   }
 

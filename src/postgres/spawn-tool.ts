@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
-import type { ExitStatus, RunningTool } from '../core/source.ts';
+import type { ExitStatus, RunningTool } from '../core/ports/database-source.ts';
 
 const TAIL_LINES = 20;
 const LINE_CHARS = 400;

@@ -30,9 +30,12 @@ export async function assertRestrictSupport(tools: PgTools): Promise<void> {
   ] as const) {
     const v = await probeVersion(file);
     if (!hasRestrictFix(v.version)) {
-      throw new ToolError(`${name} ${v.version} (${file}, from ${tools.source}) is too old to restore safely: it lacks the \\restrict protection (CVE-2025-8714), so an archive could run commands on this machine through psql`, {
-        hint: 'use the bundled PostgreSQL 18 client (`npm run pgtools`), or --pgtools-dir with tools ≥ 17.6, 16.10, 15.14, 14.19 or 13.22',
-      });
+      throw new ToolError(
+        `${name} ${v.version} (${file}, from ${tools.source}) is too old to restore safely: it lacks the \\restrict protection (CVE-2025-8714), so an archive could run commands on this machine through psql`,
+        {
+          hint: 'use the bundled PostgreSQL 18 client (`npm run pgtools`), or --pgtools-dir with tools ≥ 17.6, 16.10, 15.14, 14.19 or 13.22',
+        },
+      );
     }
   }
 }

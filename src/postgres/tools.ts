@@ -110,8 +110,11 @@ export async function locatePgTools(
 export function assertClientCanDump(tools: PgTools, serverVersionNum: number, serverVersion: string): void {
   const serverMajor = Math.floor(serverVersionNum / 10000);
   if (tools.major < serverMajor) {
-    throw new ToolError(`pg_dump ${tools.version} (${tools.pgDump}, from ${tools.source}) is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
-      hint: 'use the bundled PostgreSQL 18 client (`npm run pgtools`) or --pgtools-dir with pg_dump ≥ the server version',
-    });
+    throw new ToolError(
+      `pg_dump ${tools.version} (${tools.pgDump}, from ${tools.source}) is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`,
+      {
+        hint: 'use the bundled PostgreSQL 18 client (`npm run pgtools`) or --pgtools-dir with pg_dump ≥ the server version',
+      },
+    );
   }
 }

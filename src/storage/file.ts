@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/storage.ts';
+import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 
 const PARTIAL = '.partial-';
 
@@ -27,7 +27,7 @@ export class FileStore implements BackupStore {
   #path(key: string): string {
     // A key names a file strictly below the root (the root itself would put the temp file beside it), and NUL
     // would make fs throw a TypeError instead of a StorageError.
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
     if (/\u0000/.test(key)) throw new StorageError(`key ${JSON.stringify(key)} contains a NUL character`);
     const p = path.resolve(this.root, key);
     if (!p.startsWith(this.root + path.sep)) throw new StorageError(`key ${JSON.stringify(key)} escapes ${this.root}`);

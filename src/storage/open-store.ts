@@ -1,5 +1,5 @@
-import type { BackupStore } from '../core/storage.ts';
-import type { TargetUrl } from '../core/target-url.ts';
+import type { BackupStore } from '../core/ports/store.ts';
+import type { TargetUrl } from '../core/config/target-url.ts';
 import { FileStore } from './file.ts';
 import { S3Store } from './s3.ts';
 

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/storage.ts';
+import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 
 export type S3StoreOptions = {
   readonly bucket: string;
@@ -71,12 +71,21 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   let hint: string | undefined;
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
   if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
-  else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg)) hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
-  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|socket hang up|connect/i.test(`${code} ${msg}`)) hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
-  else if (/timed out/i.test(msg)) hint = 'S3 stopped answering (the request timed out, also on retry): check the network path (VPC endpoint, NAT, proxy) and AWS_ENDPOINT_URL, then run the backup again';
-  else if ((status !== undefined && status >= 500) || /^(InternalError|ServiceUnavailable|SlowDown)$/.test(code)) hint = 'S3 kept answering with a server error after the SDK\'s retries: run the backup again later; if it persists, check the S3 service health for the region (or the S3-compatible server)';
+  else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg))
+    hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
+  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|socket hang up|connect/i.test(`${code} ${msg}`))
+    hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
+  else if (/timed out/i.test(msg))
+    hint =
+      'S3 stopped answering (the request timed out, also on retry): check the network path (VPC endpoint, NAT, proxy) and AWS_ENDPOINT_URL, then run the backup again';
+  else if ((status !== undefined && status >= 500) || /^(InternalError|ServiceUnavailable|SlowDown)$/.test(code))
+    hint =
+      "S3 kept answering with a server error after the SDK's retries: run the backup again later; if it persists, check the S3 service health for the region (or the S3-compatible server)";
   else if (/region/i.test(msg)) hint = 'set AWS_REGION';
-  return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, { cause: err, ...(hint ? { hint } : {}) });
+  return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
+    cause: err,
+    ...(hint ? { hint } : {}),
+  });
 }
 
 export class S3Store implements BackupStore {
@@ -157,7 +166,9 @@ export class S3Store implements BackupStore {
         if (uploadId && !aborted) {
           // lib-storage's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
           try {
-            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS) });
+            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
+              abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS),
+            });
           } catch (abortErr) {
             if (errorCode(abortErr) !== 'NoSuchUpload') {
               leftOpen = `; the incomplete multipart upload ${uploadId} could not be aborted (${describeError(abortErr)}): it is not a backup and never lists as one, and the bucket's abort-incomplete-multipart-upload lifecycle rule removes it`;
@@ -173,9 +184,7 @@ export class S3Store implements BackupStore {
 
   async putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult> {
     try {
-      const r = await this.#client.send(
-        new PutObjectCommand({ ...this.#putParams(key, options), Body: body }),
-      );
+      const r = await this.#client.send(new PutObjectCommand({ ...this.#putParams(key, options), Body: body }));
       return { versionId: r.VersionId ?? null };
     } catch (err) {
       throw s3Error('PutObject', `s3://${this.bucket}/${key}`, err);
@@ -224,7 +233,9 @@ export class S3Store implements BackupStore {
       let KeyMarker: string | undefined;
       let UploadIdMarker: string | undefined;
       for (;;) {
-        const page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker, UploadIdMarker }));
+        const page = await this.#client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker, UploadIdMarker }),
+        );
         for (const u of page.Uploads ?? []) {
           if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? null });
         }

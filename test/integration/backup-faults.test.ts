@@ -23,7 +23,10 @@ before(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'rsb-faults-'));
   await pg.query('create database big');
   // ~48 MB of random bytea: hex in COPY doubles it, so the uncompressed dump needs several 16 MiB parts.
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 750000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 750000) i",
+    'big',
+  );
 });
 after(async () => {
   await Promise.all([moto?.stop(), pg?.stop()]);
@@ -63,12 +66,19 @@ async function until<T>(fn: () => Promise<T | undefined> | T | undefined, ms: nu
 
 test('pg_dump killed mid-stream (multipart upload open) ⇒ upload aborted, nothing stored, signal named', async () => {
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none'], { ...pg.env('postgres'), ...moto.env() });
+  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none'], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   await until(async () => ((await moto.listMultipartUploads(bucket)).length > 0 ? true : undefined), 60_000, 'a multipart upload to start');
-  const [pid] = await until(() => {
-    const p = childPids(cli.pid!, 'pg_dump');
-    return p.length > 0 ? p : undefined;
-  }, 10_000, 'the pg_dump child');
+  const [pid] = await until(
+    () => {
+      const p = childPids(cli.pid!, 'pg_dump');
+      return p.length > 0 ? p : undefined;
+    },
+    10_000,
+    'the pg_dump child',
+  );
   process.kill(pid!, 'SIGKILL');
   const res = await cli.result;
   assert.equal(res.code, 1, res.stderr);
@@ -78,7 +88,10 @@ test('pg_dump killed mid-stream (multipart upload open) ⇒ upload aborted, noth
 
 test('SIGTERM to the CLI mid-backup ⇒ pg_dump stopped, upload aborted before exit, exit 130', async () => {
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none'], { ...pg.env('postgres'), ...moto.env() });
+  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none'], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   await until(async () => ((await moto.listMultipartUploads(bucket)).length > 0 ? true : undefined), 60_000, 'a multipart upload to start');
   const dumps = childPids(cli.pid!, 'pg_dump');
   cli.kill('SIGTERM');
@@ -105,7 +118,10 @@ exit 3
   );
   await chmod(path.join(fake, 'bin', 'pg_dump'), 0o755);
   const bucket = await moto.createBucket();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', fake], { ...pg.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', fake], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 1);
   assert.match(res.stderr, /pg_dump exited with code 3/);
   assert.match(res.stderr, /Dumping the contents of table "blob" failed/);
@@ -115,10 +131,16 @@ exit 3
 test('pg_dump exits 0 but writes a non-archive ⇒ refused', async () => {
   const fake = path.join(work, 'liar-tools');
   await mkdir(path.join(fake, 'bin'), { recursive: true });
-  await writeFile(path.join(fake, 'bin', 'pg_dump'), `#!/bin/sh\ncase "$1" in --version) echo "pg_dump (PostgreSQL) 18.0"; exit 0;; esac\necho "this is not an archive"\n`);
+  await writeFile(
+    path.join(fake, 'bin', 'pg_dump'),
+    `#!/bin/sh\ncase "$1" in --version) echo "pg_dump (PostgreSQL) 18.0"; exit 0;; esac\necho "this is not an archive"\n`,
+  );
   await chmod(path.join(fake, 'bin', 'pg_dump'), 0o755);
   const bucket = await moto.createBucket();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', fake], { ...pg.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', fake], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 1);
   assert.match(res.stderr, /not a pg_dump archive/);
   await assertNothingStored(bucket);
@@ -127,7 +149,11 @@ test('pg_dump exits 0 but writes a non-archive ⇒ refused', async () => {
 test('S3 unreachable ⇒ clear error naming S3 and what to check', async () => {
   const port = await freePort();
   const t0 = Date.now();
-  const res = await runCli(['backup', '--to', 's3://some-bucket/p', '--databases', 'big'], { ...pg.env('postgres'), ...moto.env(), AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
+  const res = await runCli(['backup', '--to', 's3://some-bucket/p', '--databases', 'big'], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+    AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+  });
   assert.equal(res.code, 1);
   assert.match(res.stderr, /S3 .*failed/);
   assert.match(res.stderr, /S3 is unreachable/);
@@ -144,7 +170,11 @@ test('wrong password ⇒ clear error within the connect timeout, password not ec
   const bucket = await moto.createBucket();
   const wrong = 'Wr0ng-distinctive-guess-5521';
   const t0 = Date.now();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '5'], { ...pg.env('postgres'), PGPASSWORD: wrong, ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '5'], {
+    ...pg.env('postgres'),
+    PGPASSWORD: wrong,
+    ...moto.env(),
+  });
   assert.equal(res.code, 1);
   assert.match(res.stderr, /password authentication failed/);
   assert.match(res.stderr, /hint: check the user and password/);
@@ -155,7 +185,10 @@ test('wrong password ⇒ clear error within the connect timeout, password not ec
 
 test('unknown database ⇒ that database fails, the others still run, exit 1 with a per-database report', async () => {
   const bucket = await moto.createBucket();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'nope,postgres', '--json'], { ...pg.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'nope,postgres', '--json'], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 1);
   const report = JSON.parse(res.stdout) as { ok: boolean; results: { database: string; ok: boolean; error: { message: string } | null }[] };
   assert.equal(report.ok, false);
@@ -172,13 +205,22 @@ test('the password never appears in output, errors, manifests, metadata, or any 
   await mkdir(path.join(spy, 'bin'), { recursive: true });
   for (const tool of ['pg_dump', 'pg_dumpall']) {
     const real = path.join(packageBundleDir(), 'bin', tool);
-    await writeFile(path.join(spy, 'bin', tool), `#!/bin/sh\necho "CALL $0 $* ENV $(env | cut -d= -f1 | tr '\\n' ' ')" >> '${log}'\nexec '${real}' "$@"\n`);
+    await writeFile(
+      path.join(spy, 'bin', tool),
+      `#!/bin/sh\necho "CALL $0 $* ENV $(env | cut -d= -f1 | tr '\\n' ' ')" >> '${log}'\nexec '${real}' "$@"\n`,
+    );
     await chmod(path.join(spy, 'bin', tool), 0o755);
   }
   const bucket = await moto.createBucket();
-  const ok = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'postgres', '--globals', '--pgtools-dir', spy, '--json'], { ...pg.env('postgres'), ...moto.env() });
+  const ok = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'postgres', '--globals', '--pgtools-dir', spy, '--json'], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(ok.code, 0, ok.stderr);
-  const failed = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'nope', '--pgtools-dir', spy], { ...pg.env('postgres'), ...moto.env() });
+  const failed = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'nope', '--pgtools-dir', spy], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(failed.code, 1);
 
   const haystack: string[] = [ok.stdout, ok.stderr, failed.stdout, failed.stderr, await readFile(log, 'utf8')];

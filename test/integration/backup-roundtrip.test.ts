@@ -44,11 +44,20 @@ for (const major of testMajors()) {
 
     test('backup → object sha256 = manifest → pg_restore → same data', async () => {
       const bucket = await moto.createBucket();
-      const res = await runCli(['backup', '--to', `s3://${bucket}/prod/pg`, '--databases', 'all', '--globals', '--json'], { ...pg.env('postgres'), ...moto.env() });
+      const res = await runCli(['backup', '--to', `s3://${bucket}/prod/pg`, '--databases', 'all', '--globals', '--json'], {
+        ...pg.env('postgres'),
+        ...moto.env(),
+      });
       assert.equal(res.code, 0, res.stderr);
-      const report = JSON.parse(res.stdout) as { ok: boolean; results: { database: string | null; ok: boolean; key: string; manifestKey: string; sha256: string }[] };
+      const report = JSON.parse(res.stdout) as {
+        ok: boolean;
+        results: { database: string | null; ok: boolean; key: string; manifestKey: string; sha256: string }[];
+      };
       assert.equal(report.ok, true);
-      assert.deepEqual(report.results.map((r) => r.database).sort(), [null, 'other db', 'postgres', 'shop'].sort((a, b) => String(a).localeCompare(String(b))));
+      assert.deepEqual(
+        report.results.map((r) => r.database).sort(),
+        [null, 'other db', 'postgres', 'shop'].sort((a, b) => String(a).localeCompare(String(b))),
+      );
 
       const shop = report.results.find((r) => r.database === 'shop')!;
       const manifest = JSON.parse((await getBytes(bucket, shop.manifestKey)).toString()) as {
@@ -71,7 +80,14 @@ for (const major of testMajors()) {
 
       // Metadata and tags carry the tool version and the checksum.
       const head = await moto.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: manifest.object.key }));
-      assert.equal(head.Metadata?.['tool-version'], JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(require("./package.json").version)'], { cwd: path.resolve(import.meta.dirname, '../..') }).toString()));
+      assert.equal(
+        head.Metadata?.['tool-version'],
+        JSON.parse(
+          execFileSync(process.execPath, ['-p', 'JSON.stringify(require("./package.json").version)'], {
+            cwd: path.resolve(import.meta.dirname, '../..'),
+          }).toString(),
+        ),
+      );
       const tags = await moto.s3().send(new GetObjectTaggingCommand({ Bucket: bucket, Key: manifest.object.key }));
       const tagMap = Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]));
       assert.equal(tagMap.sha256, manifest.object.sha256);
@@ -88,7 +104,9 @@ for (const major of testMajors()) {
         // pg_restore 18 emits SET transaction_timeout, unknown before PostgreSQL 17: tolerated here and only that
         // (the restore command handles it for users).
         const r = spawnSync(PG_RESTORE, ['--no-owner', '-d', 'shop_restored', file], { env, encoding: 'utf8' });
-        const otherErrors = r.stderr.split('\n').filter((l) => /error/i.test(l) && !/transaction_timeout|errors ignored on restore: 1$/.test(l));
+        const otherErrors = r.stderr
+          .split('\n')
+          .filter((l) => /error/i.test(l) && !/transaction_timeout|errors ignored on restore: 1$/.test(l));
         assert.deepEqual(otherErrors, [], r.stderr);
         assert.ok(r.status === 0 || (major < 17 && r.status === 1), `pg_restore exited ${r.status}: ${r.stderr}`);
       } finally {
@@ -125,7 +143,10 @@ test('SSE-KMS: objects and manifests are encrypted with the given key', async ()
   const pg = await startPostgres({ major: 18 });
   try {
     const bucket = await moto.createBucket();
-    const res = await runCli(['backup', '--to', `s3://${bucket}/enc`, '--kms-key-id', keyArn, '--json'], { ...pg.env('postgres'), ...moto.env() });
+    const res = await runCli(['backup', '--to', `s3://${bucket}/enc`, '--kms-key-id', keyArn, '--json'], {
+      ...pg.env('postgres'),
+      ...moto.env(),
+    });
     assert.equal(res.code, 0, res.stderr);
     const keys = await moto.listKeys(bucket);
     assert.equal(keys.length, 2);
@@ -134,7 +155,9 @@ test('SSE-KMS: objects and manifests are encrypted with the given key', async ()
       assert.equal(head.ServerSideEncryption, 'aws:kms', k);
       assert.equal(head.SSEKMSKeyId, keyArn, k);
     }
-    const manifest = JSON.parse((await getBytes(bucket, keys.find((k) => k.endsWith('.manifest.json'))!)).toString()) as { encryption: { kmsKeyId: string } };
+    const manifest = JSON.parse((await getBytes(bucket, keys.find((k) => k.endsWith('.manifest.json'))!)).toString()) as {
+      encryption: { kmsKeyId: string };
+    };
     assert.equal(manifest.encryption.kmsKeyId, keyArn);
   } finally {
     await pg.stop();

@@ -76,7 +76,14 @@ describe('PostgreSQL harness', () => {
 
       it('fails verification against another CA', async () => {
         await assert.rejects(
-          connect({ host: server.host, port: server.port, user: server.user, password: server.password, database: 'postgres', ssl: { ca: otherCaPem } }),
+          connect({
+            host: server.host,
+            port: server.port,
+            user: server.user,
+            password: server.password,
+            database: 'postgres',
+            ssl: { ca: otherCaPem },
+          }),
           (error: Error & { code?: string }) => {
             assert.match(`${error.code} ${error.message}`, /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY|unable to verify|self.signed/i);
             return true;
@@ -110,7 +117,11 @@ describe('PostgreSQL harness', () => {
     console.log(`# PostgreSQL 18 (custom user, requireSsl) started in ${server.startupMs} ms`);
     let stopped = false;
     try {
-      const [row] = await server.query<{ user: string; work_mem: string }>('select current_user as user, current_setting($1) as work_mem', 'postgres', ['work_mem']);
+      const [row] = await server.query<{ user: string; work_mem: string }>(
+        'select current_user as user, current_setting($1) as work_mem',
+        'postgres',
+        ['work_mem'],
+      );
       assert.deepEqual(row, { user: 'backup_admin', work_mem: '7MB' });
       const client = await connect({ connectionString: server.superuserUrl() });
       await client.end();
@@ -202,7 +213,9 @@ describe('moto harness', () => {
       });
       const asWriter = enforced.s3(writer);
       await asWriter.send(new PutObjectCommand({ Bucket: bucket, Key: 'backups/a.txt', Body: 'hello' }));
-      await assert.rejects(asWriter.send(new PutObjectCommand({ Bucket: bucket, Key: 'elsewhere/a.txt', Body: 'x' })), { name: 'AccessDenied' });
+      await assert.rejects(asWriter.send(new PutObjectCommand({ Bucket: bucket, Key: 'elsewhere/a.txt', Body: 'x' })), {
+        name: 'AccessDenied',
+      });
       await assert.rejects(asWriter.send(new GetObjectCommand({ Bucket: bucket, Key: 'backups/a.txt' })), { name: 'AccessDenied' });
       await assert.rejects(
         enforced.s3({ accessKeyId: 'test', secretAccessKey: 'test' }).send(new GetObjectCommand({ Bucket: bucket, Key: 'backups/a.txt' })),

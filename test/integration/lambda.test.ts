@@ -33,8 +33,16 @@ function newestMtime(p: string): number {
 /** Reuses dist/ when it is newer than everything that goes into it; otherwise runs the package script. */
 function ensureArtifacts(): { rebuilt: boolean } {
   const files = ['function.zip', `pgtools-layer-${LAYER_ARCH}.zip`, 'manifest.json'].map((f) => path.join(DIST, f));
-  const inputs = [path.join(ROOT, 'src'), path.join(ROOT, 'scripts', 'package.ts'), path.join(ROOT, 'scripts', 'package'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, '.cache', 'pgtools')];
-  const fresh = files.every((f) => existsSync(f)) && Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
+  const inputs = [
+    path.join(ROOT, 'src'),
+    path.join(ROOT, 'scripts', 'package.ts'),
+    path.join(ROOT, 'scripts', 'package'),
+    path.join(ROOT, 'package-lock.json'),
+    path.join(ROOT, '.cache', 'pgtools'),
+  ];
+  const fresh =
+    files.every((f) => existsSync(f)) &&
+    Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
   if (fresh) return { rebuilt: false };
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   return { rebuilt: true };
@@ -93,10 +101,23 @@ process.exit(failed ? 1 : 0);
 
 type Invocation = { event: unknown; timeoutMs?: number };
 type InvocationResult =
-  | { ok: true; value: { backups: { database: string | null; key: string; manifestKey: string | null; bytes: number; sha256: string | null }[] }; ms: number; remainingMs: number; requestId: string }
+  | {
+      ok: true;
+      value: { backups: { database: string | null; key: string; manifestKey: string | null; bytes: number; sha256: string | null }[] };
+      ms: number;
+      remainingMs: number;
+      requestId: string;
+    }
   | { ok: false; error: { name: string; message: string }; ms: number; remainingMs: number; requestId: string };
 /** json: every output line parsed (stdout and stderr). */
-type RunOutput = { code: number | null; initMs: number; results: InvocationResult[]; stdout: string; stderr: string; json: Record<string, unknown>[] };
+type RunOutput = {
+  code: number | null;
+  initMs: number;
+  results: InvocationResult[];
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown>[];
+};
 
 let workDir = '';
 let functionDir = '';
@@ -123,8 +144,15 @@ function lambdaEnv(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-async function invoke(env: Record<string, string>, invocations: Invocation[], opts: { dns?: Record<string, string> } = {}): Promise<RunOutput> {
-  const spec = { invocations: invocations.map((i) => ({ event: i.event, timeoutMs: i.timeoutMs ?? 300_000 })), ...(opts.dns ? { dns: opts.dns } : {}) };
+async function invoke(
+  env: Record<string, string>,
+  invocations: Invocation[],
+  opts: { dns?: Record<string, string> } = {},
+): Promise<RunOutput> {
+  const spec = {
+    invocations: invocations.map((i) => ({ event: i.event, timeoutMs: i.timeoutMs ?? 300_000 })),
+    ...(opts.dns ? { dns: opts.dns } : {}),
+  };
   const child = spawn(process.execPath, [runnerFile, path.join(functionDir, 'index.mjs'), JSON.stringify(spec)], {
     cwd: functionDir,
     env,
@@ -143,7 +171,10 @@ async function invoke(env: Record<string, string>, invocations: Invocation[], op
     collect(child.stdio[3] as NodeJS.ReadableStream),
     new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c))),
   ]);
-  const messages = protocol.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; ms: number });
+  const messages = protocol
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; ms: number });
   const init = messages.find((m) => m.type === 'init');
   assert.ok(init, `the runner did not load the handler:\n${stderr}\n${stdout}`);
   initTimes.push(init.ms);
@@ -154,18 +185,30 @@ async function invoke(env: Record<string, string>, invocations: Invocation[], op
       try {
         return JSON.parse(l) as Record<string, unknown>;
       } catch {
-        assert.fail(`output line is not JSON: ${l}`);
+        return assert.fail(`output line is not JSON: ${l}`);
       }
     });
-  return { code, initMs: init.ms, results: messages.filter((m) => m.type === 'result') as unknown as InvocationResult[], stdout, stderr, json };
+  return {
+    code,
+    initMs: init.ms,
+    results: messages.filter((m) => m.type === 'result') as unknown as InvocationResult[],
+    stdout,
+    stderr,
+    json,
+  };
 }
 
-type Emf = { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
+type Emf = {
+  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+} & Record<string, unknown>;
 const emf = (out: RunOutput, metric: string): Emf[] => out.json.filter((l): l is Emf => '_aws' in l && metric in l);
 
 function assertNoSecrets(out: RunOutput, ...secrets: string[]): void {
   for (const s of secrets) {
-    for (const [name, text] of [['stdout', out.stdout], ['stderr', out.stderr]] as const) {
+    for (const [name, text] of [
+      ['stdout', out.stdout],
+      ['stderr', out.stderr],
+    ] as const) {
       assert.ok(!text.includes(s) && !text.includes(encodeURIComponent(s)), `${name} contains a secret`);
     }
   }
@@ -185,7 +228,10 @@ const scheduledEvent = (detail: unknown = {}) => ({
 
 // ------------------------------------------------------------------------------------------- test servers
 /** A TCP proxy to moto that slows requests down (per connection) and records their request lines. */
-async function throttlingProxy(target: number, bytesPerSecond: number): Promise<{ endpoint: string; requests: string[]; close(): Promise<void> }> {
+async function throttlingProxy(
+  target: number,
+  bytesPerSecond: number,
+): Promise<{ endpoint: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -193,7 +239,8 @@ async function throttlingProxy(target: number, bytesPerSecond: number): Promise<
     sockets.add(client).add(upstream);
     let queue = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
-      for (const m of chunk.toString('latin1').matchAll(/(?:^|\r\n)((?:GET|PUT|POST|DELETE|HEAD) \S+) HTTP\/1\.1\r\n/g)) requests.push(m[1]!);
+      for (const m of chunk.toString('latin1').matchAll(/(?:^|\r\n)((?:GET|PUT|POST|DELETE|HEAD) \S+) HTTP\/1\.1\r\n/g))
+        requests.push(m[1]!);
       client.pause();
       queue = queue.then(async () => {
         for (let off = 0; off < chunk.length; off += 16 * 1024) {
@@ -265,7 +312,13 @@ async function passwordCatcher(): Promise<{ port: number; passwords: string[]; u
         if (buf.length < 5) return;
         const len = buf.readInt32BE(1);
         if (buf.length < len + 1) return;
-        if (String.fromCharCode(buf[0]!) === 'p') passwords.push(buf.subarray(5, len + 1).toString('utf8').replace(/\0$/, ''));
+        if (String.fromCharCode(buf[0]!) === 'p')
+          passwords.push(
+            buf
+              .subarray(5, len + 1)
+              .toString('utf8')
+              .replace(/\0$/, ''),
+          );
         buf = buf.subarray(len + 1);
         const fields = Buffer.from(`SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed for user "${users.at(-1) ?? ''}"\0\0`, 'utf8');
         const err = Buffer.alloc(5);
@@ -312,7 +365,10 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     [pg, moto] = await Promise.all([startPostgres({ major: 18, ssl: true, password: PASSWORD }), startMoto()]);
     await pg.query('create database app');
     await pg.query('create database shop');
-    await pg.query("create table items (id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 1000) g", 'app');
+    await pg.query(
+      "create table items (id int primary key, name text); insert into items select g, 'item ' || g from generate_series(1, 1000) g",
+      'app',
+    );
     // Incompressible rows for the time-budget case: ~24 MiB of random bytes.
     await pg.query(
       "create table blob (id int, data bytea); insert into blob select g, decode((select string_agg(md5(random()::text || g::text || s::text), '') from generate_series(1, 64) s), 'hex') from generate_series(1, 24 * 1024) g",
@@ -320,9 +376,11 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     );
     secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
     // A host name as on RDS (the test certificate is for localhost and 127.0.0.1).
-    const secret = (password: string) => JSON.stringify({ engine: 'postgres', username: pg.user, password, host: 'localhost', port: pg.port, dbname: 'postgres' });
+    const secret = (password: string) =>
+      JSON.stringify({ engine: 'postgres', username: pg.user, password, host: 'localhost', port: pg.port, dbname: 'postgres' });
     secretArn = (await secrets.send(new CreateSecretCommand({ Name: 'rds!db-backup-good', SecretString: secret(PASSWORD) }))).ARN!;
-    wrongSecretArn = (await secrets.send(new CreateSecretCommand({ Name: 'rds!db-backup-wrong', SecretString: secret(WRONG_PASSWORD) }))).ARN!;
+    wrongSecretArn = (await secrets.send(new CreateSecretCommand({ Name: 'rds!db-backup-wrong', SecretString: secret(WRONG_PASSWORD) })))
+      .ARN!;
   });
 
   after(async () => {
@@ -331,7 +389,9 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     if (workDir) rmSync(workDir, { recursive: true, force: true });
     if (initTimes.length > 0) {
       const sorted = [...initTimes].sort((a, b) => a - b);
-      console.log(`# cold init of the bundled handler (import index.mjs + config parse): median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms over ${sorted.length} cold starts`);
+      console.log(
+        `# cold init of the bundled handler (import index.mjs + config parse): median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, min ${sorted[0]!.toFixed(0)} ms, max ${sorted.at(-1)!.toFixed(0)} ms over ${sorted.length} cold starts`,
+      );
     }
   });
 
@@ -346,7 +406,15 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     });
 
   test('the artifacts: sizes within budget, manifest with SHA-256 and package versions, layer layout', () => {
-    type ManifestArtifact = { file: string; kind: string; bytes: number; sha256: string; packages: Record<string, string>; handler?: string; pgVersion?: string };
+    type ManifestArtifact = {
+      file: string;
+      kind: string;
+      bytes: number;
+      sha256: string;
+      packages: Record<string, string>;
+      handler?: string;
+      pgVersion?: string;
+    };
     const manifest = JSON.parse(readFileSync(path.join(DIST, 'manifest.json'), 'utf8')) as { artifacts: ManifestArtifact[] };
     assert.deepEqual(manifest.artifacts.map((a) => a.file).sort(), ['function.zip', 'pgtools-layer-arm64.zip', 'pgtools-layer-x86_64.zip']);
     for (const a of manifest.artifacts) {
@@ -357,8 +425,17 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     }
     const fn = manifest.artifacts.find((a) => a.kind === 'function')!;
     assert.equal(fn.handler, 'index.handler');
-    for (const name of ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-rds', '@aws-sdk/rds-signer', 'pg', '@aws-lambda-powertools/logger']) {
-      const installed = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const name of [
+      '@aws-sdk/client-s3',
+      '@aws-sdk/lib-storage',
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/client-rds',
+      '@aws-sdk/rds-signer',
+      'pg',
+      '@aws-lambda-powertools/logger',
+    ]) {
+      const installed = (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+        .version;
       assert.equal(fn.packages[name], installed, name);
     }
     const layer = manifest.artifacts.find((a) => a.file === `pgtools-layer-${LAYER_ARCH}.zip`)!;
@@ -378,12 +455,17 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     assert.equal(out.code, 0, out.stderr);
     const r = out.results[0]!;
     assert.ok(r.ok, JSON.stringify(r));
-    assert.deepEqual(r.value.backups.map((b) => b.database), ['app']);
+    assert.deepEqual(
+      r.value.backups.map((b) => b.database),
+      ['app'],
+    );
     const b = r.value.backups[0]!;
     assert.ok(b.manifestKey);
     const keys = await moto.listKeys(bucket);
     assert.deepEqual(keys.sort(), [b.key, b.manifestKey].sort(), 'only the selected database');
-    const manifest = JSON.parse(await (await moto.s3().send(new GetObjectCommand({ Bucket: bucket, Key: b.manifestKey }))).Body!.transformToString()) as {
+    const manifest = JSON.parse(
+      await (await moto.s3().send(new GetObjectCommand({ Bucket: bucket, Key: b.manifestKey }))).Body!.transformToString(),
+    ) as {
       database: string;
       object: { bytes: number; sha256: string };
     };
@@ -395,7 +477,11 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
 
     const ok = emf(out, 'BackupSucceeded');
     assert.equal(ok.length, 1);
-    assert.deepEqual(ok[0]!._aws.CloudWatchMetrics[0], { Namespace: 'RdsS3Backup', Dimensions: [['service']], Metrics: [{ Name: 'BackupSucceeded', Unit: 'Count' }] });
+    assert.deepEqual(ok[0]!._aws.CloudWatchMetrics[0], {
+      Namespace: 'RdsS3Backup',
+      Dimensions: [['service']],
+      Metrics: [{ Name: 'BackupSucceeded', Unit: 'Count' }],
+    });
     assert.equal(ok[0]!.service, SERVICE);
     assert.equal(ok[0]!.BackupSucceeded, 1);
     assert.equal(emf(out, 'BackupFailed').length, 0);
@@ -434,7 +520,9 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     try {
       const env = secretEnv(bucket, { AWS_ENDPOINT_URL: proxy.endpoint, RDS_S3_BACKUP_PART_SIZE_MB: '5' });
       const out = await invoke(env, [{ event: scheduledEvent({ databases: ['shop'] }), timeoutMs: 30_000 + 4_000 }]);
-      t.diagnostic(`aborted run took ${out.results[0]?.ms.toFixed(0)} ms, ${out.results[0]?.remainingMs} ms before the simulated timeout; S3 requests: ${proxy.requests.map((r) => r.split('?')[0]!.split(' ')[0] + '?' + (r.split('?')[1] ?? '').replace(/=[^&]*/g, '')).join(', ')}`);
+      t.diagnostic(
+        `aborted run took ${out.results[0]?.ms.toFixed(0)} ms, ${out.results[0]?.remainingMs} ms before the simulated timeout; S3 requests: ${proxy.requests.map((r) => r.split('?')[0]!.split(' ')[0] + '?' + (r.split('?')[1] ?? '').replace(/=[^&]*/g, '')).join(', ')}`,
+      );
       assert.equal(out.code, 1);
       const r = out.results[0]!;
       assert.ok(!r.ok);
@@ -443,8 +531,14 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
       assert.match(r.error.message, /time budget ran out while backing up shop/);
       assert.match(r.error.message, /shop needs a longer-running runner: an ECS\/Fargate task or the rds-s3-backup CLI on a host/);
       assert.ok(r.remainingMs > 0, 'finished before the function would have timed out');
-      assert.ok(proxy.requests.some((q) => /^POST \S+\?uploads/.test(q)), `a multipart upload was started: ${proxy.requests.join(' | ')}`);
-      assert.ok(proxy.requests.some((q) => /^DELETE \S+uploadId=/.test(q)), `and aborted: ${proxy.requests.join(' | ')}`);
+      assert.ok(
+        proxy.requests.some((q) => /^POST \S+\?uploads/.test(q)),
+        `a multipart upload was started: ${proxy.requests.join(' | ')}`,
+      );
+      assert.ok(
+        proxy.requests.some((q) => /^DELETE \S+uploadId=/.test(q)),
+        `and aborted: ${proxy.requests.join(' | ')}`,
+      );
       assert.deepEqual(await moto.listMultipartUploads(bucket), []);
       assert.deepEqual(await moto.listKeys(bucket), [], 'no dump, no manifest');
       assert.equal(emf(out, 'BackupFailed').length, 1);
@@ -528,13 +622,17 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
   });
 
   test('an invalid environment fails every invocation clearly (the module still loads)', async () => {
-    const out = await invoke(lambdaEnv({ RDS_S3_BACKUP_TO: 'file:///tmp/backups', RDS_S3_BACKUP_COMPRESS: 'brotli' }), [{ event: scheduledEvent() }, { event: scheduledEvent() }]);
+    const out = await invoke(lambdaEnv({ RDS_S3_BACKUP_TO: 'file:///tmp/backups', RDS_S3_BACKUP_COMPRESS: 'brotli' }), [
+      { event: scheduledEvent() },
+      { event: scheduledEvent() },
+    ]);
     assert.equal(out.code, 1);
     assert.equal(out.results.length, 2);
     for (const r of out.results) {
       assert.ok(!r.ok);
       assert.equal(r.error.name, 'ConfigError');
-      for (const v of ['RDS_S3_BACKUP_TO', 'RDS_S3_BACKUP_COMPRESS', 'PGHOST', 'PGUSER', 'PGSSLROOTCERT']) assert.match(r.error.message, new RegExp(`- ${v}:`));
+      for (const v of ['RDS_S3_BACKUP_TO', 'RDS_S3_BACKUP_COMPRESS', 'PGHOST', 'PGUSER', 'PGSSLROOTCERT'])
+        assert.match(r.error.message, new RegExp(`- ${v}:`));
     }
     assert.equal(emf(out, 'BackupFailed').length, 2);
   });

@@ -4,7 +4,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, readdirSync, realpathSync, rmSync, statSync, chownSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  chownSync,
+} from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -325,7 +338,16 @@ describe('pgtools bundle (host architecture)', () => {
       tempRoot = realpathSync(mkdtempSync(join(tmpdir(), 'pgtools-server-')));
       if (runAs) chownSync(tempRoot, runAs.uid, runAs.gid);
       server('initdb', ['-D', join(tempRoot, 'data'), '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
-      server('pg_ctl', ['-D', join(tempRoot, 'data'), '-l', join(tempRoot, 'log'), '-w', '-o', `-p ${port} -k ${tempRoot} -c listen_addresses=''`, 'start']);
+      server('pg_ctl', [
+        '-D',
+        join(tempRoot, 'data'),
+        '-l',
+        join(tempRoot, 'log'),
+        '-w',
+        '-o',
+        `-p ${port} -k ${tempRoot} -c listen_addresses=''`,
+        'start',
+      ]);
       started = true;
     });
     after(() => {
@@ -341,9 +363,29 @@ describe('pgtools bundle (host architecture)', () => {
 
     test('pg_dump, pg_restore and psql round-trip a table', { skip }, () => {
       const conn = ['-h', tempRoot, '-p', String(port), '-U', 'postgres'];
-      const create = runTool(dir, 'psql', [...conn, '-X', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', 'CREATE DATABASE src', '-c', 'CREATE DATABASE dst']);
+      const create = runTool(dir, 'psql', [
+        ...conn,
+        '-X',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-d',
+        'postgres',
+        '-c',
+        'CREATE DATABASE src',
+        '-c',
+        'CREATE DATABASE dst',
+      ]);
       assert.equal(create.status, 0, create.stderr);
-      const fill = runTool(dir, 'psql', [...conn, '-X', '-v', 'ON_ERROR_STOP=1', '-d', 'src', '-c', 'CREATE TABLE t AS SELECT g AS i, md5(g::text) AS s FROM generate_series(1, 5000) g']);
+      const fill = runTool(dir, 'psql', [
+        ...conn,
+        '-X',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-d',
+        'src',
+        '-c',
+        'CREATE TABLE t AS SELECT g AS i, md5(g::text) AS s FROM generate_series(1, 5000) g',
+      ]);
       assert.equal(fill.status, 0, fill.stderr);
       const archive = join(tempRoot, 'src.dump');
       const dump = runTool(dir, 'pg_dump', [...conn, '-Fc', '-f', archive, 'src']);
@@ -358,7 +400,9 @@ describe('pgtools bundle (host architecture)', () => {
 });
 
 function postgresUser(): { uid: number; gid: number } | undefined {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
 }
@@ -373,7 +417,10 @@ describe('pgtools bundle (arm64)', () => {
     assert.equal(bundle.debianArch, 'arm64');
     assert.equal(bundle.pgMajor, 18);
     const files = elfFiles(dir);
-    assert.ok(files.some((file) => file.endsWith('/lib/ld-linux-aarch64.so.1')), 'no aarch64 loader');
+    assert.ok(
+      files.some((file) => file.endsWith('/lib/ld-linux-aarch64.so.1')),
+      'no aarch64 loader',
+    );
     for (const file of files) {
       const elf = elfMachine(file);
       assert.equal(elf.machine, EM_AARCH64, `${file} e_machine 0x${elf.machine.toString(16)}`);

@@ -18,9 +18,15 @@ before(async () => {
   bucket = await moto.createBucket();
   await source.query('create role shop_owner nologin');
   await seedShop(source, 'shop', 500);
-  await source.query("alter schema shop owner to shop_owner; alter table shop.customers owner to shop_owner; comment on database shop is 'the shop'", 'shop');
+  await source.query(
+    "alter schema shop owner to shop_owner; alter table shop.customers owner to shop_owner; comment on database shop is 'the shop'",
+    'shop',
+  );
   expected = await fingerprint(source, 'shop');
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'shop', '--globals', '--row-counts', '-q'], { ...source.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'shop', '--globals', '--row-counts', '-q'], {
+    ...source.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 0, res.stderr);
 });
 after(async () => {
@@ -39,9 +45,27 @@ for (const major of [13, 16] as PgMajor[]) {
     });
 
     test('globals first, then the database with --create, in one transaction', async () => {
-      const res = await runCli(['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--globals', '--create', '--target', 'dbname=postgres', '--json'], env());
+      const res = await runCli(
+        [
+          'restore',
+          '--from',
+          `s3://${bucket}/p`,
+          '--database',
+          'shop',
+          '--latest',
+          '--globals',
+          '--create',
+          '--target',
+          'dbname=postgres',
+          '--json',
+        ],
+        env(),
+      );
       assert.equal(res.code, 0, res.stderr);
-      const report = JSON.parse(res.stdout) as { globals: { report: { expectedErrors: string[] } }; database: { created: boolean; database: string; mode: string; tool: { filtered: string[] } } };
+      const report = JSON.parse(res.stdout) as {
+        globals: { report: { expectedErrors: string[] } };
+        database: { created: boolean; database: string; mode: string; tool: { filtered: string[] } };
+      };
       assert.deepEqual(report.globals.report.expectedErrors, ['ERROR:  role "postgres" already exists']);
       assert.equal(report.database.created, true);
       assert.equal(report.database.database, 'shop');
@@ -51,19 +75,43 @@ for (const major of [13, 16] as PgMajor[]) {
       assert.match(filtered, /SET transaction_timeout \(x2\).*\(--create\)/, 'the --create script (before and after \\connect)');
       if (major < 15) assert.match(filtered, /LOCALE_PROVIDER = libc/);
       assert.deepEqual(await fingerprint(pg, 'shop'), expected);
-      const [owner] = await pg.query<{ o: string }>("select pg_get_userbyid(nspowner) as o from pg_namespace where nspname = 'shop'", 'shop');
+      const [owner] = await pg.query<{ o: string }>(
+        "select pg_get_userbyid(nspowner) as o from pg_namespace where nspname = 'shop'",
+        'shop',
+      );
       assert.equal(owner!.o, 'shop_owner', 'owned by the role the globals created');
-      const [comment] = await pg.query<{ c: string }>("select shobj_description(oid, 'pg_database') as c from pg_database where datname = 'shop'");
+      const [comment] = await pg.query<{ c: string }>(
+        "select shobj_description(oid, 'pg_database') as c from pg_database where datname = 'shop'",
+      );
       assert.equal(comment!.c, 'the shop', "the archive's own DATABASE entries were used");
 
-      const again = await runCli(['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--create', '--target', 'dbname=postgres'], env());
+      const again = await runCli(
+        ['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--create', '--target', 'dbname=postgres'],
+        env(),
+      );
       assert.equal(again.code, 1);
       assert.match(again.stderr, /database "shop" already exists/);
     });
 
     test('--jobs 2 tolerates exactly the transaction_timeout errors', async () => {
       await pg.query('create database shop_par');
-      const res = await runCli(['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--jobs', '2', '--no-owner', '--target', 'dbname=shop_par', '--json'], env());
+      const res = await runCli(
+        [
+          'restore',
+          '--from',
+          `s3://${bucket}/p`,
+          '--database',
+          'shop',
+          '--latest',
+          '--jobs',
+          '2',
+          '--no-owner',
+          '--target',
+          'dbname=shop_par',
+          '--json',
+        ],
+        env(),
+      );
       assert.equal(res.code, 0, res.stderr);
       const report = JSON.parse(res.stdout) as { database: { tool: { toleratedErrors: number; notes: string[] } } };
       assert.ok(report.database.tool.toleratedErrors >= 1);
@@ -75,7 +123,10 @@ for (const major of [13, 16] as PgMajor[]) {
       await pg.query('create database shop_par2');
       // A real conflict: the tolerance is for the one known error only.
       await pg.query('create schema shop', 'shop_par2');
-      const res = await runCli(['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--jobs', '2', '--target', 'dbname=shop_par2'], env());
+      const res = await runCli(
+        ['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--jobs', '2', '--target', 'dbname=shop_par2'],
+        env(),
+      );
       assert.equal(res.code, 1);
       assert.match(res.stderr, /pg_restore exited with code 1/);
       assert.match(res.stderr, /schema "shop" already exists/);

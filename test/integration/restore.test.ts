@@ -8,10 +8,11 @@ import { runCli, type CliResult } from '../support/cli.ts';
 import { fingerprint, seedShop } from '../support/dataset.ts';
 import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
-import { executeRestore } from '../../src/compose-restore.ts';
-import { collectRaw, parseRestoreConfig } from '../../src/core/config.ts';
+import { executeRestore } from '../../src/app/restore.ts';
+import { collectRaw } from '../../src/core/config/raw.ts';
+import { parseRestoreConfig } from '../../src/core/config/restore-config.ts';
 import { parseCommandArgs } from '../../src/cli/args.ts';
-import type { BackupStore } from '../../src/core/storage.ts';
+import type { BackupStore } from '../../src/core/ports/store.ts';
 import { S3Store } from '../../src/storage/s3.ts';
 
 let moto: MotoServer;
@@ -33,7 +34,10 @@ function restore(args: string[]): Promise<CliResult> {
 }
 
 async function backup(prefix: string, extra: string[] = []): Promise<Backup> {
-  const res = await runCli(['backup', '--to', `s3://${bucket}/${prefix}`, '--databases', 'shop', '--row-counts', '--json', ...extra], { ...pg.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/${prefix}`, '--databases', 'shop', '--row-counts', '--json', ...extra], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 0, res.stderr);
   const r = (JSON.parse(res.stdout) as { results: { id: string; key: string; manifestKey: string }[] }).results[0]!;
   return { id: r.id, key: r.key, manifestKey: r.manifestKey };
@@ -53,7 +57,10 @@ async function emptyDb(name: string): Promise<void> {
 }
 
 async function tables(db: string): Promise<string[]> {
-  const rows = await pg.query<{ t: string }>("select schemaname || '.' || tablename as t from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1", db);
+  const rows = await pg.query<{ t: string }>(
+    "select schemaname || '.' || tablename as t from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1",
+    db,
+  );
   return rows.map((r) => r.t);
 }
 
@@ -82,7 +89,10 @@ test('--latest restores the newest backup into an existing empty database, in on
   await emptyDb('r_latest');
   const res = await restore(['--database', 'shop', '--latest', '--target', 'dbname=r_latest', '--json']);
   assert.equal(res.code, 0, res.stderr);
-  const report = JSON.parse(res.stdout) as { ok: boolean; database: { backup: { id: string }; mode: string; sha256Verified: boolean; database: string } };
+  const report = JSON.parse(res.stdout) as {
+    ok: boolean;
+    database: { backup: { id: string }; mode: string; sha256Verified: boolean; database: string };
+  };
   assert.equal(report.ok, true);
   assert.equal(report.database.backup.id, second.id);
   assert.equal(report.database.mode, 'single-transaction');
@@ -124,7 +134,10 @@ test('selective restore: one table, schema-qualified, checked against the backup
 });
 
 test('--list shows what would be restored without a target', async () => {
-  const res = await runCli(['restore', '--from', `s3://${bucket}/prod`, '--database', 'shop', '--latest', '--list', '--table', 'shop.orders'], moto.env());
+  const res = await runCli(
+    ['restore', '--from', `s3://${bucket}/prod`, '--database', 'shop', '--latest', '--list', '--table', 'shop.orders'],
+    moto.env(),
+  );
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /TABLE shop orders/);
   assert.match(res.stdout, /TABLE DATA shop orders/);
@@ -150,14 +163,19 @@ test('an object without a manifest is never chosen by --latest, and refused by -
     assert.equal(res.code, 0, res.stderr);
     const report = JSON.parse(res.stdout) as { database: { backup: { id: string } }; passedOver: { id: string; status: string }[] };
     assert.equal(report.database.backup.id, second.id);
-    assert.deepEqual(report.passedOver.map((p) => [p.id, p.status]), [[orphanId, 'incomplete']]);
+    assert.deepEqual(
+      report.passedOver.map((p) => [p.id, p.status]),
+      [[orphanId, 'incomplete']],
+    );
     const text = await restore(['--database', 'shop', '--latest', '--list']);
     assert.match(text.stderr, /1 newer incomplete\/invalid backup\(s\) passed over/);
     const byKey = await restore(['--key', `prod/shop/${orphanId}.dump`, '--target', 'dbname=r_orphan']);
     assert.equal(byKey.code, 1);
     assert.match(byKey.stderr, /cannot be restored: incomplete: no manifest/);
   } finally {
-    await moto.s3().send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: bucket, Key: `prod/shop/${orphanId}.dump` }));
+    await moto
+      .s3()
+      .send(new (await import('@aws-sdk/client-s3')).DeleteObjectCommand({ Bucket: bucket, Key: `prod/shop/${orphanId}.dump` }));
   }
 });
 
@@ -181,7 +199,10 @@ test('one flipped byte (pg_restore would not notice it) ⇒ refused, nothing com
 
   const before = await occupiedTarget('r_flip');
   // --clean: without the gate this would drop and replace everything in the target.
-  const res = await runCli(['restore', '--from', `s3://${bucket}/corrupt`, '--database', 'shop', '--latest', '--clean', '--target', 'dbname=r_flip'], env());
+  const res = await runCli(
+    ['restore', '--from', `s3://${bucket}/corrupt`, '--database', 'shop', '--latest', '--clean', '--target', 'dbname=r_flip'],
+    env(),
+  );
   assert.equal(res.code, 1, res.stdout);
   assert.match(res.stderr, /does not match its manifest: SHA-256 [0-9a-f]{64}, manifest says [0-9a-f]{64}; refusing it/);
   assert.deepEqual({ ...(await fingerprint(pg, 'r_flip')), tables: (await tables('r_flip')).join(',') }, before);
@@ -196,7 +217,10 @@ test('a truncated object in the bucket ⇒ refused before anything runs', async 
   const body = await getBytes(b.key);
   await putBytes(b.key, body.subarray(0, Math.floor(body.length * 0.8)));
   await emptyDb('r_trunc_bucket');
-  const res = await runCli(['restore', '--from', `s3://${bucket}/truncated`, '--database', 'shop', '--key', b.key, '--target', 'dbname=r_trunc_bucket'], env());
+  const res = await runCli(
+    ['restore', '--from', `s3://${bucket}/truncated`, '--database', 'shop', '--key', b.key, '--target', 'dbname=r_trunc_bucket'],
+    env(),
+  );
   assert.equal(res.code, 1);
   assert.match(res.stderr, /cannot be restored: invalid: object is \d+ bytes, manifest says \d+/);
   assert.deepEqual(await tables('r_trunc_bucket'), []);
@@ -226,8 +250,26 @@ test('a stream cut short after pg_restore has all it needs (selective restore) �
   await emptyDb('r_trunc_stream');
   await pg.query('create schema shop', 'r_trunc_stream');
   const e = pg.env('postgres');
-  const raw = collectRaw('restore', parseCommandArgs('restore', ['--from', `s3://${bucket}/prod`, '--database', 'shop', '--key', second.key, '--table', 'shop.customers', '--target', 'dbname=r_trunc_stream']).values, e);
-  await assert.rejects(executeRestore(parseRestoreConfig(raw), { store: cut, env: e }), /is truncated: \d+ of \d+ bytes arrived; refusing it/);
+  const raw = collectRaw(
+    'restore',
+    parseCommandArgs('restore', [
+      '--from',
+      `s3://${bucket}/prod`,
+      '--database',
+      'shop',
+      '--key',
+      second.key,
+      '--table',
+      'shop.customers',
+      '--target',
+      'dbname=r_trunc_stream',
+    ]).values,
+    e,
+  );
+  await assert.rejects(
+    executeRestore(parseRestoreConfig(raw), { store: cut, env: e }),
+    /is truncated: \d+ of \d+ bytes arrived; refusing it/,
+  );
   assert.deepEqual(await tables('r_trunc_stream'), []);
 });
 
@@ -249,7 +291,10 @@ test('a password given in --target is never printed', async () => {
   await emptyDb('r_secret');
   const e = pg.env('postgres');
   const url = `postgresql://${e.PGUSER}:${encodeURIComponent(e.PGPASSWORD!)}@127.0.0.1:${e.PGPORT}/r_secret`;
-  const res = await runCli(['restore', '--from', `s3://${bucket}/prod`, '--database', 'shop', '--latest', '--target', url, '--table', 'nope'], moto.env());
+  const res = await runCli(
+    ['restore', '--from', `s3://${bucket}/prod`, '--database', 'shop', '--latest', '--target', url, '--table', 'nope'],
+    moto.env(),
+  );
   assert.equal(res.code, 1);
   assert.ok(!res.stderr.includes(e.PGPASSWORD!), 'password not printed');
 });

@@ -49,7 +49,11 @@ async function renderModulePolicy(values: Record<string, string>): Promise<{ Ver
   const sources = (await rolePolicies(mod, FUNCTION_ROLE)).filter((p) => p.source.kind === 'template');
   assert.equal(sources.length, 1, 'the function role has exactly one policy rendered from a template');
   const src = sources[0]!.source;
-  assert.deepEqual(Object.keys(src.templateVars ?? {}).sort(), Object.keys(values).sort(), 'the test renders every variable the module passes');
+  assert.deepEqual(
+    Object.keys(src.templateVars ?? {}).sort(),
+    Object.keys(values).sort(),
+    'the test renders every variable the module passes',
+  );
   const json = renderTemplate(readFileSync(path.join(MODULE_ROOT, src.ref), 'utf8'), values);
   jsonStatements(json, src.ref); // parses as a policy
   return JSON.parse(json) as { Version: string; Statement: unknown[] };
@@ -71,7 +75,7 @@ before(async () => {
   pg = await startPostgres({ major: 18 });
   await pg.query('create database app');
   await pg.query('create table public.orders (id int primary key, total numeric)', 'app');
-  await pg.query("insert into public.orders select g, g * 1.5 from generate_series(1, 500) g", 'app');
+  await pg.query('insert into public.orders select g, g * 1.5 from generate_series(1, 500) g', 'app');
   // The dedicated backup role of terraform/README.md (rds_iam exists only on RDS).
   await pg.query(`create role ${BACKUP_ROLE} with login connection limit 2 password '${BACKUP_PASSWORD}'`);
   await pg.query(`grant pg_read_all_data to ${BACKUP_ROLE}`);
@@ -109,9 +113,15 @@ describe("the module's S3/KMS policy under moto IAM enforcement", () => {
       PGPASSWORD: BACKUP_PASSWORD,
       PGDATABASE: 'postgres',
     };
-    const res = await runCli(['backup', '--to', `s3://${bucket}/${PREFIX}`, '--databases', 'app', '--globals', '--kms-key-id', keyArn, '--json'], env);
+    const res = await runCli(
+      ['backup', '--to', `s3://${bucket}/${PREFIX}`, '--databases', 'app', '--globals', '--kms-key-id', keyArn, '--json'],
+      env,
+    );
     assert.equal(res.code, 0, `backup failed:\n${res.stderr}\n${res.stdout}`);
-    const report = JSON.parse(res.stdout) as { ok: boolean; results: { database: string | null; ok: boolean; key: string; manifestKey: string }[] };
+    const report = JSON.parse(res.stdout) as {
+      ok: boolean;
+      results: { database: string | null; ok: boolean; key: string; manifestKey: string }[];
+    };
     assert.equal(report.ok, true);
     assert.deepEqual(report.results.map((r) => r.database).sort(), [null, 'app'].sort());
 
@@ -124,7 +134,10 @@ describe("the module's S3/KMS policy under moto IAM enforcement", () => {
       assert.equal(head.ServerSideEncryption, 'aws:kms');
       assert.equal(head.SSEKMSKeyId, keyArn);
       const tags = await moto.s3().send(new GetObjectTaggingCommand({ Bucket: bucket, Key: r.key }));
-      assert.ok(tags.TagSet?.some((t) => t.Key === 'backup-tier'), 'the lifecycle rules key on the backup-tier tag');
+      assert.ok(
+        tags.TagSet?.some((t) => t.Key === 'backup-tier'),
+        'the lifecycle rules key on the backup-tier tag',
+      );
     }
     assert.equal((await moto.listMultipartUploads(bucket)).length, 0);
   });
@@ -158,7 +171,9 @@ describe("the module's S3/KMS policy under moto IAM enforcement", () => {
   });
 
   test('listing outside the prefix: moto ignores IAM conditions, so only the offline check covers it', async () => {
-    const list = (policy.Statement as { Action: string; Condition?: Record<string, Record<string, string>> }[]).find((s) => s.Action === 's3:ListBucket');
+    const list = (policy.Statement as { Action: string; Condition?: Record<string, Record<string, string>> }[]).find(
+      (s) => s.Action === 's3:ListBucket',
+    );
     assert.deepEqual(list?.Condition, { StringLike: { 's3:prefix': `${PREFIX}/*` } });
     // Real S3 denies this (no s3:prefix matches); moto allows it. If this starts failing, moto evaluates
     // conditions now: replace it with a denied() assertion.
@@ -167,6 +182,13 @@ describe("the module's S3/KMS policy under moto IAM enforcement", () => {
 
   test('the rendered policy is the documented one (no read, no delete, no wildcard action)', () => {
     const actions = (policy.Statement as { Action: string | string[] }[]).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
-    assert.deepEqual(actions.sort(), ['kms:Decrypt', 'kms:GenerateDataKey', 's3:AbortMultipartUpload', 's3:ListBucket', 's3:PutObject', 's3:PutObjectTagging']);
+    assert.deepEqual(actions.sort(), [
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+      's3:AbortMultipartUpload',
+      's3:ListBucket',
+      's3:PutObject',
+      's3:PutObjectTagging',
+    ]);
   });
 });

@@ -59,9 +59,14 @@ for (const major of testMajors()) {
          alter table public.secret enable row level security; alter table public.secret force row level security;`,
         'shop',
       );
-      const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'shop', '--globals', '--row-counts', '--json'], { ...pg.env('postgres'), ...moto.env() });
+      const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'shop', '--globals', '--row-counts', '--json'], {
+        ...pg.env('postgres'),
+        ...moto.env(),
+      });
       assert.equal(res.code, 0, res.stderr);
-      const r = (JSON.parse(res.stdout) as { results: { database: string | null; key: string; manifestKey: string }[] }).results.find((x) => x.database === 'shop')!;
+      const r = (JSON.parse(res.stdout) as { results: { database: string | null; key: string; manifestKey: string }[] }).results.find(
+        (x) => x.database === 'shop',
+      )!;
       manifestKey = r.manifestKey;
       dataKey = r.key;
     });
@@ -129,7 +134,10 @@ describe('corruption and scratch targets', () => {
   });
 
   test('a flipped byte fails --integrity-only and the full verify alike', async () => {
-    const res = await runCli(['backup', '--to', `s3://${bucket}/c`, '--databases', 'shop', '--compress', 'none', '--json'], { ...pg.env('postgres'), ...moto.env() });
+    const res = await runCli(['backup', '--to', `s3://${bucket}/c`, '--databases', 'shop', '--compress', 'none', '--json'], {
+      ...pg.env('postgres'),
+      ...moto.env(),
+    });
     assert.equal(res.code, 0, res.stderr);
     const key = (JSON.parse(res.stdout) as { results: { key: string }[] }).results[0]!.key;
     const r = await moto.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -151,10 +159,24 @@ describe('corruption and scratch targets', () => {
     const res = await runCli(['backup', '--to', `s3://${bucket}/t`, '--databases', 'shop', '-q'], { ...pg.env('postgres'), ...moto.env() });
     assert.equal(res.code, 0, res.stderr);
     const e = pg.env('postgres');
-    const v = await runCli(['verify', '--from', `s3://${bucket}/t`, '--database', 'shop', '--latest', '--target', `host=127.0.0.1 port=${e.PGPORT} user=${e.PGUSER} dbname=postgres`, '--no-record', '--json'], {
-      ...moto.env(),
-      PGPASSWORD: e.PGPASSWORD!,
-    });
+    const v = await runCli(
+      [
+        'verify',
+        '--from',
+        `s3://${bucket}/t`,
+        '--database',
+        'shop',
+        '--latest',
+        '--target',
+        `host=127.0.0.1 port=${e.PGPORT} user=${e.PGUSER} dbname=postgres`,
+        '--no-record',
+        '--json',
+      ],
+      {
+        ...moto.env(),
+        PGPASSWORD: e.PGPASSWORD!,
+      },
+    );
     assert.equal(v.code, 0, v.stderr);
     const out = JSON.parse(v.stdout) as VerifyJson;
     assert.equal(out.server?.kind, 'target');

@@ -124,7 +124,7 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
     const attempt = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, attempt);
     const request: ProxyRequest = { method: req.method ?? 'GET', path: url.pathname, query, op, key, partNumber, attempt, seq: ++seq };
-    const action: FaultAction = (current?.(request)) ?? { kind: 'pass' };
+    const action: FaultAction = current?.(request) ?? { kind: 'pass' };
     const entry: ProxyLogEntry = { seq: request.seq, op, key, partNumber, attempt, action: action.kind, at: Date.now(), status: null };
     log.push(entry);
     notify();
@@ -188,7 +188,11 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
           const body = errorXml(action.code, action.message ?? DEFAULT_MESSAGES[action.code] ?? action.code, url.pathname);
           entry.status = action.status;
           notify();
-          res.writeHead(action.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': randomBytes(8).toString('hex') });
+          res.writeHead(action.status, {
+            'content-type': 'application/xml',
+            'content-length': Buffer.byteLength(body),
+            'x-amz-request-id': randomBytes(8).toString('hex'),
+          });
           res.end(body);
         });
         return;
@@ -235,7 +239,11 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`fault proxy: no matching request within ${timeoutMs} ms; saw ${log.map((e) => `${e.op}#${e.partNumber ?? ''}/${e.attempt}=${e.status}`).join(', ')}`));
+          reject(
+            new Error(
+              `fault proxy: no matching request within ${timeoutMs} ms; saw ${log.map((e) => `${e.op}#${e.partNumber ?? ''}/${e.attempt}=${e.status}`).join(', ')}`,
+            ),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();
@@ -250,7 +258,8 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
 export const faults = {
   /** `action` for the given attempts (default: the first) of UploadPart `part`. */
   onPart(part: number, action: FaultAction, attempts: readonly number[] | 'all' = [1]): FaultRule {
-    return (r) => (r.op === 'UploadPart' && r.partNumber === part && (attempts === 'all' || attempts.includes(r.attempt)) ? action : undefined);
+    return (r) =>
+      r.op === 'UploadPart' && r.partNumber === part && (attempts === 'all' || attempts.includes(r.attempt)) ? action : undefined;
   },
   onOp(op: S3Op, action: FaultAction, attempts: readonly number[] | 'all' = 'all'): FaultRule {
     return (r) => (r.op === op && (attempts === 'all' || attempts.includes(r.attempt)) ? action : undefined);

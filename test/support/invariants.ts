@@ -49,7 +49,12 @@ async function sha256Of(moto: MotoServer, bucket: string, key: string): Promise<
 }
 
 /** Reads the bucket directly from moto (never through a fault proxy) and checks the three invariants. */
-export async function assertBucketInvariants(moto: MotoServer, bucket: string, prefix = 'p', options: InvariantOptions = {}): Promise<BucketState> {
+export async function assertBucketInvariants(
+  moto: MotoServer,
+  bucket: string,
+  prefix = 'p',
+  options: InvariantOptions = {},
+): Promise<BucketState> {
   const keys = await moto.listKeys(bucket);
   const list = await runCli(['list', '--from', `s3://${bucket}/${prefix}`, '--json'], moto.env());
   assert.equal(list.code, 0, `list failed: ${list.stderr}`);
@@ -111,7 +116,10 @@ export function assertActionableFailure(res: CliResult, what: RegExp, hint: RegE
   assert.match(res.stderr, what, `stderr does not say what failed:\n${res.stderr}`);
   const hints = res.stderr.split('\n').filter((l) => /^\s*hint: /.test(l));
   assert.ok(hints.length > 0, `stderr has no hint (what to do):\n${res.stderr}`);
-  assert.ok(hints.some((h) => hint.test(h)), `no hint matches ${hint}:\n${hints.join('\n')}`);
+  assert.ok(
+    hints.some((h) => hint.test(h)),
+    `no hint matches ${hint}:\n${hints.join('\n')}`,
+  );
   return res.stderr;
 }
 

@@ -21,9 +21,17 @@ function newestMtime(p: string): number {
 /** Reuses dist/ when it is newer than its inputs, else runs `scripts/package.ts` (as `npm run package` does). */
 export function ensureLambdaArtifacts(): void {
   const files = ['function.zip', `pgtools-layer-${LAYER_ARCH}.zip`].map((f) => path.join(DIST, f));
-  const inputs = [path.join(ROOT, 'src'), path.join(ROOT, 'scripts', 'package.ts'), path.join(ROOT, 'package-lock.json'), path.join(ROOT, '.cache', 'pgtools')];
-  const fresh = files.every((f) => existsSync(f)) && Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
-  if (!fresh) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const inputs = [
+    path.join(ROOT, 'src'),
+    path.join(ROOT, 'scripts', 'package.ts'),
+    path.join(ROOT, 'package-lock.json'),
+    path.join(ROOT, '.cache', 'pgtools'),
+  ];
+  const fresh =
+    files.every((f) => existsSync(f)) &&
+    Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
+  if (!fresh)
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 const RUNNER = String.raw`
@@ -61,8 +69,18 @@ process.exit(failed ? 1 : 0);
 `;
 
 export type LambdaResult =
-  | { ok: true; value: { backups: { database: string | null; key: string; manifestKey: string | null }[] }; ms: number; remainingMs: number }
-  | { ok: false; error: { name: string; message: string; stack: string; hint: string | null; causes: unknown[] }; ms: number; remainingMs: number };
+  | {
+      ok: true;
+      value: { backups: { database: string | null; key: string; manifestKey: string | null }[] };
+      ms: number;
+      remainingMs: number;
+    }
+  | {
+      ok: false;
+      error: { name: string; message: string; stack: string; hint: string | null; causes: unknown[] };
+      ms: number;
+      remainingMs: number;
+    };
 
 export type LambdaRun = { code: number | null; results: LambdaResult[]; stdout: string; stderr: string };
 
@@ -71,7 +89,10 @@ export type LambdaHarness = {
   /** The function's environment as Lambda would set it, plus `extra`. */
   env(extra: Record<string, string>): Record<string, string>;
   /** Starts one runner process for the invocations; `pid` is known at once (for /proc sampling). */
-  start(env: Record<string, string>, invocations: { event: unknown; timeoutMs?: number }[]): { pid: number | undefined; done: Promise<LambdaRun> };
+  start(
+    env: Record<string, string>,
+    invocations: { event: unknown; timeoutMs?: number }[],
+  ): { pid: number | undefined; done: Promise<LambdaRun> };
   dispose(): void;
 };
 
@@ -125,7 +146,10 @@ export function prepareLambda(): LambdaHarness {
         code,
         stdout,
         stderr,
-        results: protocol.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LambdaResult),
+        results: protocol
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as LambdaResult),
       }));
       return { pid: child.pid, done };
     },

@@ -152,11 +152,14 @@ async function buildTemplate(major: PgMajor, user: string, key: string): Promise
       [
         ...asOsUser(),
         path.join(pgBinDir(major), 'initdb'),
-        '-D', path.join(build, 'data'),
-        '-U', user,
+        '-D',
+        path.join(build, 'data'),
+        '-U',
+        user,
         '--auth=scram-sha-256',
         `--pwfile=${pwfile}`,
-        '-E', 'UTF8',
+        '-E',
+        'UTF8',
         '--locale=C.UTF-8',
         '--no-sync',
       ],
@@ -260,11 +263,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Pg
     if (opts.requireSsl) {
       await writeFile(
         path.join(dataDir, 'pg_hba.conf'),
-        [
-          'local all all scram-sha-256',
-          'hostssl all all 127.0.0.1/32 scram-sha-256',
-          'hostnossl all all 0.0.0.0/0 reject',
-        ].join('\n') + '\n',
+        ['local all all scram-sha-256', 'hostssl all all 127.0.0.1/32 scram-sha-256', 'hostnossl all all 0.0.0.0/0 reject'].join('\n') +
+          '\n',
       );
     }
 

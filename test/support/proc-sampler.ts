@@ -2,7 +2,7 @@
 // prove that no secret ever appeared in any process's argv (what `ps` shows every user on the host).
 import { readFileSync, readdirSync } from 'node:fs';
 
-export type ProcSample = { pid: number; cmdline: string; /** The sampled tree's root (its argv is the caller's choice). */ root: boolean };
+export type ProcSample = { pid: number; cmdline: string /** The sampled tree's root (its argv is the caller's choice). */; root: boolean };
 
 function parentOf(pid: string): number | undefined {
   try {

@@ -17,10 +17,22 @@ export async function createCa(dir: string, name = 'rds-s3-backup test CA'): Pro
   const certFile = path.join(dir, 'ca.crt');
   const keyFile = path.join(dir, 'ca.key');
   await run('openssl', [
-    'req', '-x509', '-new', ...EC_KEY, '-keyout', keyFile, '-out', certFile, '-days', DAYS,
-    '-subj', `/CN=${name} ${randomBytes(4).toString('hex')}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    ...EC_KEY,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    DAYS,
+    '-subj',
+    `/CN=${name} ${randomBytes(4).toString('hex')}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { certFile, keyFile, name };
 }
@@ -51,8 +63,22 @@ export async function issueServerCert(
   );
   await run('openssl', ['req', '-new', ...EC_KEY, '-keyout', keyFile, '-out', csrFile, '-subj', `/CN=${dnsNames[0] ?? ips[0]}`]);
   await run('openssl', [
-    'x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile,
-    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', DAYS, '-extfile', extFile, '-out', certFile,
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    ca.certFile,
+    '-CAkey',
+    ca.keyFile,
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-days',
+    DAYS,
+    '-extfile',
+    extFile,
+    '-out',
+    certFile,
   ]);
   await rm(csrFile, { force: true });
   await rm(extFile, { force: true });

@@ -20,7 +20,10 @@ let moto: MotoServer;
 let pg: PgServer;
 let work: string;
 
-type Report = { ok: boolean; results: { database: string | null; ok: boolean; key: string; manifestKey: string | null; error: { message: string } | null }[] };
+type Report = {
+  ok: boolean;
+  results: { database: string | null; ok: boolean; key: string; manifestKey: string | null; error: { message: string } | null }[];
+};
 
 before(async () => {
   [moto, pg] = await Promise.all([startMoto(), startPostgres({ major: 18 })]);
@@ -50,7 +53,10 @@ async function restoreInto(bucket: string, key: string, db: string): Promise<voi
 }
 
 async function backup(bucket: string, databases: string, extra: string[] = []): Promise<Report> {
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, `--databases=${databases}`, '--json', ...extra], { ...pg.env('postgres'), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, `--databases=${databases}`, '--json', ...extra], {
+    ...pg.env('postgres'),
+    ...moto.env(),
+  });
   assert.equal(res.code, 0, res.stderr);
   return JSON.parse(res.stdout) as Report;
 }
@@ -81,7 +87,11 @@ const HOSTILE_TABLES = [`"; DROP TABLE x; --`, '$(id)', 'Ünïcode 表', 'a.b', 
 test('hostile database and table names ⇒ every database backed up under a safe encoded key, names listed exactly, nothing executed', async () => {
   for (const name of HOSTILE_DATABASES) await pg.query(`create database ${quoteIdent(name)}`);
   const tablesDb = HOSTILE_DATABASES[0]!;
-  for (const t of HOSTILE_TABLES) await pg.query(`create schema if not exists ${quoteIdent('sch; ' + t)}; create table ${quoteIdent('sch; ' + t)}.${quoteIdent(t)} as select 1 as x`, tablesDb);
+  for (const t of HOSTILE_TABLES)
+    await pg.query(
+      `create schema if not exists ${quoteIdent('sch; ' + t)}; create table ${quoteIdent('sch; ' + t)}.${quoteIdent(t)} as select 1 as x`,
+      tablesDb,
+    );
 
   const bucket = await moto.createBucket();
   const dir = path.join(work, 'names');
@@ -99,7 +109,11 @@ test('hostile database and table names ⇒ every database backed up under a safe
   }
   // Listing decodes the names back exactly.
   const state = await assertBucketInvariants(moto, bucket);
-  for (const name of HOSTILE_DATABASES) assert.ok(state.complete.some((b) => b.database === name), `${name} not listed as complete`);
+  for (const name of HOSTILE_DATABASES)
+    assert.ok(
+      state.complete.some((b) => b.database === name),
+      `${name} not listed as complete`,
+    );
   // Row counts keyed by the odd table names, counted through properly quoted identifiers.
   const entry = state.complete.find((b) => b.database === tablesDb)!;
   const manifest = JSON.parse(
@@ -107,7 +121,8 @@ test('hostile database and table names ⇒ every database backed up under a safe
   ) as { rowCounts: { tables: Record<string, number> } };
   for (const t of HOSTILE_TABLES) assert.equal(manifest.rowCounts.tables[`sch; ${t}.${t}`], 1, t);
   // Nothing in file:// escaped the root, nothing was executed.
-  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]));
+  const walk = (d: string): string[] =>
+    readdirSync(d).flatMap((n) => (statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]));
   for (const f of walk(dir)) {
     assert.ok(f.startsWith(dir + path.sep));
     assert.equal(path.relative(dir, f).split(path.sep).length, 2, f);
@@ -153,7 +168,10 @@ test('one 200 MB bytea value ⇒ complete backup that restores to the same bytes
 
 test('10,000 tables ⇒ complete backup whose manifest lists all of them', async () => {
   await pg.query('create database many');
-  await pg.query("do $$ begin for i in 1..10000 loop execute format('create table t%s (id int)', i); if i % 1000 = 0 then commit; end if; end loop; end $$", 'many');
+  await pg.query(
+    "do $$ begin for i in 1..10000 loop execute format('create table t%s (id int)', i); if i % 1000 = 0 then commit; end if; end loop; end $$",
+    'many',
+  );
   const bucket = await moto.createBucket();
   const report = await backup(bucket, 'many');
   const state = await assertBucketInvariants(moto, bucket);
@@ -178,7 +196,10 @@ test('more tables than the server lock table holds ⇒ fails with the error and 
   const small = await startPostgres({ major: 18, settings: { max_locks_per_transaction: '10', max_connections: '10' } });
   try {
     await small.query('create database many');
-    await small.query("do $$ begin for i in 1..3000 loop execute format('create table t%s (id int)', i); if i % 100 = 0 then commit; end if; end loop; end $$", 'many');
+    await small.query(
+      "do $$ begin for i in 1..3000 loop execute format('create table t%s (id int)', i); if i % 100 = 0 then commit; end if; end loop; end $$",
+      'many',
+    );
     const bucket = await moto.createBucket();
     const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'many'], { ...small.env('postgres'), ...moto.env() });
     // pg_dump's next line echoes LOCK TABLE with all 3,000 tables: the error must still be in the message.

@@ -12,9 +12,10 @@ import { startPostgres, type PgServer } from '../../support/postgres.ts';
 import { freePort } from '../../support/process.ts';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { assertActionableFailure, assertBucketInvariants, assertNothingStored, until } from '../../support/invariants.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
-import { runBackup } from '../../../src/core/backup.ts';
-import type { DatabaseSource } from '../../../src/core/source.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
+import { runBackup } from '../../../src/core/backup/run-backup.ts';
+import type { DatabaseSource } from '../../../src/core/ports/database-source.ts';
 import { resolveConnection } from '../../../src/postgres/credentials.ts';
 import { PgSource } from '../../../src/postgres/source.ts';
 import { locatePgTools } from '../../../src/postgres/tools.ts';
@@ -23,7 +24,7 @@ import { S3Store, createS3Client } from '../../../src/storage/s3.ts';
 let moto: MotoServer;
 let pg18: PgServer;
 let slowS3: FaultProxy;
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<unknown> | undefined)[] = [];
 
 before(async () => {
   [moto, pg18] = await Promise.all([startMoto(), startPostgres({ major: 18 })]);
@@ -39,27 +40,44 @@ after(async () => {
 
 async function seedBig(server: PgServer): Promise<void> {
   await server.query('create database big');
-  await server.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 500000) i", 'big');
+  await server.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 500000) i",
+    'big',
+  );
 }
 
 const SLOW_ARGS = ['--databases', 'big', '--compress', 'none', '--part-size-mb', '5', '--queue-size', '1'];
 
 async function copyBackendPid(server: PgServer): Promise<number> {
-  return until(async () => {
-    const rows = await server.query<{ pid: number }>("select pid from pg_stat_activity where query like 'COPY %' and pid <> pg_backend_pid()");
-    return rows[0]?.pid;
-  }, 30_000, "pg_dump's COPY");
+  return until(
+    async () => {
+      const rows = await server.query<{ pid: number }>(
+        "select pid from pg_stat_activity where query like 'COPY %' and pid <> pg_backend_pid()",
+      );
+      return rows[0]?.pid;
+    },
+    30_000,
+    "pg_dump's COPY",
+  );
 }
 
 test("pg_dump's backend terminated mid-dump (pg_terminate_backend) ⇒ aborted, nothing stored, says the server ended the session", async () => {
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, ...SLOW_ARGS], { ...pg18.env('postgres'), ...moto.env(), AWS_ENDPOINT_URL: slowS3.endpoint });
+  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, ...SLOW_ARGS], {
+    ...pg18.env('postgres'),
+    ...moto.env(),
+    AWS_ENDPOINT_URL: slowS3.endpoint,
+  });
   const pid = await copyBackendPid(pg18);
   await slowS3.waitFor((e) => e.op === 'UploadPart');
   await pg18.query('select pg_terminate_backend($1)', 'postgres', [pid]);
   const res = await cli.result;
   // Depending on timing libpq reports the FATAL message or only the closed socket.
-  assertActionableFailure(res, /pg_dump exited with code 1:[\s\S]*(terminating connection due to administrator command|server closed the connection unexpectedly)/, /server ended pg_dump's session/);
+  assertActionableFailure(
+    res,
+    /pg_dump exited with code 1:[\s\S]*(terminating connection due to administrator command|server closed the connection unexpectedly)/,
+    /server ended pg_dump's session/,
+  );
   await assertNothingStored(moto, bucket);
 });
 
@@ -68,11 +86,19 @@ test('server stopped mid-dump ⇒ aborted, nothing stored, says the server ended
   cleanups.push(() => doomed.stop());
   await seedBig(doomed);
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, ...SLOW_ARGS], { ...doomed.env('postgres'), ...moto.env(), AWS_ENDPOINT_URL: slowS3.endpoint });
+  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, ...SLOW_ARGS], {
+    ...doomed.env('postgres'),
+    ...moto.env(),
+    AWS_ENDPOINT_URL: slowS3.endpoint,
+  });
   await copyBackendPid(doomed);
   await doomed.stop();
   const res = await cli.result;
-  assertActionableFailure(res, /pg_dump exited with code 1:[\s\S]*(terminating connection|server closed the connection|connection to server .* lost)/, /server ended pg_dump's session/);
+  assertActionableFailure(
+    res,
+    /pg_dump exited with code 1:[\s\S]*(terminating connection|server closed the connection|connection to server .* lost)/,
+    /server ended pg_dump's session/,
+  );
   await assertNothingStored(moto, bucket);
 });
 
@@ -80,8 +106,16 @@ test('server unreachable: closed port ⇒ fast failure naming the address, hint 
   const bucket = await moto.createBucket();
   const port = await freePort();
   const t0 = Date.now();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big'], { ...pg18.env('postgres'), PGPORT: String(port), ...moto.env() });
-  assertActionableFailure(res, new RegExp(`cannot connect to postgres@127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`), /unreachable: check host, port/);
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big'], {
+    ...pg18.env('postgres'),
+    PGPORT: String(port),
+    ...moto.env(),
+  });
+  assertActionableFailure(
+    res,
+    new RegExp(`cannot connect to postgres@127\\.0\\.0\\.1:${port}/postgres: .*ECONNREFUSED`),
+    /unreachable: check host, port/,
+  );
   assert.ok(Date.now() - t0 < 10_000);
   await assertNothingStored(moto, bucket);
 });
@@ -100,7 +134,11 @@ test('server unreachable: a listener that accepts TCP but never answers the star
   const port = (silent.address() as net.AddressInfo).port;
   const bucket = await moto.createBucket();
   const t0 = Date.now();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '2'], { ...pg18.env('postgres'), PGPORT: String(port), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '2'], {
+    ...pg18.env('postgres'),
+    PGPORT: String(port),
+    ...moto.env(),
+  });
   const took = Date.now() - t0;
   assertActionableFailure(res, /cannot connect to .*timeout/i, /unreachable/);
   assert.ok(took >= 1_900 && took < 10_000, `took ${took} ms with --connect-timeout 2`);
@@ -110,19 +148,26 @@ test('server unreachable: a listener that accepts TCP but never answers the star
 test('server unreachable: blackholed (SYNs dropped by a full accept queue) ⇒ gives up after --connect-timeout', async () => {
   // A listening socket that never accepts, with its accept queue filled: the kernel then drops further SYNs, which
   // is what a blackholed address (security group, dead route) looks like to the client.
-  const holder = spawn('/usr/bin/python3', ['-c', [
-    'import socket, sys, time',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'fill = []',
-    'for _ in range(4):',
-    '    c = socket.socket(); c.setblocking(False)',
-    '    try: c.connect(s.getsockname())',
-    '    except BlockingIOError: pass',
-    '    fill.append(c)',
-    'time.sleep(0.3)',
-    'print(s.getsockname()[1], flush=True)',
-    'sys.stdin.read()',
-  ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const holder = spawn(
+    '/usr/bin/python3',
+    [
+      '-c',
+      [
+        'import socket, sys, time',
+        's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+        'fill = []',
+        'for _ in range(4):',
+        '    c = socket.socket(); c.setblocking(False)',
+        '    try: c.connect(s.getsockname())',
+        '    except BlockingIOError: pass',
+        '    fill.append(c)',
+        'time.sleep(0.3)',
+        'print(s.getsockname()[1], flush=True)',
+        'sys.stdin.read()',
+      ].join('\n'),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   cleanups.push(() => void holder.kill('SIGKILL'));
   const port = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   // Prove the blackhole: a plain connect does not complete.
@@ -136,7 +181,11 @@ test('server unreachable: blackholed (SYNs dropped by a full accept queue) ⇒ g
 
   const bucket = await moto.createBucket();
   const t0 = Date.now();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '2'], { ...pg18.env('postgres'), PGPORT: String(port), ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--connect-timeout', '2'], {
+    ...pg18.env('postgres'),
+    PGPORT: String(port),
+    ...moto.env(),
+  });
   const took = Date.now() - t0;
   assertActionableFailure(res, /cannot connect to .*timeout/i, /unreachable/);
   assert.ok(took >= 1_900 && took < 10_000, `took ${took} ms with --connect-timeout 2`);
@@ -145,8 +194,14 @@ test('server unreachable: blackholed (SYNs dropped by a full accept queue) ⇒ g
 
 test('TLS required by the client (sslmode=require / verify-full) but not offered by the server ⇒ refused, TLS hint', async () => {
   const bucket = await moto.createBucket();
-  for (const mode of [['--sslmode', 'require'], ['--sslmode', 'verify-full', '--sslrootcert', '/etc/ssl/certs/ca-certificates.crt']]) {
-    const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', ...mode], { ...pg18.env('postgres'), ...moto.env() });
+  for (const mode of [
+    ['--sslmode', 'require'],
+    ['--sslmode', 'verify-full', '--sslrootcert', '/etc/ssl/certs/ca-certificates.crt'],
+  ]) {
+    const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', ...mode], {
+      ...pg18.env('postgres'),
+      ...moto.env(),
+    });
     assertActionableFailure(res, /cannot connect to .*does not support SSL/i, /does not offer TLS/);
   }
   await assertNothingStored(moto, bucket);
@@ -161,7 +216,11 @@ test('TLS required by the server (rds.force_ssl style) and the client says sslmo
   // With the server's CA and verify-full it works; sslmode=allow (plain first) must fall back to TLS as libpq does.
   const ok = await runCli(['backup', '--to', `s3://${bucket}/p`], { ...strict.env('postgres'), ...moto.env() });
   assert.equal(ok.code, 0, ok.stderr);
-  const allow = await runCli(['backup', '--to', `s3://${bucket}/p`, '--sslmode', 'allow'], { ...strict.env('postgres'), ...moto.env(), PGSSLROOTCERT: '' });
+  const allow = await runCli(['backup', '--to', `s3://${bucket}/p`, '--sslmode', 'allow'], {
+    ...strict.env('postgres'),
+    ...moto.env(),
+    PGSSLROOTCERT: '',
+  });
   assert.equal(allow.code, 0, allow.stderr);
   const state = await assertBucketInvariants(moto, bucket);
   assert.equal(state.complete.length, 2);
@@ -171,7 +230,11 @@ test('TLS verify-full against a certificate from another CA ⇒ refused before a
   const tls = await startPostgres({ major: 18, ssl: true });
   cleanups.push(() => tls.stop());
   const bucket = await moto.createBucket();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`], { ...tls.env('postgres'), PGSSLROOTCERT: '/etc/ssl/certs/ca-certificates.crt', ...moto.env() });
+  const res = await runCli(['backup', '--to', `s3://${bucket}/p`], {
+    ...tls.env('postgres'),
+    PGSSLROOTCERT: '/etc/ssl/certs/ca-certificates.crt',
+    ...moto.env(),
+  });
   assertActionableFailure(res, /cannot connect to .*(self.signed|certificate)/i, /TLS failed: check PGSSLMODE and PGSSLROOTCERT/);
   await assertNothingStored(moto, bucket);
 });
@@ -203,7 +266,16 @@ test('database dropped between listing and dumping ⇒ that database fails with 
   const client = createS3Client(moto.env());
   try {
     const report = await runBackup(
-      { databases: 'all', globals: false, compression: 'zstd:3', rowCounts: false, lockWaitTimeout: '10s', partSizeMinBytes: 5 * 1024 * 1024, queueSize: 2, kmsKeyId: null },
+      {
+        databases: 'all',
+        globals: false,
+        compression: 'zstd:3',
+        rowCounts: false,
+        lockWaitTimeout: '10s',
+        partSizeMinBytes: 5 * 1024 * 1024,
+        queueSize: 2,
+        kmsKeyId: null,
+      },
       { source, store: new S3Store({ bucket, prefix: 'p', kmsKeyId: null, client }) },
     );
     const gone = report.results.find((r) => r.database === 'vanishing')!;
@@ -233,10 +305,17 @@ for (const rowCounts of [false, true]) {
       await holder.query('lock table accounts in access exclusive mode');
       const bucket = await moto.createBucket();
       const t0 = Date.now();
-      const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', db, '--lock-wait-timeout', '1s', ...(rowCounts ? ['--row-counts'] : [])], { ...pg18.env('postgres'), ...moto.env() });
+      const res = await runCli(
+        ['backup', '--to', `s3://${bucket}/p`, '--databases', db, '--lock-wait-timeout', '1s', ...(rowCounts ? ['--row-counts'] : [])],
+        { ...pg18.env('postgres'), ...moto.env() },
+      );
       const took = Date.now() - t0;
       // pg_dump enforces --lock-wait-timeout with statement_timeout on its LOCK TABLE; --row-counts with lock_timeout.
-      assertActionableFailure(res, rowCounts ? /counting its rows failed: .*lock timeout/ : /statement timeout[\s\S]*LOCK TABLE/, /conflicting lock.*--lock-wait-timeout/);
+      assertActionableFailure(
+        res,
+        rowCounts ? /counting its rows failed: .*lock timeout/ : /statement timeout[\s\S]*LOCK TABLE/,
+        /conflicting lock.*--lock-wait-timeout/,
+      );
       assert.ok(took < 20_000, `took ${took} ms with --lock-wait-timeout 1s`);
       await assertNothingStored(moto, bucket);
     } finally {

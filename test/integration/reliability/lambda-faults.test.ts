@@ -23,11 +23,21 @@ before(async () => {
   [moto, server] = await Promise.all([startMoto(), startPostgres({ major: 18, ssl: true })]);
   lambda = prepareLambda();
   await server.query('create database big');
-  await server.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i", 'big');
+  await server.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i",
+    'big',
+  );
   await server.query('create database locked');
   await server.query('create table accounts as select i from generate_series(1, 100) i', 'locked');
   const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  secretArn = (await sm.send(new CreateSecretCommand({ Name: 'rsb-lambda-faults', SecretString: JSON.stringify({ username: server.user, password: server.password, host: 'localhost', port: server.port }) }))).ARN!;
+  secretArn = (
+    await sm.send(
+      new CreateSecretCommand({
+        Name: 'rsb-lambda-faults',
+        SecretString: JSON.stringify({ username: server.user, password: server.password, host: 'localhost', port: server.port }),
+      }),
+    )
+  ).ARN!;
   sm.destroy();
 });
 after(async () => {
@@ -43,15 +53,28 @@ async function proxy(rule: Parameters<typeof startFaultProxy>[1]): Promise<Fault
 }
 
 function env(bucket: string, extra: Record<string, string>): Record<string, string> {
-  return lambda.env({ ...moto.env(), RDS_S3_BACKUP_TO: `s3://${bucket}/p`, RDS_S3_BACKUP_SECRET_ID: secretArn, PGSSLROOTCERT: server.caFile!, RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5', ...extra });
+  return lambda.env({
+    ...moto.env(),
+    RDS_S3_BACKUP_TO: `s3://${bucket}/p`,
+    RDS_S3_BACKUP_SECRET_ID: secretArn,
+    PGSSLROOTCERT: server.caFile!,
+    RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5',
+    ...extra,
+  });
 }
 
 test('time budget runs out while a part upload hangs ⇒ the hung request is cancelled, upload aborted, failure reported in time', async () => {
   const bucket = await moto.createBucket();
   const p = await proxy(faults.onPart(2, { kind: 'hang' }, 'all'));
-  const run = lambda.start(env(bucket, { RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', AWS_ENDPOINT_URL: p.endpoint }), [
-    { event: scheduledEvent(), timeoutMs: 9_000 },
-  ]);
+  const run = lambda.start(
+    env(bucket, {
+      RDS_S3_BACKUP_DATABASES: 'big',
+      RDS_S3_BACKUP_COMPRESS: 'none',
+      RDS_S3_BACKUP_PART_SIZE_MB: '5',
+      AWS_ENDPOINT_URL: p.endpoint,
+    }),
+    [{ event: scheduledEvent(), timeoutMs: 9_000 }],
+  );
   const out = await run.done;
   const r = out.results[0]!;
   assert.ok(!r.ok, JSON.stringify(r));
@@ -64,7 +87,14 @@ test('time budget runs out while a part upload hangs ⇒ the hung request is can
 });
 
 test('time budget runs out while pg_dump waits for a table lock ⇒ pg_dump killed, nothing stored', async () => {
-  const holder = new pg.Client({ host: '127.0.0.1', port: server.port, user: server.user, password: server.password, database: 'locked', ssl: { ca: (await import('node:fs')).readFileSync(server.caFile!, 'utf8') } });
+  const holder = new pg.Client({
+    host: '127.0.0.1',
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    database: 'locked',
+    ssl: { ca: (await import('node:fs')).readFileSync(server.caFile!, 'utf8') },
+  });
   await holder.connect();
   try {
     await holder.query('begin');
@@ -91,7 +121,9 @@ test('time budget runs out while pg_dump waits for a table lock ⇒ pg_dump kill
       }
       assert.ok(!alive, `child ${pid} outlived the invocation`);
     }
-    const waiting = await server.query<{ n: string }>("select count(*)::text as n from pg_stat_activity where datname = 'locked' and wait_event_type = 'Lock'");
+    const waiting = await server.query<{ n: string }>(
+      "select count(*)::text as n from pg_stat_activity where datname = 'locked' and wait_event_type = 'Lock'",
+    );
     assert.equal(waiting[0]!.n, '0', "pg_dump's session is gone from the server");
     await assertNothingStored(moto, bucket);
   } finally {
@@ -103,14 +135,22 @@ test('time budget runs out while pg_dump waits for a table lock ⇒ pg_dump kill
 test('S3 keeps answering 503 on a part ⇒ the invocation fails naming S3, the logged hint says what to do, nothing stored', async () => {
   const bucket = await moto.createBucket();
   const p = await proxy(faults.onPart(2, { kind: 'status', status: 503, code: 'ServiceUnavailable' }, 'all'));
-  const run = lambda.start(env(bucket, { RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', AWS_ENDPOINT_URL: p.endpoint }), [
-    { event: scheduledEvent(), timeoutMs: 120_000 },
-  ]);
+  const run = lambda.start(
+    env(bucket, {
+      RDS_S3_BACKUP_DATABASES: 'big',
+      RDS_S3_BACKUP_COMPRESS: 'none',
+      RDS_S3_BACKUP_PART_SIZE_MB: '5',
+      AWS_ENDPOINT_URL: p.endpoint,
+    }),
+    [{ event: scheduledEvent(), timeoutMs: 120_000 }],
+  );
   const out = await run.done;
   const r = out.results[0]!;
   assert.ok(!r.ok, JSON.stringify(r));
   assert.match(r.error.message, /big: S3 upload of s3:\/\/.*failed: ServiceUnavailable/);
-  const logged = [...out.stdout.split('\n'), ...out.stderr.split('\n')].filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logged = [...out.stdout.split('\n'), ...out.stderr.split('\n')]
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const failed = logged.find((l) => l.message === 'backup failed') as { error?: { hint?: string } } | undefined;
   assert.match(failed?.error?.hint ?? '', /S3 kept answering with a server error/);
   await assertNothingStored(moto, bucket);
@@ -119,10 +159,18 @@ test('S3 keeps answering 503 on a part ⇒ the invocation fails naming S3, the l
 // Found by this suite: when cleanup could not finish before the hard stop, the error used to claim the upload was aborted.
 test('time budget runs out and S3 also swallows the abort ⇒ the error admits that an incomplete upload may remain', async () => {
   const bucket = await moto.createBucket();
-  const p = await proxy((q) => (q.op === 'UploadPart' && q.partNumber === 2) || q.op === 'AbortMultipartUpload' ? { kind: 'hang' } : undefined);
-  const run = lambda.start(env(bucket, { RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', AWS_ENDPOINT_URL: p.endpoint }), [
-    { event: scheduledEvent(), timeoutMs: 9_000 },
-  ]);
+  const p = await proxy((q) =>
+    (q.op === 'UploadPart' && q.partNumber === 2) || q.op === 'AbortMultipartUpload' ? { kind: 'hang' } : undefined,
+  );
+  const run = lambda.start(
+    env(bucket, {
+      RDS_S3_BACKUP_DATABASES: 'big',
+      RDS_S3_BACKUP_COMPRESS: 'none',
+      RDS_S3_BACKUP_PART_SIZE_MB: '5',
+      AWS_ENDPOINT_URL: p.endpoint,
+    }),
+    [{ event: scheduledEvent(), timeoutMs: 9_000 }],
+  );
   const out = await run.done;
   const r = out.results[0]!;
   assert.ok(!r.ok && r.error.name === 'AbortedError', JSON.stringify(r));

@@ -23,7 +23,10 @@ before(async () => {
   [moto, pg] = await Promise.all([startMoto(), startPostgres({ major: 18 })]);
   work = await mkdtemp(path.join(os.tmpdir(), 'rsb-reliability-proc-'));
   await pg.query('create database big');
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 500000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 500000) i",
+    'big',
+  );
   await seedShop(pg, 'shop', 500);
 });
 after(async () => {
@@ -71,9 +74,21 @@ function alive(pid: number): boolean {
 }
 
 const liars: { name: string; body: string; what: RegExp }[] = [
-  { name: 'exits 0 having written nothing', body: 'exit 0', what: /pg_dump exited 0 but (wrote nothing|its output is not a complete pg_dump archive)/ },
-  { name: 'exits 0 having written text, not an archive', body: 'echo "-- PostgreSQL database dump"; exit 0', what: /not a pg_dump archive/ },
-  { name: 'exits 0 with an archive cut inside its table of contents', body: `head -c 300 '${FIXTURE_DUMP}'; exit 0`, what: /ends inside its table of contents/ },
+  {
+    name: 'exits 0 having written nothing',
+    body: 'exit 0',
+    what: /pg_dump exited 0 but (wrote nothing|its output is not a complete pg_dump archive)/,
+  },
+  {
+    name: 'exits 0 having written text, not an archive',
+    body: 'echo "-- PostgreSQL database dump"; exit 0',
+    what: /not a pg_dump archive/,
+  },
+  {
+    name: 'exits 0 with an archive cut inside its table of contents',
+    body: `head -c 300 '${FIXTURE_DUMP}'; exit 0`,
+    what: /ends inside its table of contents/,
+  },
 ];
 for (const liar of liars) {
   test(`pg_dump ${liar.name} ⇒ refused, nothing stored, hint points at the tools`, async () => {
@@ -98,14 +113,24 @@ test('pg_dump exits 0 with an archive cut inside its data section ⇒ refused, n
 test('pg_dump crashes (SIGSEGV) after writing its output ⇒ signal named, hint, nothing stored', async () => {
   const tools = await fakePgTools(path.join(work, 'segv'), `cat '${FIXTURE_DUMP}'; kill -SEGV $$`);
   const bucket = await moto.createBucket();
-  const res = await runCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', tools, '--part-size-mb', '5'], env());
+  const res = await runCli(
+    ['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', tools, '--part-size-mb', '5'],
+    env(),
+  );
   assertActionableFailure(res, /pg_dump was killed by SIGSEGV/, /killed|run the backup again/);
   await assertNothingStored(moto, bucket);
 });
 
-async function interruptMidUpload(signal: NodeJS.Signals, extraEnv: Record<string, string> = {}, args: string[] = []): Promise<{ res: CliResult; children: number[]; ms: number }> {
+async function interruptMidUpload(
+  signal: NodeJS.Signals,
+  extraEnv: Record<string, string> = {},
+  args: string[] = [],
+): Promise<{ res: CliResult; children: number[]; ms: number }> {
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5', ...args], env(extraEnv));
+  const cli = startCli(
+    ['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5', ...args],
+    env(extraEnv),
+  );
   await until(async () => ((await moto.listMultipartUploads(bucket)).length > 0 ? true : undefined), 60_000, 'a multipart upload to start');
   const children = descendants(cli.pid!);
   const t0 = Date.now();
@@ -128,7 +153,10 @@ test('SIGTERM while the part upload in flight is stalled ⇒ the stalled request
   const p = await startFaultProxy(moto.endpoint, faults.onPart(2, { kind: 'hang' }, 'all'));
   proxies.push(p);
   const bucket = await moto.createBucket();
-  const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'], env({ AWS_ENDPOINT_URL: p.endpoint }));
+  const cli = startCli(
+    ['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'],
+    env({ AWS_ENDPOINT_URL: p.endpoint }),
+  );
   await p.waitFor((e) => e.op === 'UploadPart' && e.partNumber === 2);
   const t0 = Date.now();
   cli.kill('SIGTERM');
@@ -136,7 +164,10 @@ test('SIGTERM while the part upload in flight is stalled ⇒ the stalled request
   const ms = Date.now() - t0;
   assert.equal(res.code, 130, res.stderr);
   assert.ok(ms < 15_000, `exit took ${ms} ms after SIGTERM`);
-  assert.ok(p.log.some((e) => e.op === 'AbortMultipartUpload' && e.status === 204), 'the multipart upload was aborted');
+  assert.ok(
+    p.log.some((e) => e.op === 'AbortMultipartUpload' && e.status === 204),
+    'the multipart upload was aborted',
+  );
   await assertNothingStored(moto, bucket);
 });
 
@@ -144,16 +175,20 @@ test('SIGTERM while pg_dump is stuck (no output, never exits) ⇒ pg_dump killed
   const tools = await fakePgTools(path.join(work, 'stuck'), `head -c 100 '${FIXTURE_DUMP}'; exec sleep 600`);
   const bucket = await moto.createBucket();
   const cli = startCli(['backup', '--to', `s3://${bucket}/p`, '--databases', 'big', '--pgtools-dir', tools], env());
-  const [stuck] = await until(() => {
-    const d = descendants(cli.pid!).filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep');
-      } catch {
-        return false;
-      }
-    });
-    return d.length > 0 ? d : undefined;
-  }, 20_000, 'the stuck pg_dump');
+  const [stuck] = await until(
+    () => {
+      const d = descendants(cli.pid!).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep');
+        } catch {
+          return false;
+        }
+      });
+      return d.length > 0 ? d : undefined;
+    },
+    20_000,
+    'the stuck pg_dump',
+  );
   cli.kill('SIGTERM');
   const res = await cli.result;
   assert.equal(res.code, 130, res.stderr);
@@ -167,7 +202,9 @@ test('two backups of the same database at the same moment ⇒ two distinct compl
   for (const to of [`s3://${bucket}/p`, `file://${dir}`]) {
     const runs = await Promise.all([0, 1, 2].map(() => runCli(['backup', '--to', to, '--databases', 'shop', '--json'], env())));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
-    const results = runs.map((r) => (JSON.parse(r.stdout) as { results: { key: string; manifestKey: string; sha256: string }[] }).results[0]!);
+    const results = runs.map(
+      (r) => (JSON.parse(r.stdout) as { results: { key: string; manifestKey: string; sha256: string }[] }).results[0]!,
+    );
     assert.equal(new Set(results.map((r) => r.key)).size, 3, 'distinct data keys');
     assert.equal(new Set(results.map((r) => r.manifestKey)).size, 3, 'distinct manifests');
   }
@@ -175,7 +212,10 @@ test('two backups of the same database at the same moment ⇒ two distinct compl
   assert.equal(state.complete.length, 3);
   const list = await runCli(['list', '--from', `file://${dir}`, '--json'], {});
   const listed = JSON.parse(list.stdout) as { backups: { status: string }[]; openUploads: unknown[] };
-  assert.deepEqual(listed.backups.map((b) => b.status), ['complete', 'complete', 'complete']);
+  assert.deepEqual(
+    listed.backups.map((b) => b.status),
+    ['complete', 'complete', 'complete'],
+  );
   assert.deepEqual(listed.openUploads, []);
   const files = await readdir(path.join(dir, 'shop'));
   assert.equal(files.filter((f) => f.includes('.partial-')).length, 0, 'no temp files left');

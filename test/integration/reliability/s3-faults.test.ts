@@ -10,9 +10,9 @@ import { startPostgres, type PgServer } from '../../support/postgres.ts';
 import { faults, startFaultProxy, type FaultProxy, type FaultRule } from '../../support/fault-proxy.ts';
 import { assertActionableFailure, assertBucketInvariants, assertNothingStored } from '../../support/invariants.ts';
 import { S3Store, createS3Client } from '../../../src/storage/s3.ts';
-import { streamToStore } from '../../../src/core/stream-to-store.ts';
+import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
 import { StorageError } from '../../../src/core/errors.ts';
-import type { ExitStatus, RunningTool } from '../../../src/core/source.ts';
+import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
 
 let moto: MotoServer;
 let pg: PgServer;
@@ -26,7 +26,10 @@ before(async () => {
   [moto, pg] = await Promise.all([startMoto(), startPostgres({ major: 18 })]);
   await pg.query('create database big');
   // Random bytes (incompressible, hex-encoded by COPY): about 50 MB of dump.
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 390000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 390000) i",
+    'big',
+  );
 });
 after(async () => {
   await Promise.all(proxies.map((p) => p.stop()));
@@ -82,7 +85,11 @@ test('a part keeps failing with 503 ⇒ upload aborted, the dump stopped early, 
   const bucket = await moto.createBucket();
   const p = await proxy(faults.onPart(2, { kind: 'status', status: 503, code: 'ServiceUnavailable' }, 'all'));
   const res = await runCli(['backup', '--to', `s3://${bucket}/p`, ...ARGS], envVia(p));
-  assertActionableFailure(res, /S3 upload of s3:\/\/.*big\/.*\.dump failed: .*(ServiceUnavailable|503|reduce your request rate)/, /S3|retry/i);
+  assertActionableFailure(
+    res,
+    /S3 upload of s3:\/\/.*big\/.*\.dump failed: .*(ServiceUnavailable|503|reduce your request rate)/,
+    /S3|retry/i,
+  );
   assert.ok(p.log.filter((e) => e.op === 'UploadPart' && e.partNumber === 2).length >= 3, 'the SDK retried before giving up');
   // A broken upload must stop the dump instead of streaming the rest of the database into a doomed upload.
   const parts = partsSeen(p);
@@ -103,7 +110,10 @@ test('AccessDenied on CompleteMultipartUpload ⇒ parts aborted, no object, erro
   const p = await proxy(faults.onOp('CompleteMultipartUpload', { kind: 'status', status: 403, code: 'AccessDenied' }));
   const res = await runCli(['backup', '--to', `s3://${bucket}/p`, ...ARGS], envVia(p));
   assertActionableFailure(res, /S3 upload of .* failed: .*Access ?Denied/i, /IAM policy/);
-  assert.ok(p.log.some((e) => e.op === 'AbortMultipartUpload' && e.status === 204), 'the multipart upload was aborted');
+  assert.ok(
+    p.log.some((e) => e.op === 'AbortMultipartUpload' && e.status === 204),
+    'the multipart upload was aborted',
+  );
   await assertNothingStored(moto, bucket);
 });
 
@@ -121,7 +131,9 @@ test('tagging the finished object denied ⇒ no manifest; the orphan lists as in
 
 test('writing the manifest fails (500 on every attempt) ⇒ the data object lists as incomplete, exit 1', async () => {
   const bucket = await moto.createBucket();
-  const p = await proxy((r) => (r.op === 'PutObject' && r.key.endsWith('.manifest.json') ? { kind: 'status', status: 500, code: 'InternalError' } : undefined));
+  const p = await proxy((r) =>
+    r.op === 'PutObject' && r.key.endsWith('.manifest.json') ? { kind: 'status', status: 500, code: 'InternalError' } : undefined,
+  );
   const res = await runCli(['backup', '--to', `s3://${bucket}/p`, ...ARGS], envVia(p));
   assertActionableFailure(res, /S3 PutObject .*manifest\.json failed/, /S3|retry/i);
   const state = await assertBucketInvariants(moto, bucket);

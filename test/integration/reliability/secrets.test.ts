@@ -20,8 +20,9 @@ import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { sampleProcesses, processTree, type ProcSample } from '../../support/proc-sampler.ts';
 import { prepareLambda, scheduledEvent, type LambdaHarness, type LambdaRun } from '../../support/lambda-runner.ts';
 import { until } from '../../support/invariants.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
-import { executeBackup } from '../../../src/compose.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
+import { executeBackup } from '../../../src/app/backup.ts';
 
 const PASSWORD = 'Sx7-harness-PGPASSWORD-d41c9';
 const SM_PASSWORD = 'Sx7-harness-SECRETSMGR-77ab2';
@@ -63,9 +64,13 @@ before(async () => {
   await pg.query('create database app');
   await pg.query("create table items as select i, 'item ' || i as name from generate_series(1, 1000) i", 'app');
   await pg.query('create database big');
-  await pg.query("create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i", 'big');
+  await pg.query(
+    "create table blob as select i, decode(md5(random()::text) || md5(random()::text), 'hex') as b from generate_series(1, 400000) i",
+    'big',
+  );
   const sm = new SecretsManagerClient({ endpoint: moto.endpoint, region: moto.region, credentials: moto.credentials });
-  const secret = (password: string): string => JSON.stringify({ engine: 'postgres', username: 'smuser', password, host: 'localhost', port: pg.port, dbname: 'postgres' });
+  const secret = (password: string): string =>
+    JSON.stringify({ engine: 'postgres', username: 'smuser', password, host: 'localhost', port: pg.port, dbname: 'postgres' });
   goodSecretArn = (await sm.send(new CreateSecretCommand({ Name: 'rsb-harness/good', SecretString: secret(SM_PASSWORD) }))).ARN!;
   wrongSecretArn = (await sm.send(new CreateSecretCommand({ Name: 'rsb-harness/wrong', SecretString: secret(WRONG_PASSWORD) }))).ARN!;
   sm.destroy();
@@ -84,14 +89,26 @@ function recordDumpEnvironments(root: number): void {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!/pg_dump/.test(cmd)) continue;
       const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      dumpEnvironments.push({ pid, raw, names: raw.split('\0').filter(Boolean).map((kv) => kv.split('=')[0]!) });
+      dumpEnvironments.push({
+        pid,
+        raw,
+        names: raw
+          .split('\0')
+          .filter(Boolean)
+          .map((kv) => kv.split('=')[0]!),
+      });
     } catch {
       // exited
     }
   }
 }
 
-async function cli(label: string, args: string[], env: Record<string, string>, during?: (pid: number) => Promise<void>): Promise<CliResult> {
+async function cli(
+  label: string,
+  args: string[],
+  env: Record<string, string>,
+  during?: (pid: number) => Promise<void>,
+): Promise<CliResult> {
   const run = startCli(args, env);
   const sampler = sampleProcesses(run.pid!);
   const envTimer = setInterval(() => recordDumpEnvironments(run.pid!), 20);
@@ -118,14 +135,34 @@ async function lambdaRun(label: string, env: Record<string, string>, event: unkn
 }
 
 test('CLI: successful runs (PGPASSWORD, Secrets Manager, password in a conninfo URL; S3 and file://)', async () => {
-  const viaEnv = await cli('cli env', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'big,app', '--globals', '--row-counts', '--compress', 'none', '--part-size-mb', '5'], {
-    ...pg.env('postgres'),
-    ...aws(),
-    AWS_ENDPOINT_URL: slow.endpoint,
-  });
+  const viaEnv = await cli(
+    'cli env',
+    [
+      'backup',
+      '--to',
+      `s3://${bucket}/p`,
+      '--databases',
+      'big,app',
+      '--globals',
+      '--row-counts',
+      '--compress',
+      'none',
+      '--part-size-mb',
+      '5',
+    ],
+    {
+      ...pg.env('postgres'),
+      ...aws(),
+      AWS_ENDPOINT_URL: slow.endpoint,
+    },
+  );
   assert.equal(viaEnv.code, 0, viaEnv.stderr);
   const { PGPASSWORD: _p, PGUSER: _u, PGHOST: _h, PGPORT: _o, ...tlsOnly } = pg.env('postgres');
-  const viaSecret = await cli('cli secret', ['backup', '--auth', 'secret', '--secret-id', goodSecretArn, '--to', `s3://${bucket}/p`, '--databases', 'app', '--json'], { ...tlsOnly, ...aws() });
+  const viaSecret = await cli(
+    'cli secret',
+    ['backup', '--auth', 'secret', '--secret-id', goodSecretArn, '--to', `s3://${bucket}/p`, '--databases', 'app', '--json'],
+    { ...tlsOnly, ...aws() },
+  );
   assert.equal(viaSecret.code, 0, viaSecret.stderr);
   const url = `postgresql://postgres:${encodeURIComponent(PASSWORD)}@localhost:${pg.port}/app?sslmode=verify-full&sslrootcert=${encodeURIComponent(pg.caFile!)}`;
   const viaUrl = await cli('cli url', ['backup', '--dbname', url, '--to', `file://${path.join(work, 'files')}`], {});
@@ -138,38 +175,73 @@ test('CLI: successful runs (PGPASSWORD, Secrets Manager, password in a conninfo 
 });
 
 test('CLI: failing runs (wrong password, wrong secret, unreachable server, S3 gone, pg_dump killed, bad config)', async () => {
-  const wrong = await cli('cli wrong pw', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'app'], { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD, ...aws() });
+  const wrong = await cli('cli wrong pw', ['backup', '--to', `s3://${bucket}/p`, '--databases', 'app'], {
+    ...pg.env('postgres'),
+    PGPASSWORD: WRONG_PASSWORD,
+    ...aws(),
+  });
   assert.equal(wrong.code, 1);
   const { PGPASSWORD: _p, PGUSER: _u, PGHOST: _h, PGPORT: _o, ...tlsOnly } = pg.env('postgres');
-  const wrongSecret = await cli('cli wrong secret', ['backup', '--auth', 'secret', '--secret-id', wrongSecretArn, '--to', `s3://${bucket}/p`], { ...tlsOnly, ...aws() });
+  const wrongSecret = await cli(
+    'cli wrong secret',
+    ['backup', '--auth', 'secret', '--secret-id', wrongSecretArn, '--to', `s3://${bucket}/p`],
+    { ...tlsOnly, ...aws() },
+  );
   assert.equal(wrongSecret.code, 1);
-  const missingSecret = await cli('cli missing secret', ['backup', '--auth', 'secret', '--secret-id', 'rsb-harness/none', '--to', `s3://${bucket}/p`], { ...tlsOnly, ...aws() });
+  const missingSecret = await cli(
+    'cli missing secret',
+    ['backup', '--auth', 'secret', '--secret-id', 'rsb-harness/none', '--to', `s3://${bucket}/p`],
+    { ...tlsOnly, ...aws() },
+  );
   assert.equal(missingSecret.code, 1);
   const closed = await freePort();
-  const unreachable = await cli('cli unreachable', ['backup', '--to', `s3://${bucket}/p`], { ...pg.env('postgres'), PGPORT: String(closed), ...aws() });
+  const unreachable = await cli('cli unreachable', ['backup', '--to', `s3://${bucket}/p`], {
+    ...pg.env('postgres'),
+    PGPORT: String(closed),
+    ...aws(),
+  });
   assert.equal(unreachable.code, 1);
 
   const gone = await startFaultProxy(moto.endpoint);
-  const s3gone = await cli('cli s3 gone', ['backup', '--to', `s3://${bucket}/gone`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'], { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: gone.endpoint }, async () => {
-    await gone.waitFor((e) => e.op === 'UploadPart' && e.status === 200);
-    await gone.disappear();
-  });
+  const s3gone = await cli(
+    'cli s3 gone',
+    ['backup', '--to', `s3://${bucket}/gone`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'],
+    { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: gone.endpoint },
+    async () => {
+      await gone.waitFor((e) => e.op === 'UploadPart' && e.status === 200);
+      await gone.disappear();
+    },
+  );
   assert.equal(s3gone.code, 1);
 
-  const killed = await cli('cli pg_dump killed', ['backup', '--to', `s3://${bucket}/killed`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'], { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: slow.endpoint }, async (pid) => {
-    const dump = await until(() => processTree(pid).find((p) => {
-      try {
-        return /libexec\/pg_dump\0.*--format=custom/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
-      } catch {
-        return false;
-      }
-    }), 30_000, 'pg_dump');
-    process.kill(dump, 'SIGKILL');
-  });
+  const killed = await cli(
+    'cli pg_dump killed',
+    ['backup', '--to', `s3://${bucket}/killed`, '--databases', 'big', '--compress', 'none', '--part-size-mb', '5'],
+    { ...pg.env('postgres'), ...aws(), AWS_ENDPOINT_URL: slow.endpoint },
+    async (pid) => {
+      const dump = await until(
+        () =>
+          processTree(pid).find((p) => {
+            try {
+              return /libexec\/pg_dump\0.*--format=custom/.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+            } catch {
+              return false;
+            }
+          }),
+        30_000,
+        'pg_dump',
+      );
+      process.kill(dump, 'SIGKILL');
+    },
+  );
   assert.equal(killed.code, 1);
   assert.match(killed.stderr, /killed by SIGKILL/);
 
-  const badConfig = await cli('cli bad config', ['backup', '--dbname', `postgres://u:${encodeURIComponent(PASSWORD)}@h/db`, '--to', 'ftp://x', '--compress', 'bogus'], {});
+  const badConfig = await cli(
+    'cli bad config',
+    ['backup', '--dbname', `postgres://u:${encodeURIComponent(PASSWORD)}@h/db`, '--to', 'ftp://x', '--compress', 'bogus'],
+    {},
+  );
   assert.equal(badConfig.code, 2);
 });
 
@@ -183,7 +255,14 @@ test('the built Lambda artifact: Secrets Manager success and failure, and its ti
   const crawl = await startFaultProxy(moto.endpoint, (q) => (q.op === 'UploadPart' ? { kind: 'delay', ms: 10_000 } : undefined));
   const budget = await lambdaRun(
     'lambda budget',
-    { ...base, RDS_S3_BACKUP_DATABASES: 'big', RDS_S3_BACKUP_COMPRESS: 'none', RDS_S3_BACKUP_PART_SIZE_MB: '5', RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5', AWS_ENDPOINT_URL: crawl.endpoint },
+    {
+      ...base,
+      RDS_S3_BACKUP_DATABASES: 'big',
+      RDS_S3_BACKUP_COMPRESS: 'none',
+      RDS_S3_BACKUP_PART_SIZE_MB: '5',
+      RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '5',
+      AWS_ENDPOINT_URL: crawl.endpoint,
+    },
     scheduledEvent(),
     8_000,
   );
@@ -200,9 +279,22 @@ test('the built Lambda artifact: Secrets Manager success and failure, and its ti
 test('the engine in process: thrown errors and every cause in their chain', async () => {
   Object.assign(process.env, aws());
   const configs = [
-    { label: 'wrong password', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, databases: 'app' }, { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD }) },
-    { label: 'url to closed port', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, dbname: `postgres://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${await freePort()}/app` }, {}) },
-    { label: 'missing secret', raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, auth: 'secret', secretId: 'rsb-harness/none' }, pg.env('postgres')) },
+    {
+      label: 'wrong password',
+      raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, databases: 'app' }, { ...pg.env('postgres'), PGPASSWORD: WRONG_PASSWORD }),
+    },
+    {
+      label: 'url to closed port',
+      raw: collectRaw(
+        'backup',
+        { to: `s3://${bucket}/inproc`, dbname: `postgres://postgres:${encodeURIComponent(PASSWORD)}@127.0.0.1:${await freePort()}/app` },
+        {},
+      ),
+    },
+    {
+      label: 'missing secret',
+      raw: collectRaw('backup', { to: `s3://${bucket}/inproc`, auth: 'secret', secretId: 'rsb-harness/none' }, pg.env('postgres')),
+    },
   ];
   for (const c of configs) {
     const config = parseBackupConfig(c.raw);
@@ -237,7 +329,9 @@ test('zero hits: outputs, errors, objects, metadata, tags, process command lines
       return [];
     }
   };
-  const fresh = readdirSync(os.tmpdir()).filter((n) => !tmpBefore.has(n) && !n.startsWith('rds-s3-backup-pg') && !n.startsWith('rds-s3-backup-pgtemplates'));
+  const fresh = readdirSync(os.tmpdir()).filter(
+    (n) => !tmpBefore.has(n) && !n.startsWith('rds-s3-backup-pg') && !n.startsWith('rds-s3-backup-pgtemplates'),
+  );
   const files = [...fresh.flatMap((n) => walk(path.join(os.tmpdir(), n))), ...walk(path.join(work, 'files'))];
   for (const f of files) {
     if (existsSync(f)) add(`temp file ${f}`, readFileSync(f).toString('latin1'));
@@ -247,8 +341,14 @@ test('zero hits: outputs, errors, objects, metadata, tags, process command lines
   // Every child and grandchild (pg_dump, pg_dumpall, the bundle's loader, sh); the roots are the CLI and the
   // Lambda runner started by this test with arguments it chose.
   for (const s of samples.filter((x) => !x.root)) add(`cmdline of ${s.pid}`, s.cmdline);
-  assert.ok(samples.some((s) => /libexec\/pg_dump /.test(s.cmdline)), 'the sampler saw pg_dump running');
-  assert.ok(samples.some((s) => /runner\.mjs/.test(s.cmdline)), 'the sampler saw the Lambda runner');
+  assert.ok(
+    samples.some((s) => /libexec\/pg_dump /.test(s.cmdline)),
+    'the sampler saw pg_dump running',
+  );
+  assert.ok(
+    samples.some((s) => /runner\.mjs/.test(s.cmdline)),
+    'the sampler saw the Lambda runner',
+  );
 
   const hits: string[] = [];
   for (const { label, text } of haystack) {
@@ -264,5 +364,7 @@ test('zero hits: outputs, errors, objects, metadata, tags, process command lines
     assert.ok(!e.names.some((n) => n.startsWith('AWS_')), `pg_dump ${e.pid} has AWS variables: ${e.names.join(' ')}`);
     assert.ok(!e.raw.includes(AWS_SECRET));
   }
-  console.log(`# searched ${haystack.length} texts (${(haystack.reduce((n, h) => n + h.text.length, 0) / 1024 / 1024).toFixed(1)} MiB), ${samples.length} process command lines, ${dumpEnvironments.length} pg_dump environments, ${files.length} temp files`);
+  console.log(
+    `# searched ${haystack.length} texts (${(haystack.reduce((n, h) => n + h.text.length, 0) / 1024 / 1024).toFixed(1)} MiB), ${samples.length} process command lines, ${dumpEnvironments.length} pg_dump environments, ${files.length} temp files`,
+  );
 });

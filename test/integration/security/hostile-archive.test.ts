@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runCli } from '../../support/cli.ts';
 import { seedShop } from '../../support/dataset.ts';
 import { startPostgres, type PgServer } from '../../support/postgres.ts';
-import { parseManifest, serializeManifest, type Manifest } from '../../../src/core/manifest.ts';
+import { parseManifest, serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
 
 let pg: PgServer;
 let dir: string;
@@ -43,7 +43,7 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-hostile-'));
   store = `file://${path.join(dir, 'store')}`;
   await seedShop(pg, 'shop', 50);
-  await pg.query("create database victim_src");
+  await pg.query('create database victim_src');
   await pg.query('create table t (v int); insert into t values (1), (2)', 'victim_src');
   const res = await runCli(['backup', '--to', store, '--databases', 'shop,victim_src', '--globals'], pg.env('postgres'));
   assert.equal(res.code, 0, res.stderr);
@@ -92,7 +92,10 @@ test('a tampered DATABASE entry with --create runs nothing: no role created, no 
   await writeFile(file, evil);
   const rolesBefore = await pg.query<{ rolname: string }>('select rolname from pg_roles order by 1');
 
-  const res = await runCli(['restore', '--from', store, '--database', 'victim_src', '--latest', '--create', '--target', 'dbname=postgres'], env());
+  const res = await runCli(
+    ['restore', '--from', store, '--database', 'victim_src', '--latest', '--create', '--target', 'dbname=postgres'],
+    env(),
+  );
   assert.equal(res.code, 1, res.stderr);
   assert.match(res.stderr, /SHA-256/);
   assert.deepEqual(await pg.query('select rolname from pg_roles order by 1'), rolesBefore);
@@ -100,7 +103,10 @@ test('a tampered DATABASE entry with --create runs nothing: no role created, no 
 
   // Same for --no-single-transaction into an existing database: nothing restored.
   await pg.query('create database victim_into');
-  const per = await runCli(['restore', '--from', store, '--database', 'victim_src', '--latest', '--no-single-transaction', '--target', 'dbname=victim_into'], env());
+  const per = await runCli(
+    ['restore', '--from', store, '--database', 'victim_src', '--latest', '--no-single-transaction', '--target', 'dbname=victim_into'],
+    env(),
+  );
   assert.equal(per.code, 1, per.stderr);
   assert.deepEqual(await pg.query("select tablename from pg_tables where schemaname = 'public'", 'victim_into'), []);
   assert.deepEqual(await pg.query("select 1 from pg_roles where rolname = 'evil'"), []);

@@ -1,12 +1,12 @@
 // IAM policy extraction from the module's own source: aws_iam_policy_document
 // blocks (statements, including dynamic ones) and templatefile() JSON templates,
 // rendered the way Terraform's templatefile() renders them.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { getExpressionAst } from "@cdktn/hcl2json";
-import type { TFExpressionSyntaxTree } from "@cdktn/hcl2json";
-import { isBody, pureExpression } from "./load.ts";
-import type { HclBody, HclValue, TfBlock, TfModule } from "./load.ts";
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getExpressionAst } from '@cdktn/hcl2json';
+import type { TFExpressionSyntaxTree } from '@cdktn/hcl2json';
+import { isBody, pureExpression } from './load.ts';
+import type { HclBody, HclValue, TfBlock, TfModule } from './load.ts';
 
 type ExpressionType = TFExpressionSyntaxTree.ExpressionType;
 
@@ -32,7 +32,7 @@ export interface Statement {
 }
 
 export interface PolicySource {
-  kind: "template" | "document" | "unknown";
+  kind: 'template' | 'document' | 'unknown';
   /** the policy expression as written, e.g. "${local.backup_writer_policy_json}" */
   expression: string;
   /** template: path relative to the module; document: the data block address */
@@ -45,8 +45,8 @@ export interface PolicySource {
 /** Terraform templatefile() for templates that only use ${name} interpolations. */
 export function renderTemplate(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\$\{|%%\{|\$\{([^}]*)\}|%\{[^}]*\}/g, (m, expr: string | undefined) => {
-    if (m === "$${") return "${";
-    if (m === "%%{") return "%{";
+    if (m === '$${') return '${';
+    if (m === '%%{') return '%{';
     if (expr === undefined) throw new Error(`template directive ${m} is not supported by this renderer`);
     const name = expr.trim();
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`template expression \${${expr}} is not supported by this renderer`);
@@ -69,32 +69,36 @@ function bodies(v: HclValue | undefined): HclBody[] {
 
 function statementFromHcl(s: HclBody, source: string, dynamic: boolean): Statement {
   const principals: Record<string, string[]> = {};
-  for (const p of bodies(s["principals"])) {
-    const type = String(p["type"]);
-    principals[type] = [...(principals[type] ?? []), ...strings(p["identifiers"])];
+  for (const p of bodies(s['principals'])) {
+    const type = String(p['type']);
+    principals[type] = [...(principals[type] ?? []), ...strings(p['identifiers'])];
   }
   const st: Statement = {
-    effect: typeof s["effect"] === "string" ? s["effect"] : "Allow",
-    actions: strings(s["actions"]),
-    notActions: strings(s["not_actions"]),
-    resources: strings(s["resources"]),
-    notResources: strings(s["not_resources"]),
+    effect: typeof s['effect'] === 'string' ? s['effect'] : 'Allow',
+    actions: strings(s['actions']),
+    notActions: strings(s['not_actions']),
+    resources: strings(s['resources']),
+    notResources: strings(s['not_resources']),
     principals,
-    conditions: bodies(s["condition"]).map((c) => ({ test: String(c["test"]), variable: String(c["variable"]), values: strings(c["values"]) })),
+    conditions: bodies(s['condition']).map((c) => ({
+      test: String(c['test']),
+      variable: String(c['variable']),
+      values: strings(c['values']),
+    })),
     source,
     dynamic,
   };
-  if (typeof s["sid"] === "string") st.sid = s["sid"];
+  if (typeof s['sid'] === 'string') st.sid = s['sid'];
   return st;
 }
 
 /** Statements of a data "aws_iam_policy_document" block, dynamic ones included. */
 export function documentStatements(block: TfBlock): Statement[] {
-  const out = bodies(block.body["statement"]).map((s) => statementFromHcl(s, block.address, false));
-  const dyn = block.body["dynamic"];
+  const out = bodies(block.body['statement']).map((s) => statementFromHcl(s, block.address, false));
+  const dyn = block.body['dynamic'];
   if (isBody(dyn)) {
-    for (const def of bodies(dyn["statement"])) {
-      for (const content of bodies(def["content"])) out.push(statementFromHcl(content, block.address, true));
+    for (const def of bodies(dyn['statement'])) {
+      for (const content of bodies(def['content'])) out.push(statementFromHcl(content, block.address, true));
     }
   }
   return out;
@@ -111,40 +115,41 @@ export function jsonStatements(json: string, source: string): Statement[] {
   const stmts = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
   return stmts.map((s) => {
     const principals: Record<string, string[]> = {};
-    const p = s["Principal"];
-    if (p === "*") principals["*"] = ["*"];
-    else if (p && typeof p === "object") for (const [k, v] of Object.entries(p)) principals[k] = list(v);
+    const p = s['Principal'];
+    if (p === '*') principals['*'] = ['*'];
+    else if (p && typeof p === 'object') for (const [k, v] of Object.entries(p)) principals[k] = list(v);
     const conditions: Condition[] = [];
-    for (const [test, byKey] of Object.entries((s["Condition"] as Record<string, Record<string, unknown>>) ?? {})) {
+    for (const [test, byKey] of Object.entries((s['Condition'] as Record<string, Record<string, unknown>>) ?? {})) {
       for (const [variable, values] of Object.entries(byKey)) conditions.push({ test, variable, values: list(values) });
     }
     const st: Statement = {
-      effect: String(s["Effect"]),
-      actions: list(s["Action"]),
-      notActions: list(s["NotAction"]),
-      resources: list(s["Resource"]),
-      notResources: list(s["NotResource"]),
+      effect: String(s['Effect']),
+      actions: list(s['Action']),
+      notActions: list(s['NotAction']),
+      resources: list(s['Resource']),
+      notResources: list(s['NotResource']),
       principals,
       conditions,
       source,
       dynamic: false,
     };
-    if (typeof s["Sid"] === "string") st.sid = s["Sid"];
+    if (typeof s['Sid'] === 'string') st.sid = s['Sid'];
     return st;
   });
 }
 
 async function templatefileCall(expression: string, file: string): Promise<{ path: string; vars: Record<string, string> } | undefined> {
   const pure = pureExpression(expression);
-  if (pure === undefined || !pure.startsWith("templatefile(")) return undefined;
+  if (pure === undefined || !pure.startsWith('templatefile(')) return undefined;
   const ast = (await getExpressionAst(file, pure)) as ExpressionType;
   const [pathArg, varsArg] = ast.children;
   const parts = (pathArg?.children ?? []).map((c) =>
-    c.type === "scopeTraversal" ? `\${${(c.meta as { fullAccessor: string }).fullAccessor}}` : String((c.meta as { value: string }).value),
+    c.type === 'scopeTraversal' ? `\${${(c.meta as { fullAccessor: string }).fullAccessor}}` : String((c.meta as { value: string }).value),
   );
-  const path = parts.join("");
-  if (!path.startsWith("${path.module}/")) return undefined;
-  return { path: path.slice("${path.module}/".length), vars: { ...((varsArg?.meta as { items?: Record<string, string> }).items ?? {}) } };
+  const path = parts.join('');
+  if (!path.startsWith('${path.module}/')) return undefined;
+  // biome-ignore lint/correctness/noUnsafeOptionalChaining: a missing vars argument is meant to throw here, as before
+  return { path: path.slice('${path.module}/'.length), vars: { ...((varsArg?.meta as { items?: Record<string, string> }).items ?? {}) } };
 }
 
 /** Follows a policy expression through locals to a templatefile() or a policy document. */
@@ -156,21 +161,21 @@ export async function resolvePolicy(mod: TfModule, expression: string, file: str
     const local = /^local\.(\w+)$/.exec(pure);
     if (local) {
       const l = mod.locals.get(local[1]!);
-      if (!l || typeof l.value !== "string") break;
+      if (!l || typeof l.value !== 'string') break;
       expr = l.value;
       continue;
     }
     const doc = /^data\.aws_iam_policy_document\.(\w+)(?:\[0\])?\.json$/.exec(pure);
     if (doc) {
       const block = mod.dataSources.get(`data.aws_iam_policy_document.${doc[1]}`);
-      if (block) return { kind: "document", expression, ref: block.address, block };
+      if (block) return { kind: 'document', expression, ref: block.address, block };
       break;
     }
     const tpl = await templatefileCall(expr, file);
-    if (tpl) return { kind: "template", expression, ref: tpl.path, templateVars: tpl.vars };
+    if (tpl) return { kind: 'template', expression, ref: tpl.path, templateVars: tpl.vars };
     break;
   }
-  return { kind: "unknown", expression, ref: expr };
+  return { kind: 'unknown', expression, ref: expr };
 }
 
 /**
@@ -179,15 +184,15 @@ export async function resolvePolicy(mod: TfModule, expression: string, file: str
  * templates and policy documents can be compared the same way.
  */
 export function policyStatements(mod: TfModule, src: PolicySource): Statement[] {
-  if (src.kind === "document") {
+  if (src.kind === 'document') {
     const b = src.block!;
-    if ("source_policy_documents" in b.body || "override_policy_documents" in b.body) {
+    if ('source_policy_documents' in b.body || 'override_policy_documents' in b.body) {
       throw new Error(`${b.address}: source/override_policy_documents cannot be checked statically`);
     }
     return documentStatements(b);
   }
-  if (src.kind === "template") {
-    const text = readFileSync(join(mod.dir, src.ref), "utf8");
+  if (src.kind === 'template') {
+    const text = readFileSync(join(mod.dir, src.ref), 'utf8');
     const vars = Object.fromEntries(Object.entries(src.templateVars ?? {}).map(([k, v]) => [k, JSON.stringify(`\${${v}}`).slice(1, -1)]));
     return jsonStatements(renderTemplate(text, vars), src.ref);
   }
@@ -198,10 +203,10 @@ export function policyStatements(mod: TfModule, src: PolicySource): Statement[] 
 export async function rolePolicies(mod: TfModule, roleAddress: string): Promise<{ policy: TfBlock; source: PolicySource }[]> {
   const out: { policy: TfBlock; source: PolicySource }[] = [];
   for (const r of mod.resources.values()) {
-    if (r.type !== "aws_iam_role_policy") continue;
-    const role = String(r.body["role"] ?? "");
+    if (r.type !== 'aws_iam_role_policy') continue;
+    const role = String(r.body['role'] ?? '');
     if (role !== `\${${roleAddress}.id}` && role !== `\${${roleAddress}.name}`) continue;
-    out.push({ policy: r, source: await resolvePolicy(mod, String(r.body["policy"]), r.file) });
+    out.push({ policy: r, source: await resolvePolicy(mod, String(r.body['policy']), r.file) });
   }
   return out;
 }
@@ -210,10 +215,18 @@ export async function rolePolicies(mod: TfModule, roleAddress: string): Promise<
 export function roleOtherGrants(mod: TfModule, roleAddress: string): string[] {
   const out: string[] = [];
   const role = mod.resources.get(roleAddress);
-  if (role && "managed_policy_arns" in role.body) out.push(`${roleAddress} sets managed_policy_arns`);
-  if (role && "inline_policy" in role.body) out.push(`${roleAddress} has inline_policy blocks`);
+  if (role && 'managed_policy_arns' in role.body) out.push(`${roleAddress} sets managed_policy_arns`);
+  if (role && 'inline_policy' in role.body) out.push(`${roleAddress} has inline_policy blocks`);
   for (const r of mod.resources.values()) {
-    if (!["aws_iam_role_policy_attachment", "aws_iam_policy_attachment", "aws_iam_role_policies_exclusive", "aws_iam_role_policy_attachments_exclusive"].includes(r.type!)) continue;
+    if (
+      ![
+        'aws_iam_role_policy_attachment',
+        'aws_iam_policy_attachment',
+        'aws_iam_role_policies_exclusive',
+        'aws_iam_role_policy_attachments_exclusive',
+      ].includes(r.type!)
+    )
+      continue;
     const refs = JSON.stringify(r.body);
     if (refs.includes(`${roleAddress}.`)) out.push(`${r.address} attaches more policies to ${roleAddress}`);
   }

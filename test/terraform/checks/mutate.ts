@@ -1,9 +1,9 @@
 // Deliberately broken copies of the module, for proving each check fails.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
-export const MODULE_ROOT = resolve(import.meta.dirname, "../../../terraform");
+export const MODULE_ROOT = resolve(import.meta.dirname, '../../../terraform');
 
 export interface Edit {
   /** path relative to the module root, e.g. "s3.tf" or "examples/minimal/main.tf" */
@@ -15,8 +15,8 @@ export interface Edit {
 
 /** Copies the module (with examples) to a temp dir and applies the edits. */
 export function brokenCopy(edits: readonly Edit[], src: string = MODULE_ROOT): string {
-  const dir = mkdtempSync(join(tmpdir(), "tf-broken-"));
-  cpSync(src, dir, { recursive: true, filter: (p) => !p.includes(`${"/"}.terraform`) });
+  const dir = mkdtempSync(join(tmpdir(), 'tf-broken-'));
+  cpSync(src, dir, { recursive: true, filter: (p) => !p.includes(`${'/'}.terraform`) });
   try {
     applyEdits(dir, edits);
   } catch (err) {
@@ -29,7 +29,7 @@ export function brokenCopy(edits: readonly Edit[], src: string = MODULE_ROOT): s
 function applyEdits(dir: string, edits: readonly Edit[]): void {
   for (const e of edits) {
     const path = join(dir, e.file);
-    const text = readFileSync(path, "utf8");
+    const text = readFileSync(path, 'utf8');
     if (e.find === null) {
       writeFileSync(path, `${text}${e.replace}`);
       continue;
@@ -37,7 +37,10 @@ function applyEdits(dir: string, edits: readonly Edit[]): void {
     const find = e.find;
     const count = text.split(find).length - 1;
     if (count !== 1) throw new Error(`edit target must occur exactly once in ${e.file}, found ${count}: ${JSON.stringify(find)}`);
-    writeFileSync(path, text.replace(find, () => e.replace));
+    writeFileSync(
+      path,
+      text.replace(find, () => e.replace),
+    );
   }
 }
 

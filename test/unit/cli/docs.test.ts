@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { renderReadme } from '../../../scripts/readme-lib.ts';
 import { commandHelp } from '../../../src/cli/help.ts';
-import { OPTIONS } from '../../../src/core/options.ts';
+import { OPTIONS } from '../../../src/core/config/options.ts';
 
 const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
 

@@ -1,13 +1,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backupProgress } from '../../../src/cli/progress.ts';
-import type { DatabaseResult } from '../../../src/core/backup.ts';
+import type { DatabaseResult } from '../../../src/core/backup/run-backup.ts';
 
-const result: DatabaseResult = { kind: 'database', database: 'app', ok: true, id: 'x', key: 'p/app/x.dump', manifestKey: 'p/app/x.manifest.json', bytes: 3 * 1024 * 1024, sha256: 'a'.repeat(64), tier: 'daily', durationMs: 2000, error: null };
+const result: DatabaseResult = {
+  kind: 'database',
+  database: 'app',
+  ok: true,
+  id: 'x',
+  key: 'p/app/x.dump',
+  manifestKey: 'p/app/x.manifest.json',
+  bytes: 3 * 1024 * 1024,
+  sha256: 'a'.repeat(64),
+  tier: 'daily',
+  durationMs: 2000,
+  error: null,
+};
 
 function render(isTTY: boolean, quiet = false): string {
   let text = '';
-  const on = backupProgress({ write: (t) => void (text += t), isTTY }, { quiet });
+  const on = backupProgress(
+    {
+      write: (t) => {
+        text += t;
+      },
+      isTTY,
+    },
+    { quiet },
+  );
   on({ type: 'start', database: 'app', key: 'p/app/x.dump', partSize: 16 << 20, tier: 'daily' });
   on({ type: 'progress', database: 'app', bytes: 1024 * 1024, elapsedMs: 500 });
   on({ type: 'done', result });

@@ -10,7 +10,12 @@ const CA = path.join(mkdtempSync(path.join(tmpdir(), 'lambda-config-')), 'ca.pem
 writeFileSync(CA, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
 const SECRET = 'Zz-very-distinctive-Pa55';
 
-const base = { RDS_S3_BACKUP_TO: 's3://backups-bucket/prod', PGHOST: 'db.abc123.eu-west-1.rds.amazonaws.com', PGUSER: 'backup', PGSSLROOTCERT: CA };
+const base = {
+  RDS_S3_BACKUP_TO: 's3://backups-bucket/prod',
+  PGHOST: 'db.abc123.eu-west-1.rds.amazonaws.com',
+  PGUSER: 'backup',
+  PGSSLROOTCERT: CA,
+};
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -39,7 +44,10 @@ test('a configured secret selects secret auth, as in the CLI', () => {
 
 test('the CA file defaults to the Lambda runtime file only for verify-*; require keeps no root cert', () => {
   const err = errorOf(() => parseLambdaConfig({ ...base, PGSSLROOTCERT: '' }));
-  assert.deepEqual(err.issues.map((i) => i.field), ['PGSSLROOTCERT']);
+  assert.deepEqual(
+    err.issues.map((i) => i.field),
+    ['PGSSLROOTCERT'],
+  );
   assert.match(err.message, new RegExp(LAMBDA_CA_FILE.replace(/[/.]/g, '\\$&')));
   const c = parseLambdaConfig({ ...base, PGSSLROOTCERT: '', PGSSLMODE: 'require' });
   assert.equal(c.backup.connection.sslmode, 'require');
@@ -55,10 +63,19 @@ test('passwords in the environment and password auth are refused without echoing
 
 test('every bad variable is named by its environment name', () => {
   const err = errorOf(() =>
-    parseLambdaConfig({ RDS_S3_BACKUP_TO: 'file:///tmp/x', PGSSLROOTCERT: CA, RDS_S3_BACKUP_COMPRESS: 'zstd:99', RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '2', PGPORT: 'x' }),
+    parseLambdaConfig({
+      RDS_S3_BACKUP_TO: 'file:///tmp/x',
+      PGSSLROOTCERT: CA,
+      RDS_S3_BACKUP_COMPRESS: 'zstd:99',
+      RDS_S3_BACKUP_ABORT_MARGIN_SECONDS: '2',
+      PGPORT: 'x',
+    }),
   );
   const fields = err.issues.map((i) => i.field).sort();
-  assert.deepEqual(fields, ['PGHOST', 'PGPORT', 'PGUSER', 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS', 'RDS_S3_BACKUP_COMPRESS', 'RDS_S3_BACKUP_TO'].sort());
+  assert.deepEqual(
+    fields,
+    ['PGHOST', 'PGPORT', 'PGUSER', 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS', 'RDS_S3_BACKUP_COMPRESS', 'RDS_S3_BACKUP_TO'].sort(),
+  );
   assert.ok(!err.message.includes('--'), 'no CLI flags in Lambda errors');
 });
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
 
@@ -80,7 +81,10 @@ test('a selection narrows the configured databases and never widens them', () =>
   assert.deepEqual(applySelection(listed, { databases: ['billing'], globals: null }).databases, ['billing']);
   assert.equal(applySelection(listed, { databases: null, globals: false }).globals, false);
   assert.equal(applySelection(listed, { databases: null, globals: null }), listed);
-  assert.throws(() => applySelection(listed, { databases: ['app', 'secret_db'], globals: null }), /"secret_db" is not among the configured databases/);
+  assert.throws(
+    () => applySelection(listed, { databases: ['app', 'secret_db'], globals: null }),
+    /"secret_db" is not among the configured databases/,
+  );
   const all = cfg({ RDS_S3_BACKUP_DATABASES: 'all' });
   assert.deepEqual(applySelection(all, { databases: ['anything'], globals: null }).databases, ['anything']);
   assert.throws(() => applySelection(all, { databases: null, globals: true }), /globals are not configured/);

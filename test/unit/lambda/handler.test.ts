@@ -50,16 +50,22 @@ async function capture<T>(fn: () => Promise<T>): Promise<{ result: PromiseSettle
       (reason: unknown) => ({ status: 'rejected', reason }) as const,
     );
   } finally {
-    streams.forEach((s, i) => (s.write = writes[i]!));
+    for (const [i, s] of streams.entries()) s.write = writes[i]!;
   }
-  const lines = chunks.join('').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = chunks
+    .join('')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { result, lines };
 }
 
 const emf = (lines: Record<string, unknown>[], metric: string) => lines.filter((l) => '_aws' in l && metric in l);
 
 test('an invalid environment fails every invocation with the list of bad variables and BackupFailed', async () => {
-  const { lines: initLines, result: init } = await capture(async () => createHandler({ env: { ...ENV, PGPASSWORD: 'Zz-distinctive-env-pw', RDS_S3_BACKUP_TO: 'file:///tmp' } }));
+  const { lines: initLines, result: init } = await capture(async () =>
+    createHandler({ env: { ...ENV, PGPASSWORD: 'Zz-distinctive-env-pw', RDS_S3_BACKUP_TO: 'file:///tmp' } }),
+  );
   assert.equal(init.status, 'fulfilled');
   assert.ok(initLines.some((l) => l.level === 'ERROR' && /invalid function configuration/.test(String(l.message))));
   const handler = (init as PromiseFulfilledResult<ReturnType<typeof createHandler>>).value;
@@ -83,7 +89,9 @@ test('an invalid environment fails every invocation with the list of bad variabl
 });
 
 test('a rejected event fails before any network call, and the request id is in the logs', async () => {
-  const handler = (await capture(async () => createHandler({ env: ENV, describeInstance: async () => assert.fail('no network for a bad event') }))).result;
+  const handler = (
+    await capture(async () => createHandler({ env: ENV, describeInstance: async () => assert.fail('no network for a bad event') }))
+  ).result;
   assert.equal(handler.status, 'fulfilled');
   const h = (handler as PromiseFulfilledResult<ReturnType<typeof createHandler>>).value;
   const { result, lines } = await capture(() => h({ databases: ['postgres'], bucket: 'attacker-bucket' }, context()));
@@ -101,6 +109,9 @@ test('no time left at the start: fails at once saying a longer-running runner is
   assert.ok(Date.now() - t0 < 2000);
   const err = (result as PromiseRejectedResult).reason as AbortedError;
   assert.ok(err instanceof AbortedError, String(err));
-  assert.match(err.message, /time budget ran out before the backup started; it needs a longer-running runner: an ECS\/Fargate task or the rds-s3-backup CLI/);
+  assert.match(
+    err.message,
+    /time budget ran out before the backup started; it needs a longer-running runner: an ECS\/Fargate task or the rds-s3-backup CLI/,
+  );
   assert.equal(emf(lines, 'BackupFailed').length, 1);
 });

@@ -1,13 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libpqEnv, parseRdsSecret, regionForIam, resolveConnection } from '../../../src/postgres/credentials.ts';
-import { collectRaw, parseBackupConfig } from '../../../src/core/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { collectRaw } from '../../../src/core/config/raw.ts';
 
-const cfg = (flags: Record<string, string>, env: Record<string, string> = {}) => parseBackupConfig(collectRaw('backup', { to: 'file:///x', ...flags }, env));
+const cfg = (flags: Record<string, string>, env: Record<string, string> = {}) =>
+  parseBackupConfig(collectRaw('backup', { to: 'file:///x', ...flags }, env));
 
 test('IAM tokens are signed for the database region, not the bucket region', async () => {
   const calls: unknown[] = [];
-  const c = cfg({ auth: 'iam' }, { PGHOST: 'app.abc123.eu-central-1.rds.amazonaws.com', PGUSER: 'backup', PGPORT: '5433', AWS_REGION: 'us-east-1' });
+  const c = cfg(
+    { auth: 'iam' },
+    { PGHOST: 'app.abc123.eu-central-1.rds.amazonaws.com', PGUSER: 'backup', PGPORT: '5433', AWS_REGION: 'us-east-1' },
+  );
   const conn = await resolveConnection(c.connection, c.auth, {
     env: { AWS_REGION: 'us-east-1' },
     signer: async (p) => {
@@ -16,7 +21,9 @@ test('IAM tokens are signed for the database region, not the bucket region', asy
     },
   });
   const env = await libpqEnv(conn, {});
-  assert.deepEqual(calls, [{ hostname: 'app.abc123.eu-central-1.rds.amazonaws.com', port: 5433, username: 'backup', region: 'eu-central-1' }]);
+  assert.deepEqual(calls, [
+    { hostname: 'app.abc123.eu-central-1.rds.amazonaws.com', port: 5433, username: 'backup', region: 'eu-central-1' },
+  ]);
   assert.equal(env.PGPASSWORD, 'token-abcdef-123456');
   await libpqEnv(conn, {});
   assert.equal(calls.length, 2, 'a fresh token per connection');
@@ -31,13 +38,36 @@ test('region precedence: explicit, RDS host name, AWS_REGION', () => {
 });
 
 test('RDS secret shape', () => {
-  assert.deepEqual(parseRdsSecret('{"username":"u","password":"p4ss-w0rd","host":"h","port":5432,"dbname":"d","engine":"postgres"}'), { username: 'u', password: 'p4ss-w0rd', host: 'h', port: 5432, dbname: 'd' });
+  assert.deepEqual(parseRdsSecret('{"username":"u","password":"p4ss-w0rd","host":"h","port":5432,"dbname":"d","engine":"postgres"}'), {
+    username: 'u',
+    password: 'p4ss-w0rd',
+    host: 'h',
+    port: 5432,
+    dbname: 'd',
+  });
   assert.throws(() => parseRdsSecret('{"username":"u"}'), /no "password"/);
-  assert.throws(() => parseRdsSecret('not json p4ss'), (e: unknown) => e instanceof Error && !e.message.includes('p4ss'));
+  assert.throws(
+    () => parseRdsSecret('not json p4ss'),
+    (e: unknown) => e instanceof Error && !e.message.includes('p4ss'),
+  );
 });
 
-test("the child environment holds only libpq variables", async () => {
+test('the child environment holds only libpq variables', async () => {
   const c = cfg({}, { PGHOST: 'h', PGUSER: 'u', PGPASSWORD: 'pw-123456', PGSSLMODE: 'require' });
-  const env = await libpqEnv(await resolveConnection(c.connection, c.auth, { env: {} }), { AWS_SECRET_ACCESS_KEY: 'x', AWS_ACCESS_KEY_ID: 'y', HOME: '/root' });
-  assert.deepEqual(Object.keys(env).sort(), ['LC_ALL', 'PATH', 'PGAPPNAME', 'PGCONNECT_TIMEOUT', 'PGHOST', 'PGPASSWORD', 'PGPORT', 'PGSSLMODE', 'PGUSER']);
+  const env = await libpqEnv(await resolveConnection(c.connection, c.auth, { env: {} }), {
+    AWS_SECRET_ACCESS_KEY: 'x',
+    AWS_ACCESS_KEY_ID: 'y',
+    HOME: '/root',
+  });
+  assert.deepEqual(Object.keys(env).sort(), [
+    'LC_ALL',
+    'PATH',
+    'PGAPPNAME',
+    'PGCONNECT_TIMEOUT',
+    'PGHOST',
+    'PGPASSWORD',
+    'PGPORT',
+    'PGSSLMODE',
+    'PGUSER',
+  ]);
 });

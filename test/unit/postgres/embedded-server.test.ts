@@ -11,7 +11,10 @@ test('the embedded major matches the backed-up server, else the nearest newer on
 });
 
 test('missing optional packages are skipped, not fatal', () => {
-  assert.deepEqual(embeddedInstalls(() => {
-    throw new Error('Cannot find package');
-  }), []);
+  assert.deepEqual(
+    embeddedInstalls(() => {
+      throw new Error('Cannot find package');
+    }),
+    [],
+  );
 });

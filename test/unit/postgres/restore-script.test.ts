@@ -4,7 +4,16 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CommitGate, TransactionTimeoutFilter } from '../../../src/postgres/restore-script.ts';
 
-const HEADER = ['BEGIN;', '', 'SET statement_timeout = 0;', 'SET lock_timeout = 0;', 'SET idle_in_transaction_session_timeout = 0;', 'SET transaction_timeout = 0;', "SET client_encoding = 'UTF8';", ''].join('\n');
+const HEADER = [
+  'BEGIN;',
+  '',
+  'SET statement_timeout = 0;',
+  'SET lock_timeout = 0;',
+  'SET idle_in_transaction_session_timeout = 0;',
+  'SET transaction_timeout = 0;',
+  "SET client_encoding = 'UTF8';",
+  '',
+].join('\n');
 
 async function filterText(text: string, chunkSize: number): Promise<{ out: string; removed: number }> {
   const f = new TransactionTimeoutFilter();
@@ -12,7 +21,16 @@ async function filterText(text: string, chunkSize: number): Promise<{ out: strin
   const chunks: Buffer[] = [];
   for (let i = 0; i < buf.length; i += chunkSize) chunks.push(buf.subarray(i, i + chunkSize));
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks), f, new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+  await pipeline(
+    Readable.from(chunks),
+    f,
+    new Writable({
+      write: (c: Buffer, _e, cb) => {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
   return { out: Buffer.concat(out).toString(), removed: f.removed };
 }
 
@@ -32,7 +50,11 @@ test('removes exactly the header SET transaction_timeout, wherever the chunk bou
     const { out, removed } = await filterText(SCRIPT, size);
     assert.equal(removed, 1, `chunk size ${size}`);
     const lines = out.split('\n');
-    assert.equal(lines[5], '-- SET transaction_timeout = 0; (removed by rds-s3-backup: the target server is older than PostgreSQL 17)', `chunk size ${size}`);
+    assert.equal(
+      lines[5],
+      '-- SET transaction_timeout = 0; (removed by rds-s3-backup: the target server is older than PostgreSQL 17)',
+      `chunk size ${size}`,
+    );
     // Everything after the header is byte-for-byte unchanged: COPY data and the function body keep the text.
     assert.equal(out.slice(out.indexOf('\nCREATE TABLE')), SCRIPT.slice(SCRIPT.indexOf('\nCREATE TABLE')), `chunk size ${size}`);
   }
@@ -45,10 +67,20 @@ test('a second header (after \\connect) is filtered too; nothing else changes', 
   assert.equal(out.replace(/-- SET transaction_timeout = 0; \(removed[^\n]*/g, 'SET transaction_timeout = 0;'), script);
 });
 
-async function gateRun(text: string, holdBytes: number, expectCommit: boolean, release: boolean): Promise<{ passed: string; error: Error | undefined }> {
+async function gateRun(
+  text: string,
+  holdBytes: number,
+  expectCommit: boolean,
+  release: boolean,
+): Promise<{ passed: string; error: Error | undefined }> {
   const gate = new CommitGate({ holdBytes, expectCommit });
   const seen: Buffer[] = [];
-  const sink = new Writable({ write: (c: Buffer, _e, cb) => (seen.push(c), cb()) });
+  const sink = new Writable({
+    write: (c: Buffer, _e, cb) => {
+      seen.push(c);
+      cb();
+    },
+  });
   const done = pipeline(Readable.from([Buffer.from(text.slice(0, 10)), Buffer.from(text.slice(10))]), gate, sink).then(
     () => undefined,
     (e: Error) => e,

@@ -38,8 +38,20 @@ test('search order: explicit → bundle → layer → PATH', async () => {
 });
 
 test('a client older than the server is refused with a clear message', async () => {
-  const tools = { source: 'path', dir: null, pgDump: '/usr/bin/pg_dump', pgDumpall: '', pgRestore: '', psql: '', version: '15.8', major: 15 } as const;
-  assert.throws(() => assertClientCanDump(tools, 180004, '18.4'), (e: unknown) => e instanceof ToolError && /pg_dump 15.8 .* older than the server \(PostgreSQL 18.4\)/.test(e.message));
+  const tools = {
+    source: 'path',
+    dir: null,
+    pgDump: '/usr/bin/pg_dump',
+    pgDumpall: '',
+    pgRestore: '',
+    psql: '',
+    version: '15.8',
+    major: 15,
+  } as const;
+  assert.throws(
+    () => assertClientCanDump(tools, 180004, '18.4'),
+    (e: unknown) => e instanceof ToolError && /pg_dump 15.8 .* older than the server \(PostgreSQL 18.4\)/.test(e.message),
+  );
   assert.doesNotThrow(() => assertClientCanDump(tools, 150012, '15.12'));
   assert.doesNotThrow(() => assertClientCanDump(tools, 130020, '13.20'));
 });

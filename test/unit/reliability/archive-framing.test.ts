@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { ArchiveFramingChecker, ArchiveFramingError } from '../../../src/core/archive-framing.ts';
-import { TocReader } from '../../../src/core/archive-toc.ts';
+import { ArchiveFramingChecker, ArchiveFramingError } from '../../../src/core/archive/framing.ts';
+import { TocReader } from '../../../src/core/archive/toc.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 

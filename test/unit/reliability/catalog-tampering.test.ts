@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile, mkdir, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { listCatalog } from '../../../src/core/catalog.ts';
-import { backupKeys } from '../../../src/core/keys.ts';
-import { serializeManifest, type Manifest } from '../../../src/core/manifest.ts';
+import { listCatalog } from '../../../src/core/catalog/listing.ts';
+import { backupKeys } from '../../../src/core/catalog/keys.ts';
+import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
@@ -43,7 +43,14 @@ test('left-overs and tampering never list as complete backups', async () => {
       await mkdir(path.dirname(path.join(root, key)), { recursive: true });
       await writeFile(path.join(root, key), body);
     };
-    const ids = ['20261124T030000Z-0000000a', '20261124T030001Z-0000000b', '20261124T030002Z-0000000c', '20261124T030003Z-0000000d', '20261124T030004Z-0000000e', '20261124T030005Z-0000000f'];
+    const ids = [
+      '20261124T030000Z-0000000a',
+      '20261124T030001Z-0000000b',
+      '20261124T030002Z-0000000c',
+      '20261124T030003Z-0000000d',
+      '20261124T030004Z-0000000e',
+      '20261124T030005Z-0000000f',
+    ];
     const k = ids.map((id) => backupKeys('', 'database', 'app', id));
     // a: complete and consistent
     await put(k[0]!.data, archive);
@@ -76,7 +83,8 @@ test('left-overs and tampering never list as complete backups', async () => {
       [ids[4]!]: 'invalid',
       [ids[5]!]: 'invalid',
     });
-    for (const e of entries.filter((x) => x.status !== 'complete')) assert.ok(e.problem && e.problem.length > 0, `${e.id} has no explanation`);
+    for (const e of entries.filter((x) => x.status !== 'complete'))
+      assert.ok(e.problem && e.problem.length > 0, `${e.id} has no explanation`);
     const incomplete = await store.listIncomplete('');
     assert.equal(incomplete.length, 1, 'the temp file is reported as an unfinished upload');
   } finally {

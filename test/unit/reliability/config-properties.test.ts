@@ -1,12 +1,14 @@
-// Property-based tests of the configuration boundary (src/core/config.ts): whatever arrives from flags and the
+// Property-based tests of the configuration boundary (src/core/config/, one parser per command): whatever arrives from flags and the
 // environment, parsing yields a frozen config or a ConfigError naming the bad fields — never another exception,
 // and never the password in the message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { collectRaw, parseBackupConfig, parseListConfig, type RawValues } from '../../../src/core/config.ts';
+import { parseBackupConfig } from '../../../src/core/config/backup-config.ts';
+import { parseListConfig } from '../../../src/core/config/list-config.ts';
+import { collectRaw, type RawValues } from '../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { OPTIONS, optionLabel, optionsFor, type OptionSpec } from '../../../src/core/options.ts';
+import { OPTIONS, optionLabel, optionsFor, type OptionSpec } from '../../../src/core/config/options.ts';
 
 const RUNS = Number(process.env.FC_RUNS ?? 400);
 
@@ -15,11 +17,63 @@ const hostileString = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom(
-    '', ' ', '\u0000', '\n', '..', '../..', '/', '//', '%', '%zz', '%E0%A4%A', '\\', "'", '"', '=', 'all', 'ALL', 'none', '0', '-1', '1e9',
-    '99999999999999999999', 'true', 'yes', 's3://', 's3://a', 's3://bucket/../x', 's3://bucket/a//b', 'file://', 'file://rel', 'file:///tmp/../etc',
-    'file:///tmp/%2e%2e/x', 'file:///%00', 'postgres://', 'postgres://%zz@h/db', 'postgres://u:%E0%A4%A@h/db', 'postgresql://h:99999/db',
-    'postgres://h/db?sslmode=bogus', 'postgres://h/%ZZ', "host='unterminated", 'host=a port=b', 'password=', 'dbname=\'a\\\'b\'', 'zstd:99', 'lz4:0',
-    'gzip', '2min', '1 h', '999999999h', 'verify-full', 'iam', 'secret', 'a,b,,c', ',', '😀'.repeat(30), 'x'.repeat(600), 'é'.repeat(300),
+    '',
+    ' ',
+    '\u0000',
+    '\n',
+    '..',
+    '../..',
+    '/',
+    '//',
+    '%',
+    '%zz',
+    '%E0%A4%A',
+    '\\',
+    "'",
+    '"',
+    '=',
+    'all',
+    'ALL',
+    'none',
+    '0',
+    '-1',
+    '1e9',
+    '99999999999999999999',
+    'true',
+    'yes',
+    's3://',
+    's3://a',
+    's3://bucket/../x',
+    's3://bucket/a//b',
+    'file://',
+    'file://rel',
+    'file:///tmp/../etc',
+    'file:///tmp/%2e%2e/x',
+    'file:///%00',
+    'postgres://',
+    'postgres://%zz@h/db',
+    'postgres://u:%E0%A4%A@h/db',
+    'postgresql://h:99999/db',
+    'postgres://h/db?sslmode=bogus',
+    'postgres://h/%ZZ',
+    "host='unterminated",
+    'host=a port=b',
+    'password=',
+    "dbname='a\\'b'",
+    'zstd:99',
+    'lz4:0',
+    'gzip',
+    '2min',
+    '1 h',
+    '999999999h',
+    'verify-full',
+    'iam',
+    'secret',
+    'a,b,,c',
+    ',',
+    '😀'.repeat(30),
+    'x'.repeat(600),
+    'é'.repeat(300),
   ),
   fc.stringMatching(/^s3:\/\/[a-z0-9.-]{1,70}(\/[^\s]{0,60})?$/),
   fc.stringMatching(/^file:\/\/\/[^\0]{0,60}$/),
@@ -32,7 +86,10 @@ function rawFor(command: 'backup' | 'list'): fc.Arbitrary<Record<string, string 
   const specs = optionsFor(command);
   const entries: Record<string, fc.Arbitrary<string | boolean | undefined>> = {};
   for (const o of specs) {
-    entries[o.key] = fc.option(o.type === 'boolean' ? fc.oneof(fc.boolean(), hostileString) : fc.oneof(hostileString, fc.boolean()), { nil: undefined, freq: 2 });
+    entries[o.key] = fc.option(o.type === 'boolean' ? fc.oneof(fc.boolean(), hostileString) : fc.oneof(hostileString, fc.boolean()), {
+      nil: undefined,
+      freq: 2,
+    });
   }
   return fc.record(entries, { requiredKeys: [] }) as fc.Arbitrary<Record<string, string | boolean | undefined>>;
 }
@@ -81,7 +138,10 @@ test('property: unknown keys are named as such, never crash', () => {
       const raw: RawValues = { to: 's3://bucket-ok/p', ...extra };
       try {
         parseBackupConfig(raw);
-        assert.ok(Object.keys(extra).every((k) => known.has(k) || extra[k] === undefined), 'an unknown key was accepted');
+        assert.ok(
+          Object.keys(extra).every((k) => known.has(k) || extra[k] === undefined),
+          'an unknown key was accepted',
+        );
       } catch (err) {
         assert.ok(err instanceof ConfigError, String(err));
       }
@@ -93,13 +153,17 @@ test('property: unknown keys are named as such, never crash', () => {
 test('property: the environment path (collectRaw) with random variables never crashes and never echoes PGPASSWORD', () => {
   const envNames = [...new Set((OPTIONS as readonly OptionSpec[]).map((o) => o.env).filter((e): e is string => e !== null))];
   fc.assert(
-    fc.property(SECRET, fc.dictionary(fc.constantFrom(...envNames, 'RDS_S3_BACKUP_TO', 'OTHER'), hostileString, { maxKeys: 12 }), (secret, env) => {
-      const full = { ...env, PGPASSWORD: secret };
-      for (const command of ['backup', 'list'] as const) {
-        const raw = collectRaw(command, {}, full);
-        checkOutcome(() => (command === 'backup' ? parseBackupConfig(raw) : parseListConfig(raw)), secret, Object.keys(raw));
-      }
-    }),
+    fc.property(
+      SECRET,
+      fc.dictionary(fc.constantFrom(...envNames, 'RDS_S3_BACKUP_TO', 'OTHER'), hostileString, { maxKeys: 12 }),
+      (secret, env) => {
+        const full = { ...env, PGPASSWORD: secret };
+        for (const command of ['backup', 'list'] as const) {
+          const raw = collectRaw(command, {}, full);
+          checkOutcome(() => (command === 'backup' ? parseBackupConfig(raw) : parseListConfig(raw)), secret, Object.keys(raw));
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 });
@@ -107,7 +171,9 @@ test('property: the environment path (collectRaw) with random variables never cr
 test('property: a password inside --dbname (URL or key=value) is never echoed, whatever else is wrong', () => {
   fc.assert(
     fc.property(SECRET, rawFor('backup'), fc.boolean(), (secret, raw, asUrl) => {
-      const dbname = asUrl ? `postgres://u:${encodeURIComponent(secret)}@db.example:5432/app` : `host=db.example user=u password='${secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' dbname=app`;
+      const dbname = asUrl
+        ? `postgres://u:${encodeURIComponent(secret)}@db.example:5432/app`
+        : `host=db.example user=u password='${secret.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' dbname=app`;
       const withPw: Record<string, string | boolean | undefined> = { ...raw, dbname, password: undefined };
       checkOutcome(() => parseBackupConfig(withPw), secret, Object.keys(withPw));
     }),
@@ -157,7 +223,10 @@ test('every invalid field of a valid base config is named by its flag / variable
       assert.fail(`${key}=${JSON.stringify(value)} was accepted`);
     } catch (err) {
       assert.ok(err instanceof ConfigError, String(err));
-      assert.ok(err.issues.some((i) => i.field === optionLabel(spec)), `${key}: issues ${JSON.stringify(err.issues)}`);
+      assert.ok(
+        err.issues.some((i) => i.field === optionLabel(spec)),
+        `${key}: issues ${JSON.stringify(err.issues)}`,
+      );
     }
   }
 });

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { checkDatabaseName } from '../../../src/core/config.ts';
-import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/keys.ts';
-import { parseTargetUrl } from '../../../src/core/target-url.ts';
+import { checkDatabaseName } from '../../../src/core/config/database-name.ts';
+import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/catalog/keys.ts';
+import { parseTargetUrl } from '../../../src/core/config/target-url.ts';
 import { StorageError } from '../../../src/core/errors.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 
@@ -19,7 +19,25 @@ const RUNS = Number(process.env.FC_RUNS ?? 500);
 const nameChars = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 63 }),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 63 }),
-  fc.constantFrom('..', '.', '/', '../../etc/passwd', '@globals', '%2F', '%', 'a/b', 'C:\\x', '~', '-', '$(id)', '`id`', "'; drop", '\u202e', 'ß', '😀'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '/',
+    '../../etc/passwd',
+    '@globals',
+    '%2F',
+    '%',
+    'a/b',
+    'C:\\x',
+    '~',
+    '-',
+    '$(id)',
+    '`id`',
+    "'; drop",
+    '\u202e',
+    'ß',
+    '😀',
+  ),
 );
 const acceptedName = nameChars.filter((n) => checkDatabaseName(n) === undefined);
 
@@ -52,6 +70,7 @@ test('property: an accepted database name is one safe segment, decodes back exac
 test('property: a name checkDatabaseName refuses is refused by the key encoder too (no silent truncation)', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'binary', maxLength: 100 }), (name) => {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
       if (checkDatabaseName(name) !== undefined && !/[\u0000-\u001f\u007f]/.test(name)) {
         assert.throws(() => encodeDatabaseName(name), RangeError);
       }
@@ -68,11 +87,14 @@ test('property: any s3:// target is refused or gives keys of at most 1024 bytes 
       assert.equal(t.kind, 's3');
       const segments = t.prefix.split('/').filter((s) => s.length > 0);
       assert.ok(!segments.some((s) => s === '.' || s === '..'), t.prefix);
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
       assert.doesNotMatch(t.prefix, /[\u0000-\u001f\u007f]/);
       const keys = backupKeys(t.prefix, 'database', name, newBackupId(new Date()));
       for (const k of [keys.data, keys.manifest, keys.verify]) {
-        assert.ok(Buffer.byteLength(k, 'utf8') <= 1024, `key of ${Buffer.byteLength(k, 'utf8')} bytes for an accepted target (S3 refuses > 1024)`);
+        assert.ok(
+          Buffer.byteLength(k, 'utf8') <= 1024,
+          `key of ${Buffer.byteLength(k, 'utf8')} bytes for an accepted target (S3 refuses > 1024)`,
+        );
       }
     }),
     { numRuns: RUNS },
@@ -81,13 +103,19 @@ test('property: any s3:// target is refused or gives keys of at most 1024 bytes 
 
 test('property: any file:// target is refused or is an absolute path without ".." segments', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.constantFrom('/tmp/../etc', '/tmp/%2e%2e/etc', '/tmp/%2E%2E', '/a/./b', '//x', '/%00', '/%zz')), (p) => {
-      const t = parseTargetUrl(`file://${p}`);
-      if (typeof t === 'string') return;
-      assert.equal(t.kind, 'file');
-      assert.ok(path.isAbsolute(t.root));
-      assert.ok(!t.root.split('/').includes('..'), t.root);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 60 }),
+        fc.constantFrom('/tmp/../etc', '/tmp/%2e%2e/etc', '/tmp/%2E%2E', '/a/./b', '//x', '/%00', '/%zz'),
+      ),
+      (p) => {
+        const t = parseTargetUrl(`file://${p}`);
+        if (typeof t === 'string') return;
+        assert.equal(t.kind, 'file');
+        assert.ok(path.isAbsolute(t.root));
+        assert.ok(!t.root.split('/').includes('..'), t.root);
+      },
+    ),
     { numRuns: RUNS },
   );
 });
@@ -100,7 +128,18 @@ test('property: FileStore never touches a path outside its root, whatever the ke
       fc.asyncProperty(
         fc.oneof(
           fc.string({ unit: 'binary', maxLength: 60 }),
-          fc.constantFrom('../x', '../../etc/passwd', '/etc/passwd', 'a/../../x', 'a/../b', '..', '.', '', 'a/./../..', `${'../'.repeat(20)}tmp/x`),
+          fc.constantFrom(
+            '../x',
+            '../../etc/passwd',
+            '/etc/passwd',
+            'a/../../x',
+            'a/../b',
+            '..',
+            '.',
+            '',
+            'a/./../..',
+            `${'../'.repeat(20)}tmp/x`,
+          ),
         ),
         async (key) => {
           try {
@@ -116,7 +155,13 @@ test('property: FileStore never touches a path outside its root, whatever the ke
       { numRuns: 300 },
     );
     // And a streamed upload with an escaping key fails without writing anything outside.
-    const h = store.upload('../escape.dump', Readable.from([Buffer.from('x')]), { contentType: 'x', metadata: {}, tags: {}, partSize: 1, queueSize: 1 });
+    const h = store.upload('../escape.dump', Readable.from([Buffer.from('x')]), {
+      contentType: 'x',
+      metadata: {},
+      tags: {},
+      partSize: 1,
+      queueSize: 1,
+    });
     await assert.rejects(h.done, StorageError);
   } finally {
     await rm(root, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
 import { parseLambdaConfig } from '../../../src/lambda/config.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { OPTIONS, type OptionSpec } from '../../../src/core/options.ts';
+import { OPTIONS, type OptionSpec } from '../../../src/core/config/options.ts';
 
 const RUNS = Number(process.env.FC_RUNS ?? 400);
 const SECRET = 'Lambda-Event-S3cret-9f8e7d';
@@ -22,8 +22,15 @@ const hostileValue = fc.oneof(
 );
 
 const selectionLike = fc.dictionary(
-  fc.oneof(fc.constantFrom('databases', 'globals', 'password', 'bucket', 'host', 'database', 'PGPASSWORD', '__proto__', 'constructor', 'toString'), fc.string({ maxLength: 60 })),
-  fc.oneof(hostileValue, fc.array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 70 }), fc.constant(SECRET)), { maxLength: 4 }), fc.boolean()),
+  fc.oneof(
+    fc.constantFrom('databases', 'globals', 'password', 'bucket', 'host', 'database', 'PGPASSWORD', '__proto__', 'constructor', 'toString'),
+    fc.string({ maxLength: 60 }),
+  ),
+  fc.oneof(
+    hostileValue,
+    fc.array(fc.oneof(fc.string({ unit: 'grapheme', maxLength: 70 }), fc.constant(SECRET)), { maxLength: 4 }),
+    fc.boolean(),
+  ),
   { maxKeys: 5 },
 );
 
@@ -50,7 +57,7 @@ function assertSafeConfigError(err: unknown, echoAllowed = false): asserts err i
   assert.ok(err.issues.length > 0);
   for (const i of err.issues) {
     assert.ok(i.field.length > 0 && i.field.length < 120, `field label ${JSON.stringify(i.field)}`);
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects
     assert.doesNotMatch(i.field, /[\u0000-\u001f\u007f]/, 'control characters reach the log unescaped');
   }
   if (!echoAllowed) assert.ok(!err.message.includes(SECRET), `a value was echoed: ${err.message}`);
@@ -68,7 +75,8 @@ test('property: any event is either a valid invocation or a ConfigError naming i
         return;
       }
       const names = parsed.selection.databases;
-      if (names) for (const n of names) assert.ok(typeof n === 'string' && n.length > 0 && !/:\/\/|=|@/.test(n), `accepted ${JSON.stringify(n)}`);
+      if (names)
+        for (const n of names) assert.ok(typeof n === 'string' && n.length > 0 && !/:\/\/|=|@/.test(n), `accepted ${JSON.stringify(n)}`);
       assert.ok(parsed.selection.globals === null || typeof parsed.selection.globals === 'boolean');
     }),
     { numRuns: RUNS },
@@ -80,7 +88,13 @@ test('property: a selection can only narrow what the environment configures', as
   const ca = path.join(dir, 'ca.pem');
   await writeFile(ca, 'not used');
   try {
-    const cfg = parseLambdaConfig({ RDS_S3_BACKUP_TO: 's3://bucket-ok/p', PGHOST: 'db.example', PGUSER: 'backup', PGSSLROOTCERT: ca, RDS_S3_BACKUP_DATABASES: 'app,crm' });
+    const cfg = parseLambdaConfig({
+      RDS_S3_BACKUP_TO: 's3://bucket-ok/p',
+      PGHOST: 'db.example',
+      PGUSER: 'backup',
+      PGSSLROOTCERT: ca,
+      RDS_S3_BACKUP_DATABASES: 'app,crm',
+    });
     fc.assert(
       fc.property(selectionLike, (event) => {
         let sel;
@@ -118,23 +132,42 @@ test('property: any function environment yields a config or a ConfigError naming
   ];
   const envValue = fc.oneof(
     fc.string({ maxLength: 30 }),
-    fc.constantFrom('s3://bucket-ok/p', 'file:///tmp/x', 'iam', 'secret', 'password', 'verify-full', 'require', 'arn:aws:rds:eu-west-1:123456789012:db:app-db', 'db-1', '--x', '30', '4', '601', 'all'),
+    fc.constantFrom(
+      's3://bucket-ok/p',
+      'file:///tmp/x',
+      'iam',
+      'secret',
+      'password',
+      'verify-full',
+      'require',
+      'arn:aws:rds:eu-west-1:123456789012:db:app-db',
+      'db-1',
+      '--x',
+      '30',
+      '4',
+      '601',
+      'all',
+    ),
   );
   fc.assert(
-    fc.property(fc.dictionary(fc.constantFrom(...envNames), envValue, { maxKeys: 10 }), fc.constantFrom('PGPASSWORD', 'PGPASSFILE', null), (vars, secretVar) => {
-      // The secret goes where a password would (refused for the Lambda: it must not be echoed while refusing it).
-      const env = secretVar ? { ...vars, [secretVar]: SECRET } : vars;
-      try {
-        const c = parseLambdaConfig(env);
-        assert.ok(Object.isFrozen(c));
-        assert.equal(c.backup.target.kind, 's3');
-        assert.notEqual(c.backup.auth.mode, 'password');
-        assert.ok(!JSON.stringify(c).includes(SECRET));
-      } catch (err) {
-        assertSafeConfigError(err);
-        for (const i of err.issues) assert.match(i.field, /^[A-Z][A-Z0-9_]*$/, `field ${i.field} is not a variable name`);
-      }
-    }),
+    fc.property(
+      fc.dictionary(fc.constantFrom(...envNames), envValue, { maxKeys: 10 }),
+      fc.constantFrom('PGPASSWORD', 'PGPASSFILE', null),
+      (vars, secretVar) => {
+        // The secret goes where a password would (refused for the Lambda: it must not be echoed while refusing it).
+        const env = secretVar ? { ...vars, [secretVar]: SECRET } : vars;
+        try {
+          const c = parseLambdaConfig(env);
+          assert.ok(Object.isFrozen(c));
+          assert.equal(c.backup.target.kind, 's3');
+          assert.notEqual(c.backup.auth.mode, 'password');
+          assert.ok(!JSON.stringify(c).includes(SECRET));
+        } catch (err) {
+          assertSafeConfigError(err);
+          for (const i of err.issues) assert.match(i.field, /^[A-Z][A-Z0-9_]*$/, `field ${i.field} is not a variable name`);
+        }
+      },
+    ),
     { numRuns: RUNS },
   );
 });

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough, type Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { streamToStore } from '../../../src/core/stream-to-store.ts';
+import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
 import { StorageError, ToolProcessError } from '../../../src/core/errors.ts';
-import type { ExitStatus, RunningTool } from '../../../src/core/source.ts';
-import type { BackupStore, UploadHandle } from '../../../src/core/storage.ts';
+import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
+import type { BackupStore, UploadHandle } from '../../../src/core/ports/store.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const opts = { contentType: 'x', metadata: {}, tags: {}, partSize: 5 * 1024 * 1024, queueSize: 1, expectArchive: true, signal: undefined };
@@ -22,7 +22,9 @@ function pipeWriter(): RunningTool {
     done = true;
     resolveExit(s);
   };
-  stdout.on('close', () => finish({ code: 1, signal: null, stderrTail: 'pg_dump: error: could not write to output file: Connection reset by peer' }));
+  stdout.on('close', () =>
+    finish({ code: 1, signal: null, stderrTail: 'pg_dump: error: could not write to output file: Connection reset by peer' }),
+  );
   stdout.write(archive.subarray(0, 2000));
   const filler = Buffer.alloc(64 * 1024, 1);
   const pump = (): void => {
@@ -108,13 +110,25 @@ test('a cancellation after pg_dump finished (last parts / CompleteMultipartUploa
     listIncomplete: async () => [],
   };
   const stdout = new PassThrough();
-  const tool: RunningTool = { tool: 'pg_dump', pid: undefined, stdout, exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }), kill: () => undefined };
+  const tool: RunningTool = {
+    tool: 'pg_dump',
+    pid: undefined,
+    stdout,
+    exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }),
+    kill: () => undefined,
+  };
   stdout.end(archive);
   const controller = new AbortController();
   const pending = streamToStore(tool, store, 'k', { ...opts, signal: controller.signal });
   await new Promise((r) => setTimeout(r, 50));
   controller.abort(new Error('SIGTERM'));
-  const err = await Promise.race([pending.then(() => 'resolved', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 2000))]);
+  const err = await Promise.race([
+    pending.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    ),
+    new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+  ]);
   assert.ok(signals[0], 'the store is given the cancellation signal');
   assert.ok(err instanceof Error && err.name === 'AbortedError', `got ${String(err)}`);
 });

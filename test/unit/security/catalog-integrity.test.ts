@@ -8,11 +8,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { JSON_MAX_BYTES, listCatalog } from '../../../src/core/catalog.ts';
-import { backupKeys } from '../../../src/core/keys.ts';
-import { serializeManifest, type Manifest } from '../../../src/core/manifest.ts';
-import type { BackupStore } from '../../../src/core/storage.ts';
-import { serializeVerifyRecord, writeVerifyRecord } from '../../../src/core/verify-record.ts';
+import { JSON_MAX_BYTES, listCatalog } from '../../../src/core/catalog/listing.ts';
+import { backupKeys } from '../../../src/core/catalog/keys.ts';
+import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
+import type { BackupStore } from '../../../src/core/ports/store.ts';
+import { serializeVerifyRecord, writeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
@@ -171,7 +171,13 @@ test('file:// store: a symlinked folder is never followed, for writes or reads',
       const store: BackupStore = new FileStore(path.join(root, 'store'));
       const k = backupKeys('', 'database', 'app', ID);
       await assert.rejects(store.putSmall(k.verify, '{}', { contentType: 'application/json', metadata: {}, tags: {} }), /symbolic link/);
-      const up = store.upload(k.data, Readable.from([Buffer.from('x')]), { contentType: 'x', metadata: {}, tags: {}, partSize: 1, queueSize: 1 });
+      const up = store.upload(k.data, Readable.from([Buffer.from('x')]), {
+        contentType: 'x',
+        metadata: {},
+        tags: {},
+        partSize: 1,
+        queueSize: 1,
+      });
       await assert.rejects(up.done, /symbolic link/);
       await assert.rejects(store.read('app/secret.dump'), /symbolic link/);
       assert.equal(await readFile(path.join(outside, 'secret.dump'), 'utf8'), 'operator secret');

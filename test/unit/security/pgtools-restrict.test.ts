@@ -30,18 +30,35 @@ test('old pg_restore or psql is refused, from --pgtools-dir and from PATH', asyn
     const oldRestore = await fakeTools(path.join(root, 'a'), { pg_restore: '17.5' });
     const oldPsql = await fakeTools(path.join(root, 'b'), { psql: '16.9' });
     const good = await fakeTools(path.join(root, 'c'), { pg_dump: '17.6', pg_restore: '17.6', psql: '16.10' });
-    await assert.rejects(assertRestrictSupport(await locatePgTools(oldRestore, {})), (e: Error) => e instanceof ToolError && /pg_restore 17\.5 .*from explicit.*CVE-2025-8714/.test(e.message));
+    await assert.rejects(
+      assertRestrictSupport(await locatePgTools(oldRestore, {})),
+      (e: Error) => e instanceof ToolError && /pg_restore 17\.5 .*from explicit.*CVE-2025-8714/.test(e.message),
+    );
     const fromPath = await locatePgTools(null, { PATH: path.join(oldPsql, 'bin') }, { bundleDir: none, layerDir: none });
     await assert.rejects(assertRestrictSupport(fromPath), (e: Error) => e instanceof ToolError && /psql 16\.9 .*from path/.test(e.message));
     await assertRestrictSupport(await locatePgTools(good, {}));
 
     // As users meet it: the CLI stops before connecting anywhere.
     let err = '';
-    const code = await main(['restore', '--from', `file://${root}`, '--database', 'app', '--latest', '--target', 'host=127.0.0.1 port=1 dbname=x', '--pgtools-dir', oldRestore], {
-      stdout: { write: () => undefined, isTTY: false },
-      stderr: { write: (t) => void (err += t), isTTY: false },
-      env: {},
-    });
+    const code = await main(
+      [
+        'restore',
+        '--from',
+        `file://${root}`,
+        '--database',
+        'app',
+        '--latest',
+        '--target',
+        'host=127.0.0.1 port=1 dbname=x',
+        '--pgtools-dir',
+        oldRestore,
+      ],
+      {
+        stdout: { write: () => undefined, isTTY: false },
+        stderr: { write: (t) => void (err += t), isTTY: false },
+        env: {},
+      },
+    );
     assert.equal(code, 1);
     assert.match(err, /pg_restore 17\.5 .* too old to restore safely/);
   } finally {

@@ -6,7 +6,19 @@ import { pipeline } from 'node:stream/promises';
 import { UnsafeContentError } from '../../../src/core/errors.ts';
 import { assertRestricted, newRestrictKey, RestrictGuard, restrictedGlobalsScript } from '../../../src/postgres/psql-restrict.ts';
 
-const DUMPALL = ['--', '-- PostgreSQL database cluster dump', '--', '', '\\restrict abcDEF123', '', 'SET default_transaction_read_only = off;', 'CREATE ROLE app;', '', '\\unrestrict abcDEF123', ''].join('\n');
+const DUMPALL = [
+  '--',
+  '-- PostgreSQL database cluster dump',
+  '--',
+  '',
+  '\\restrict abcDEF123',
+  '',
+  'SET default_transaction_read_only = off;',
+  'CREATE ROLE app;',
+  '',
+  '\\unrestrict abcDEF123',
+  '',
+].join('\n');
 
 test('keys are fresh, alphanumeric and long', () => {
   const keys = new Set(Array.from({ length: 100 }, newRestrictKey));
@@ -27,23 +39,32 @@ test('globals with a meta-command anywhere a line starts are refused whole, nami
     const sql = DUMPALL.replace('CREATE ROLE app;', `CREATE ROLE app;\n${evil}`);
     assert.throws(
       () => restrictedGlobalsScript(Buffer.from(sql), 'K', 'globals backup X'),
-      (e: Error) => e instanceof UnsafeContentError && /globals backup X contains psql meta-commands/.test(e.message) && /line 9:/.test(e.message),
+      (e: Error) =>
+        e instanceof UnsafeContentError && /globals backup X contains psql meta-commands/.test(e.message) && /line 9:/.test(e.message),
     );
   }
 });
 
 test('the error shows control characters from the object escaped', () => {
-  assert.throws(() => restrictedGlobalsScript(Buffer.from('\\! echo \x1b]0;owned\x07'), 'K', 'g'), (e: Error) => !/\x1b/.test(e.message) && /\\u001b/.test(e.message));
+  assert.throws(
+    () => restrictedGlobalsScript(Buffer.from('\\! echo \x1b]0;owned\x07'), 'K', 'g'),
+    (e: Error) => !/\x1b/.test(e.message) && /\\u001b/.test(e.message),
+  );
 });
 
 async function through(key: string, chunks: string[]): Promise<string> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from(chunks.map((c) => Buffer.from(c))), new RestrictGuard(key), new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }));
+  await pipeline(
+    Readable.from(chunks.map((c) => Buffer.from(c))),
+    new RestrictGuard(key),
+    new Writable({ write: (c: Buffer, _e, cb) => (out.push(c), cb()) }),
+  );
   return Buffer.concat(out).toString();
 }
 
 test('the script guard passes a script whose first statement is our \\restrict, however it is chunked', async () => {
-  const script = '--\n-- PostgreSQL database dump\n--\n\n\\restrict K1\n\nSET x = 1;\nCOPY t FROM stdin;\n\\! not a command: COPY data\n\\.\n\\unrestrict K1\n';
+  const script =
+    '--\n-- PostgreSQL database dump\n--\n\n\\restrict K1\n\nSET x = 1;\nCOPY t FROM stdin;\n\\! not a command: COPY data\n\\.\n\\unrestrict K1\n';
   for (const size of [1, 3, 7, 1000]) {
     const chunks: string[] = [];
     for (let i = 0; i < script.length; i += size) chunks.push(script.slice(i, i + size));

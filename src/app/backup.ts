@@ -1,0 +1,33 @@
+import type { BackupConfig } from '../core/config/backup-config.ts';
+import { runBackup, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
+import { resolveConnection } from '../postgres/credentials.ts';
+import { PgSource } from '../postgres/source.ts';
+import { locatePgTools } from '../postgres/tools.ts';
+import { openStore } from '../storage/open-store.ts';
+import { type ExecuteOptions, runOptions } from './options.ts';
+
+/** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
+export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent> = {}): Promise<BackupReport> {
+  const env = options.env ?? process.env;
+  const tools = await locatePgTools(config.pgtoolsDir, env);
+  const conn = await resolveConnection(config.connection, config.auth, { env, ...(options.signer ? { signer: options.signer } : {}) });
+  const store = options.store ?? openStore(config.target, { kmsKeyId: config.kmsKeyId });
+  const source = new PgSource(conn, tools);
+  try {
+    return await runBackup(
+      {
+        databases: config.databases,
+        globals: config.globals,
+        compression: config.compression,
+        rowCounts: config.rowCounts,
+        lockWaitTimeout: config.lockWaitTimeout,
+        partSizeMinBytes: config.partSizeMinBytes,
+        queueSize: config.queueSize,
+        kmsKeyId: config.kmsKeyId,
+      },
+      { source, store, ...runOptions(options) },
+    );
+  } finally {
+    await source.close();
+  }
+}

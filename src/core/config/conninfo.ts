@@ -1,0 +1,103 @@
+/** libpq connection strings: key=value form (with quoting) and postgres:// URLs. Only the keys we use. */
+export type ConnInfo = Partial<
+  Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'connect_timeout', string>
+>;
+
+const KNOWN = new Set([
+  'host',
+  'hostaddr',
+  'port',
+  'user',
+  'password',
+  'dbname',
+  'sslmode',
+  'sslrootcert',
+  'connect_timeout',
+  'application_name',
+]);
+
+export function parseConnInfo(input: string): ConnInfo | string {
+  const s = input.trim();
+  if (/^postgres(ql)?:\/\//i.test(s)) return parseUrl(s);
+  if (!s.includes('=')) return { dbname: s };
+  return parseKeyValue(s);
+}
+
+function parseUrl(s: string): ConnInfo | string {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return 'not a valid postgres:// URL';
+  }
+  const out: Record<string, string> = {};
+  try {
+    if (u.hostname) out.host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ''));
+    if (u.port) out.port = u.port;
+    if (u.username) out.user = decodeURIComponent(u.username);
+    if (u.password) out.password = decodeURIComponent(u.password);
+    const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    if (db) out.dbname = db;
+  } catch {
+    // decodeURIComponent throws URIError on "%ZZ": a config error, not a crash (and the value is not echoed).
+    return 'not a valid postgres:// URL (bad percent-encoding)';
+  }
+  for (const [k, v] of u.searchParams) {
+    if (!KNOWN.has(k)) return `unsupported connection parameter "${k}"`;
+    out[k === 'hostaddr' ? 'host' : k] = v;
+  }
+  return out as ConnInfo;
+}
+
+function parseKeyValue(s: string): ConnInfo | string {
+  const out: Record<string, string> = {};
+  let i = 0;
+  while (i < s.length) {
+    while (i < s.length && /\s/.test(s[i]!)) i++;
+    if (i >= s.length) break;
+    const eq = s.indexOf('=', i);
+    if (eq === -1) return 'conninfo must be key=value pairs';
+    const key = s.slice(i, eq).trim();
+    i = eq + 1;
+    while (i < s.length && /\s/.test(s[i]!)) i++;
+    let value = '';
+    if (s[i] === "'") {
+      i++;
+      let closed = false;
+      while (i < s.length) {
+        const c = s[i]!;
+        if (c === '\\' && i + 1 < s.length) {
+          value += s[i + 1];
+          i += 2;
+          continue;
+        }
+        if (c === "'") {
+          closed = true;
+          i++;
+          break;
+        }
+        value += c;
+        i++;
+      }
+      if (!closed) return 'unterminated quoted value in conninfo';
+    } else {
+      while (i < s.length && !/\s/.test(s[i]!)) {
+        if (s[i] === '\\' && i + 1 < s.length) {
+          value += s[i + 1];
+          i += 2;
+          continue;
+        }
+        value += s[i];
+        i++;
+      }
+    }
+    if (!KNOWN.has(key)) return `unsupported connection parameter "${key}"`;
+    out[key === 'hostaddr' ? 'host' : key] = value;
+  }
+  return out as ConnInfo;
+}
+
+/** Quote a value for a libpq key=value conninfo (so a database name can never be read as more parameters). */
+export function quoteConnValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}

@@ -1,0 +1,316 @@
+import { randomBytes } from 'node:crypto';
+import { summarizeToc, type TocSummary } from '../archive/toc.ts';
+import { listCatalog, type CatalogEntry } from '../catalog/listing.ts';
+import { ArchiveFormatError, ExitCode, IntegrityError, ToolProcessError, describeError } from '../errors.ts';
+import type { Manifest } from '../catalog/manifest.ts';
+import { backupRef, GLOBALS_MAX_BYTES, restoreArchive, RestoreError, type BackupRef, type RestoreEvent } from './restore.ts';
+import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';
+import type { RestoreTarget, TableCounts } from '../ports/database-target.ts';
+import { idFromKey, selectBackup, type BackupSelector } from './select-backup.ts';
+import type { BackupStore } from '../ports/store.ts';
+import { writeVerifyRecord, type VerifyRecord } from '../catalog/verify-record.ts';
+
+export type VerifyPlan = {
+  readonly selector: BackupSelector;
+  readonly database: string | null;
+  readonly integrityOnly: boolean;
+  readonly record: boolean;
+  readonly tempDir: string;
+};
+
+/** A server to restore into: a throwaway embedded one, or the user's scratch server (--target). */
+export type Scratch = {
+  readonly target: RestoreTarget;
+  readonly kind: 'embedded' | 'target';
+  readonly version: string;
+  /** Why this server (e.g. which major was picked and why). */
+  readonly note: string;
+  stop(): Promise<void>;
+};
+
+/** Gets a scratch server for a backup taken from a server of this major version. */
+export type ScratchProvider = (backupServerMajor: number) => Promise<Scratch>;
+
+export type VerifyEvent =
+  | RestoreEvent
+  | { readonly type: 'scratch'; readonly kind: 'embedded' | 'target'; readonly version: string; readonly note: string }
+  | { readonly type: 'checked'; readonly ok: boolean; readonly summary: string };
+
+export type VerifyDeps = {
+  readonly store: BackupStore;
+  /** Not needed for integrity-only. */
+  readonly scratch: ScratchProvider | null;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: VerifyEvent) => void;
+  readonly progressIntervalMs?: number;
+  readonly now?: () => Date;
+};
+
+export type VerifyReport = {
+  readonly ok: boolean;
+  readonly mode: 'restore' | 'integrity';
+  readonly backup: BackupRef;
+  readonly summary: string;
+  readonly checks: VerifyRecord['checks'];
+  readonly mismatches: readonly string[];
+  readonly notes: readonly string[];
+  readonly server: VerifyRecord['server'];
+  readonly verifiedAt: string;
+  readonly durationMs: number;
+  /** Where the result was written; null with --no-record. */
+  readonly recordKey: string | null;
+};
+
+export type CompareResult = {
+  readonly mismatches: string[];
+  readonly notes: string[];
+  readonly tables: number;
+  /** null: no row counts in the manifest. */
+  readonly rowCountsChecked: boolean | null;
+  readonly rows: number;
+};
+
+const MAX_LISTED = 20;
+
+function listSome(items: readonly string[]): string {
+  return items.length <= MAX_LISTED ? items.join(', ') : `${items.slice(0, MAX_LISTED).join(', ')} and ${items.length - MAX_LISTED} more`;
+}
+
+/** The archive's TOC (as read now) against the summary the manifest recorded at backup time. */
+export function compareToc(manifestToc: Manifest['toc'], archive: TocSummary | null): { mismatches: string[]; notes: string[] } {
+  const mismatches: string[] = [];
+  const notes: string[] = [];
+  if (!archive) notes.push('the archive is newer than this tool reads: its TOC was not compared');
+  else if (!manifestToc) notes.push('the manifest has no TOC summary to compare with');
+  else {
+    if (archive.archiveVersion !== manifestToc.archiveVersion)
+      mismatches.push(`archive version ${archive.archiveVersion}, manifest says ${manifestToc.archiveVersion}`);
+    if (archive.entries !== manifestToc.entries)
+      mismatches.push(`TOC has ${archive.entries} entries, manifest says ${manifestToc.entries}`);
+    const a = new Set(archive.tables);
+    const m = new Set(manifestToc.tables);
+    const onlyA = [...a].filter((t) => !m.has(t));
+    const onlyM = [...m].filter((t) => !a.has(t));
+    if (onlyA.length > 0) mismatches.push(`tables in the archive but not in the manifest: ${listSome(onlyA)}`);
+    if (onlyM.length > 0) mismatches.push(`tables in the manifest but not in the archive: ${listSome(onlyM)}`);
+    for (const [type, n] of Object.entries(manifestToc.byType)) {
+      if ((archive.byType[type] ?? 0) !== n) mismatches.push(`TOC has ${archive.byType[type] ?? 0} ${type} entries, manifest says ${n}`);
+    }
+  }
+  return { mismatches, notes };
+}
+
+/** What was restored against what the manifest recorded: the list of tables, and exact row counts when recorded. */
+export function compareRestored(manifest: Manifest, archiveToc: TocSummary | null, restored: TableCounts): CompareResult {
+  const mismatches: string[] = [];
+  const notes: string[] = [];
+  const expected = manifest.toc?.tables ?? archiveToc?.tables ?? null;
+  const present = new Set(restored.tables);
+  if (expected) {
+    const want = new Set(expected);
+    const missing = expected.filter((t) => !present.has(t));
+    const extra = restored.tables.filter((t) => !want.has(t));
+    if (missing.length > 0) mismatches.push(`missing after restore: ${listSome(missing)}`);
+    if (extra.length > 0) mismatches.push(`restored but not in the backup's TOC: ${listSome(extra)}`);
+  } else notes.push('no table list to compare with (neither the manifest nor the archive TOC could be read)');
+  let rowCountsChecked: boolean | null = null;
+  let rows = 0;
+  if (manifest.rowCounts) {
+    rowCountsChecked = true;
+    const counted = manifest.rowCounts.tables;
+    for (const [table, n] of Object.entries(counted).sort(([a], [b]) => a.localeCompare(b))) {
+      const got = restored.rowCounts[table];
+      if (got === undefined) mismatches.push(`${table}: ${n} rows at backup time, table missing after restore`);
+      else if (got !== n) mismatches.push(`${table}: ${n} rows at backup time, ${got} after restore`);
+      else rows += n;
+    }
+    const uncounted = Object.keys(restored.rowCounts).filter((t) => !(t in counted));
+    if (uncounted.length > 0) mismatches.push(`restored tables without a row count in the manifest: ${listSome(uncounted)}`);
+  } else {
+    notes.push('the backup has no row counts (taken without --row-counts): verified the restore and the list of tables, not row counts');
+  }
+  return { mismatches, notes, tables: restored.tables.length, rowCountsChecked, rows };
+}
+
+/** Failures that are a verdict about the backup (recorded), as opposed to trouble with the environment (not recorded). */
+function isVerdict(err: unknown): boolean {
+  return err instanceof IntegrityError || err instanceof ArchiveFormatError || err instanceof ToolProcessError;
+}
+
+/** The globals backup taken nearest in time to the database backup, if any (roles its objects are owned by). */
+function nearestGlobals(entries: readonly CatalogEntry[], at: Date): CatalogEntry | undefined {
+  const complete = entries.filter((e) => e.status === 'complete');
+  complete.sort((a, b) => Math.abs(a.startedAt.getTime() - at.getTime()) - Math.abs(b.startedAt.getTime() - at.getTime()));
+  return complete[0];
+}
+
+export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<VerifyReport> {
+  const now = deps.now ?? (() => new Date());
+  let database = plan.database;
+  if (database === null && plan.selector.by === 'key') {
+    const named = idFromKey(deps.store.prefix, plan.selector.key);
+    if (!named?.database)
+      throw new RestoreError('verify checks database backups: give --database, or a --key of a database backup', {
+        exitCode: ExitCode.usage,
+      });
+    database = named.database;
+  }
+  if (database === null) throw new RestoreError('--database is required', { exitCode: ExitCode.usage });
+  const entries = await listCatalog(deps.store, { database });
+  const sel = selectBackup(entries, plan.selector, { kind: 'database', database }, deps.store.prefix);
+  const entry = sel.entry;
+  const m = entry.manifest!;
+  const ref = backupRef(entry);
+  deps.onEvent?.({ type: 'selected', backup: ref, skipped: sel.skipped.length });
+  const started = Date.now();
+
+  const mismatches: string[] = [];
+  const notes: string[] = [];
+  let checks: VerifyRecord['checks'] = { sha256: null, toc: null, restore: null, tables: null, rowCounts: null };
+  let server: VerifyRecord['server'] = null;
+  let compared: CompareResult | null = null;
+  try {
+    if (plan.integrityOnly) {
+      const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+      try {
+        const head = await readArchiveHead(reader);
+        const started2 = Date.now();
+        let last = 0;
+        await reader.drain(() => {
+          const t = Date.now();
+          if (t - last < (deps.progressIntervalMs ?? 500)) return;
+          last = t;
+          deps.onEvent?.({
+            type: 'progress',
+            phase: 'download',
+            database,
+            bytes: reader.bytes,
+            total: m.object.bytes,
+            elapsedMs: t - started2,
+          });
+        });
+        checks = { ...checks, sha256: true };
+        deps.onEvent?.({ type: 'verified', backup: ref });
+        const toc = compareToc(m.toc, head.toc ? summarizeToc(head.toc) : null);
+        mismatches.push(...toc.mismatches);
+        notes.push(...toc.notes);
+        checks = {
+          ...checks,
+          toc: head.toc && m.toc ? toc.mismatches.length === 0 : null,
+          tables: head.toc ? summarizeToc(head.toc).tables.length : null,
+        };
+      } finally {
+        reader.destroy();
+      }
+    } else {
+      if (!deps.scratch) throw new RestoreError('no scratch server to restore into');
+      const scratch = await deps.scratch(Math.floor(m.server.versionNum / 10000));
+      deps.onEvent?.({ type: 'scratch', kind: scratch.kind, version: scratch.version, note: scratch.note });
+      server = { version: scratch.version, kind: scratch.kind, note: scratch.note };
+      try {
+        // Owners and grants are part of the proof when the roles can be had: the nearest globals backup, on a
+        // throwaway server only (never create roles on someone's scratch server).
+        let withRoles = false;
+        if (scratch.kind === 'embedded') {
+          const g = nearestGlobals(await listCatalog(deps.store, { kind: 'globals' }), entry.startedAt);
+          if (g) {
+            const gm = g.manifest!;
+            // Read into memory whole: the same cap as restore --globals.
+            if (gm.object.bytes > GLOBALS_MAX_BYTES)
+              throw new RestoreError(
+                `globals object ${gm.object.key} is ${gm.object.bytes} bytes; refusing to load more than ${GLOBALS_MAX_BYTES} into memory`,
+              );
+            const reader = new VerifyingReader(await deps.store.read(gm.object.key), gm.object, deps.signal);
+            const chunks: Buffer[] = [];
+            try {
+              await reader.drain((c) => void chunks.push(c));
+            } finally {
+              reader.destroy();
+            }
+            const report = await scratch.target.applyGlobals(Buffer.concat(chunks), `globals backup ${g.id}`);
+            if (report.errors.length === 0) {
+              withRoles = true;
+              notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
+            } else
+              notes.push(
+                `roles from globals backup ${g.id} did not apply cleanly (${report.errors[0]}): restored without owners and privileges`,
+              );
+          } else notes.push('no globals backup: restored without owners and privileges (--no-owner --no-acl)');
+        } else notes.push('restored into the --target scratch server without owners and privileges (--no-owner --no-acl)');
+        const db = `rds_s3_backup_verify_${randomBytes(4).toString('hex')}`;
+        await scratch.target.createEmptyDatabase(db);
+        try {
+          const result = await restoreArchive(
+            entry,
+            scratch.target,
+            {
+              database: db,
+              create: false,
+              singleTransaction: true,
+              jobs: 1,
+              selection: { schemas: [], tables: [], noOwner: !withRoles, noAcl: !withRoles, clean: false },
+              tempDir: plan.tempDir,
+            },
+            {
+              store: deps.store,
+              target: scratch.target,
+              lister: async () => [],
+              ...(deps.signal ? { signal: deps.signal } : {}),
+              ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+              ...(deps.progressIntervalMs !== undefined ? { progressIntervalMs: deps.progressIntervalMs } : {}),
+            },
+          );
+          checks = { ...checks, sha256: true, restore: true };
+          const toc = compareToc(m.toc, result.archiveToc);
+          mismatches.push(...toc.mismatches);
+          notes.push(...toc.notes, ...result.tool.filtered.map((f) => `removed from the restore script: ${f}`));
+          checks = { ...checks, toc: result.archiveToc && m.toc ? toc.mismatches.length === 0 : null };
+          compared = compareRestored(m, result.archiveToc, await scratch.target.tableCounts(db));
+          mismatches.push(...compared.mismatches);
+          notes.push(...compared.notes);
+          checks = {
+            ...checks,
+            tables: compared.tables,
+            rowCounts: compared.rowCountsChecked === null ? null : compared.mismatches.length === 0,
+          };
+        } finally {
+          await scratch.target.dropDatabase(db).catch(() => undefined);
+        }
+      } finally {
+        await scratch.stop();
+      }
+    }
+  } catch (err) {
+    if (!isVerdict(err)) throw err;
+    mismatches.push(describeError(err));
+    if (err instanceof IntegrityError) checks = { ...checks, sha256: false };
+    if (checks.restore === null && !plan.integrityOnly) checks = { ...checks, restore: false };
+  }
+
+  const ok = mismatches.length === 0;
+  const mode = plan.integrityOnly ? 'integrity' : 'restore';
+  let summary: string;
+  if (!ok) summary = `FAILED: ${mismatches.slice(0, 3).join('; ')}${mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : ''}`;
+  else if (plan.integrityOnly)
+    summary = `SHA-256 and length match; archive TOC readable${checks.toc ? ' and equal to the manifest' : ''}${checks.tables !== null ? ` (${checks.tables} tables)` : ''}; not restored`;
+  else {
+    const counts = compared?.rowCountsChecked ? `exact row counts match (${compared.rows} rows)` : 'no row counts recorded at backup time';
+    summary = `restored into PostgreSQL ${server?.version} (${server?.kind === 'embedded' ? 'throwaway' : 'scratch target'}); ${compared?.tables ?? 0} tables present; ${counts}`;
+  }
+  const verifiedAt = now().toISOString();
+  const durationMs = Date.now() - started;
+  const record = {
+    ok,
+    verifiedAt,
+    mode,
+    summary,
+    backup: { id: ref.id, database: ref.database, key: ref.key, sha256: ref.sha256, bytes: ref.bytes },
+    server,
+    checks,
+    mismatches,
+    durationMs,
+  } as const;
+  const recordKey = plan.record ? await writeVerifyRecord(deps.store, { ...entry, manifest: m }, record) : null;
+  deps.onEvent?.({ type: 'checked', ok, summary });
+  return { ok, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };
+}
