@@ -7,11 +7,11 @@ import { openStore } from '../storage/open-store.ts';
 import { type ExecuteOptions, runOptions } from './options.ts';
 
 /** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
-export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent> = {}): Promise<BackupReport> {
-  const env = options.env ?? process.env;
+export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent>): Promise<BackupReport> {
+  const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const conn = await resolveConnection(config.connection, config.auth, { env, ...(options.signer ? { signer: options.signer } : {}) });
-  const store = options.store ?? openStore(config.target, { kmsKeyId: config.kmsKeyId });
+  const store = options.store ?? openStore(config.target, { env, kmsKeyId: config.kmsKeyId });
   const source = new PgSource(conn, tools);
   try {
     return await runBackup(

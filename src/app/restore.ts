@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
-import { runRestore, type RestoreEvent, type RestoreReport } from '../core/restore/restore.ts';
+import type { RestoreEvent } from '../core/restore/common.ts';
+import { runRestore, type RestoreReport } from '../core/restore/restore.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
 import { listArchive } from '../postgres/archive-list.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
@@ -8,26 +9,27 @@ import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
 import { type ExecuteOptions, runOptions } from './options.ts';
+import type { Env } from '../core/env.ts';
 
 /** A restore target on the server the settings name, with credentials resolved (password, secret or IAM). */
 export async function openRestoreTarget(
   settings: RestoreTargetSettings,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner },
 ): Promise<PgRestoreTarget> {
   const conn = await resolveConnection(settings.connection, settings.auth, {
-    env: options.env ?? process.env,
+    env: options.env,
     ...(options.signer ? { signer: options.signer } : {}),
   });
   return new PgRestoreTarget(conn, tools, settings.database);
 }
 
 /** Wires the adapters around core/restore/restore.ts for the CLI. */
-export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent> = {}): Promise<RestoreReport> {
-  const env = options.env ?? process.env;
+export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent>): Promise<RestoreReport> {
+  const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   if (!config.list) await assertRestrictSupport(tools);
-  const store = options.store ?? openStore(config.source);
+  const store = options.store ?? openStore(config.source, { env });
   const target =
     config.target && !config.list
       ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })

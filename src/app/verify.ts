@@ -10,12 +10,13 @@ import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
 import { type ExecuteOptions, runOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
+import type { Env } from '../core/env.ts';
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
 export function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -49,9 +50,9 @@ export function scratchProvider(
 }
 
 /** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
-export async function executeVerify(config: VerifyConfig, options: ExecuteOptions<VerifyEvent> = {}): Promise<VerifyReport> {
-  const env = options.env ?? process.env;
-  const store = options.store ?? openStore(config.source);
+export async function executeVerify(config: VerifyConfig, options: ExecuteOptions<VerifyEvent>): Promise<VerifyReport> {
+  const env = options.env;
+  const store = options.store ?? openStore(config.source, { env });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
   if (tools) await assertRestrictSupport(tools);
   return runVerify(

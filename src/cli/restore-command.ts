@@ -1,7 +1,7 @@
 import { collectRaw } from '../core/config/raw.ts';
 import { parseRestoreConfig } from '../core/config/restore-config.ts';
 import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
-import type { RestoreEvent } from '../core/restore/restore.ts';
+import type { RestoreEvent } from '../core/restore/common.ts';
 import { executeRestore } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
+import type { Env } from '../core/env.ts';
 
 /**
  * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
  * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
  * because core/config/options.ts is shared with the CLI.
  */
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
 

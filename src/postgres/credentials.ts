@@ -4,6 +4,7 @@ import type { AuthSettings, ConnectionSettings } from '../core/config/connection
 import { CredentialsError, describeError } from '../core/errors.ts';
 import { REQUIRE_AUTH_UNVERIFIED, isUnixSocket, serverVerified } from '../core/config/tls-defaults.ts';
 import { Secret } from '../core/secret.ts';
+import type { Env } from '../core/env.ts';
 
 /** Over TCP to a server whose certificate is not verified, only SCRAM (which never reveals the password) may be answered. */
 export function passwordNeedsScram(c: Pick<ResolvedConnection, 'host' | 'sslmode' | 'allowUnverifiedPassword'>): boolean {
@@ -22,6 +23,8 @@ export type ResolvedConnection = {
   readonly authMode: AuthSettings['mode'];
   /** --allow-unverified-password (absent: false). */
   readonly allowUnverifiedPassword?: boolean;
+  /** The environment libpq may fall back to for a password file (PGPASSFILE, HOME/.pgpass). */
+  readonly env: Env;
   /** Called for every new connection: IAM tokens live 15 minutes. */
   password(): Promise<Secret | null>;
 };
@@ -70,11 +73,7 @@ export async function fetchSecret(secretId: string, client?: SecretsManagerClien
 }
 
 /** The IAM token must be signed for the database's region, which is not necessarily the bucket's. */
-export function regionForIam(
-  configured: string | null,
-  host: string | null,
-  env: Readonly<Record<string, string | undefined>>,
-): string | null {
+export function regionForIam(configured: string | null, host: string | null, env: Env): string | null {
   if (configured) return configured;
   const m = host ? /\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.rds\.amazonaws\.com(?:\.cn)?$/.exec(host) : null;
   if (m) return m[1]!;
@@ -91,9 +90,9 @@ export const defaultIamSigner: IamSigner = async (p) => {
 export async function resolveConnection(
   conn: ConnectionSettings,
   auth: AuthSettings,
-  deps: { env?: Readonly<Record<string, string | undefined>>; secrets?: SecretsManagerClient; signer?: IamSigner } = {},
+  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner },
 ): Promise<ResolvedConnection> {
-  const env = deps.env ?? process.env;
+  const env = deps.env;
   const base = {
     host: conn.host,
     port: conn.port,
@@ -104,6 +103,7 @@ export async function resolveConnection(
     connectTimeoutSeconds: conn.connectTimeoutSeconds,
     authMode: auth.mode,
     allowUnverifiedPassword: conn.allowUnverifiedPassword,
+    env,
   };
   if (auth.mode === 'password') {
     return { ...base, password: async () => conn.password };
@@ -142,10 +142,8 @@ export async function resolveConnection(
 }
 
 /** Environment for a pg tool: only libpq's variables, built from scratch (nothing else of ours leaks in). */
-export async function libpqEnv(
-  c: ResolvedConnection,
-  parentEnv: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<Record<string, string>> {
+export async function libpqEnv(c: ResolvedConnection): Promise<Record<string, string>> {
+  const parentEnv = c.env;
   const env: Record<string, string> = {
     PGPORT: String(c.port),
     PGSSLMODE: c.sslmode,

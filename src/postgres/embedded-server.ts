@@ -221,6 +221,8 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
         sslmode: 'disable',
         sslrootcert: null,
         connectTimeoutSeconds: 10,
+        // Its password is given: no password file to fall back to.
+        env: {},
         authMode: 'password',
         password: async () => secret,
       },

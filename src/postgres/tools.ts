@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ToolError, describeError } from '../core/errors.ts';
+import type { Env } from '../core/env.ts';
 
 const run = promisify(execFile);
 
@@ -73,7 +74,7 @@ export async function probeVersion(file: string): Promise<{ version: string; maj
 /** Order: explicit setting → the bundle (package cache, then the Lambda layer) → pg_dump on PATH. */
 export async function locatePgTools(
   explicitDir: string | null,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Env,
   places: { readonly bundleDir: string; readonly layerDir: string } = { bundleDir: packageBundleDir(), layerDir: LAYER_DIR },
 ): Promise<PgTools> {
   let found: Omit<PgTools, 'version' | 'major'> | undefined;

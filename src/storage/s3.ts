@@ -13,19 +13,21 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { StorageError, describeError } from '../core/errors.ts';
 import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import type { Env } from '../core/env.ts';
 
 export type S3StoreOptions = {
   readonly bucket: string;
   readonly prefix: string;
   readonly kmsKeyId: string | null;
-  readonly client?: S3Client;
+  /** Built by createS3Client from the entrypoint's environment (or a test's). */
+  readonly client: S3Client;
 };
 
 /** Bounds each AbortMultipartUpload attempt so that cleanup fits in the Lambda's abort margin even when S3 stalls. */
 const ABORT_TIMEOUT_MS = 10_000;
 
 /** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
-export function needsPathStyle(env: Readonly<Record<string, string | undefined>>): boolean {
+export function needsPathStyle(env: Env): boolean {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   if (!endpoint) return false;
   try {
@@ -43,7 +45,7 @@ export type S3Timeouts = {
   readonly socketTimeoutMs?: number;
 };
 
-export function createS3Client(env: Readonly<Record<string, string | undefined>> = process.env, timeouts: S3Timeouts = {}): S3Client {
+export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
   return new S3Client({
     forcePathStyle: needsPathStyle(env),
     // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
@@ -99,7 +101,7 @@ export class S3Store implements BackupStore {
     this.bucket = options.bucket;
     this.prefix = options.prefix;
     this.#kmsKeyId = options.kmsKeyId;
-    this.#client = options.client ?? createS3Client();
+    this.#client = options.client;
     this.url = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}`;
   }
 

@@ -36,7 +36,9 @@ export async function startFakePgServer(ask: 'cleartext' | 'md5'): Promise<FakeP
         }
         started = true;
         // AuthenticationCleartextPassword (3) or AuthenticationMD5Password (5) with a 4-byte salt.
-        sock.write(ask === 'cleartext' ? Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]) : Buffer.from([0x52, 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4]));
+        sock.write(
+          ask === 'cleartext' ? Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3]) : Buffer.from([0x52, 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4]),
+        );
         // A real server would now wait for the answer; give the client a moment, then hang up.
         setTimeout(() => sock.destroy(), 1000).unref();
       }

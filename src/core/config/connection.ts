@@ -60,7 +60,12 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
   const authMode = (str(raw, 'auth') ?? (str(raw, 'secretId') ? 'secret' : 'password')).toLowerCase();
   // Safe defaults (tls-defaults.ts): verify-full off this machine and with iam/secret auth.
-  const tls = tlsDefaults({ host: pick('host', 'host') ?? null, sslmode: pick('sslmode', 'sslmode'), sslrootcert: pick('sslrootcert', 'sslrootcert'), authMode });
+  const tls = tlsDefaults({
+    host: pick('host', 'host') ?? null,
+    sslmode: pick('sslmode', 'sslmode'),
+    sslrootcert: pick('sslrootcert', 'sslrootcert'),
+    authMode,
+  });
   const sslmode = tls.sslmode;
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
   const portRaw = str(raw, 'port') ?? ci.port;

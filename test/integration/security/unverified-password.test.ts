@@ -39,7 +39,13 @@ before(async () => {
     startedAt: '2026-11-24T03:00:00.000Z',
     finishedAt: '2026-11-24T03:00:01.000Z',
     durationMs: 1000,
-    object: { key: k.data, bytes: archive.length, sha256: createHash('sha256').update(archive).digest('hex'), versionId: null, contentType: 'x' },
+    object: {
+      key: k.data,
+      bytes: archive.length,
+      sha256: createHash('sha256').update(archive).digest('hex'),
+      versionId: null,
+      contentType: 'x',
+    },
     format: 'custom',
     compression: 'none',
     tier: 'daily',
@@ -65,7 +71,10 @@ async function withFake<T>(ask: 'cleartext' | 'md5', fn: (f: FakePgServer) => Pr
   }
 }
 
-const md5Of = (pw: string, user: string): string => createHash('md5').update(pw + user).digest('hex');
+const md5Of = (pw: string, user: string): string =>
+  createHash('md5')
+    .update(pw + user)
+    .digest('hex');
 
 for (const ask of ['cleartext', 'md5'] as const) {
   test(`restore and backup refuse a ${ask} password request from a server whose certificate was not verified`, async () => {
@@ -73,7 +82,12 @@ for (const ask of ['cleartext', 'md5'] as const) {
       const env = { PGPASSWORD: PASSWORD, PGUSER: 'app', PGHOST: '127.0.0.1', PGPORT: String(fake.port) };
       const restore = await runCli(['restore', '--from', store, '--database', 'app', '--latest', '--target', 'dbname=app'], env);
       assert.equal(restore.code, 1, restore.stderr);
-      assert.match(restore.stderr, new RegExp(`refusing to send the password to 127\\.0\\.0\\.1:${fake.port}: the server asked for (a cleartext password|an MD5 password hash), and its TLS certificate was not verified`));
+      assert.match(
+        restore.stderr,
+        new RegExp(
+          `refusing to send the password to 127\\.0\\.0\\.1:${fake.port}: the server asked for (a cleartext password|an MD5 password hash), and its TLS certificate was not verified`,
+        ),
+      );
       assert.match(restore.stderr, /--allow-unverified-password/);
       const backup = await runCli(['backup', '--to', store, '--databases', 'app'], env);
       assert.equal(backup.code, 1, backup.stderr);
@@ -88,9 +102,15 @@ for (const ask of ['cleartext', 'md5'] as const) {
 test('pg_dump/psql (libpq) get require_auth and refuse the same request; the override sends it, as before', async () => {
   const tools = await locatePgTools(null, {});
   await withFake('cleartext', async (fake) => {
-    const cfg = parseRestoreConfig({ from: store, database: 'app', latest: true, target: `host=127.0.0.1 port=${fake.port} user=app dbname=app`, password: PASSWORD });
+    const cfg = parseRestoreConfig({
+      from: store,
+      database: 'app',
+      latest: true,
+      target: `host=127.0.0.1 port=${fake.port} user=app dbname=app`,
+      password: PASSWORD,
+    });
     const conn = await resolveConnection(cfg.target!.connection, cfg.target!.auth, { env: {} });
-    const env = await libpqEnv(conn, {});
+    const env = await libpqEnv(conn);
     assert.equal(env.PGREQUIREAUTH, '!password,!md5');
     const psql = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn(tools.psql, ['--no-psqlrc', '-c', 'select 1'], { env });
@@ -105,7 +125,10 @@ test('pg_dump/psql (libpq) get require_auth and refuse the same request; the ove
   // The override is the old behaviour: the password goes out in cleartext to whoever asks.
   await withFake('cleartext', async (fake) => {
     const env = { PGPASSWORD: PASSWORD, PGUSER: 'app', PGHOST: '127.0.0.1', PGPORT: String(fake.port) };
-    const res = await runCli(['restore', '--from', store, '--database', 'app', '--latest', '--target', 'dbname=app', '--allow-unverified-password'], env);
+    const res = await runCli(
+      ['restore', '--from', store, '--database', 'app', '--latest', '--target', 'dbname=app', '--allow-unverified-password'],
+      env,
+    );
     assert.equal(res.code, 1);
     assert.ok(fake.received().toString('latin1').includes(PASSWORD), 'with the override the password is sent');
   });
