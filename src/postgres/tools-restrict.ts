@@ -39,3 +39,18 @@ export async function assertRestrictSupport(tools: PgTools): Promise<void> {
     }
   }
 }
+
+/**
+ * libpq before 16 ignores PGREQUIREAUTH: pg_dump/pg_restore/psql would answer a cleartext or MD5 request from an
+ * unverified server. Where that rule applies (credentials.ts passwordNeedsScram), such tools are refused.
+ */
+export function assertRequireAuthSupport(tools: PgTools, needsScram: boolean): void {
+  if (needsScram && tools.major < 16) {
+    throw new ToolError(
+      `the pg tools ${tools.version} (from ${tools.source}) cannot be told to refuse a cleartext or MD5 password request (require_auth needs PostgreSQL 16 or newer), and the server's certificate is not verified`,
+      {
+        hint: 'use the bundled PostgreSQL 18 client, or --sslmode verify-full with --sslrootcert, or --allow-unverified-password',
+      },
+    );
+  }
+}

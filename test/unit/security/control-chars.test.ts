@@ -45,7 +45,13 @@ test('list shows a database name and a verify record with control characters esc
       startedAt: '2026-11-24T03:00:00.000Z',
       finishedAt: '2026-11-24T03:00:01.000Z',
       durationMs: 1000,
-      object: { key: k.data, bytes: archive.length, sha256: createHash('sha256').update(archive).digest('hex'), versionId: null, contentType: 'x' },
+      object: {
+        key: k.data,
+        bytes: archive.length,
+        sha256: createHash('sha256').update(archive).digest('hex'),
+        versionId: null,
+        contentType: 'x',
+      },
       format: 'custom',
       compression: 'none',
       tier: 'daily',
@@ -56,7 +62,7 @@ test('list shows a database name and a verify record with control characters esc
     const record = serializeVerifyRecord({
       ok: true,
       verifiedAt: '2026-11-24T04:00:00.000Z',
-      mode: `restore${EVIL}`,
+      mode: 'restore',
       summary: EVIL,
       backup: { id, database: db, key: k.data, sha256: m.object.sha256, bytes: m.object.bytes },
       server: null,
@@ -79,7 +85,8 @@ test('list shows a database name and a verify record with control characters esc
       assert.equal(code, 0, err);
       assert.ok(!RAW.test(out), `raw control characters in ${json ? 'JSON' : 'table'} output: ${JSON.stringify(out)}`);
       assert.match(out, /app\\u001b\]0;owned/);
-      if (json) assert.equal((JSON.parse(out) as { backups: { database: string }[] }).backups[0]!.database, db, 'JSON still means the same string');
+      if (json)
+        assert.equal((JSON.parse(out) as { backups: { database: string }[] }).backups[0]!.database, db, 'JSON still means the same string');
     }
   } finally {
     await rm(root, { recursive: true, force: true });
