@@ -4,9 +4,14 @@
 ################################################################################
 
 locals {
-  kms_key_arn            = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
-  kms_key_administrators = length(var.kms_key_administrator_arns) > 0 ? var.kms_key_administrator_arns : ["arn:${local.partition}:iam::${local.account}:root"]
-  s3_service_endpoint    = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
+  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  # The account root is always an administrator: KMS refuses CreateKey when the
+  # policy would lock out its caller, and a key whose only administrators were
+  # deleted can be recovered by AWS Support only.
+  kms_key_administrators = distinct(concat(["arn:${local.partition}:iam::${local.account}:root"], var.kms_key_administrator_arns))
+  # Whoever restores or verifies: decrypt backups, encrypt verify records, via S3 only.
+  kms_key_operators   = concat(aws_iam_role.restore[*].arn, var.kms_key_restore_principal_arns)
+  s3_service_endpoint = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
 }
 
 data "aws_iam_policy_document" "kms_key" {
@@ -74,12 +79,12 @@ data "aws_iam_policy_document" "kms_key" {
   }
 
   dynamic "statement" {
-    for_each = length(var.kms_key_restore_principal_arns) > 0 ? [var.kms_key_restore_principal_arns] : []
+    for_each = var.create_restore_role || length(var.kms_key_restore_principal_arns) > 0 ? [local.kms_key_operators] : []
 
     content {
-      sid       = "RestoreReadersViaS3"
+      sid       = "RestoreAndVerifyViaS3"
       effect    = "Allow"
-      actions   = ["kms:Decrypt", "kms:DescribeKey"]
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = ["*"]
 
       principals {

@@ -4,9 +4,19 @@
 ################################################################################
 
 locals {
-  artifacts_dir = var.artifacts_dir != null ? var.artifacts_dir : "${path.module}/../dist"
-  function_zip  = "${local.artifacts_dir}/function.zip"
-  layer_zip     = "${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip"
+  # Artifacts: local zips (default: artifacts/ inside this module, written there by
+  # `npm run package`, so a copied or registry module carries them), or objects in
+  # an S3 bucket. filebase64sha256() sits in the branch not taken with S3, where
+  # Terraform discards its result (and its error when the file is absent).
+  artifacts_from_s3 = var.artifacts_s3_bucket != null
+  artifacts_dir     = var.artifacts_dir != null ? var.artifacts_dir : "${path.module}/artifacts"
+  function_zip      = "${local.artifacts_dir}/function.zip"
+  layer_zip         = "${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip"
+  layer_s3_key      = var.layer_s3_key != null ? var.layer_s3_key : "pgtools-layer-${var.architecture}.zip"
+
+  # IAM names are global: the region keeps two deployments of the same name in
+  # different regions of one account apart. At most 40 + 1 + 14 + 9 = 64 characters.
+  role_name_prefix = "${local.name}-${local.region}"
 
   log_group_name = "/aws/lambda/${local.name}"
   db_user_arn    = "arn:${local.partition}:rds-db:${local.region}:${local.account}:dbuser:${local.db_resource_id}/${var.db_username}"
@@ -35,7 +45,14 @@ locals {
   }
   function_environment = { for k, v in local.function_environment_all : k => v if v != null }
 
-  on_failure_destination_service = var.on_failure_destination_arn != null ? split(":", var.on_failure_destination_arn)[2] : null
+  # The one send action the destination's service needs; may be unknown at plan
+  # (an ARN created in the same apply), which is fine outside count/for_each.
+  on_failure_destination_action = var.enable_on_failure_destination ? lookup({
+    sqs    = "sqs:SendMessage"
+    sns    = "sns:Publish"
+    lambda = "lambda:InvokeFunction"
+    events = "events:PutEvents"
+  }, split(":", coalesce(var.on_failure_destination_arn, "arn:aws:none"))[2], "none:none") : null
 
   schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account}:schedule-group/${local.name}"
 }
@@ -58,7 +75,9 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name                  = "${local.name}-function"
+  name                  = "${local.role_name_prefix}-writer"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Runs the RDS to S3 backup of ${var.db_instance_identifier} (${var.environment})"
   assume_role_policy    = data.aws_iam_policy_document.lambda_assume_role.json
   force_detach_policies = true
@@ -71,6 +90,41 @@ resource "aws_iam_role_policy" "s3_kms" {
   name   = "backup-writer-s3-kms"
   role   = aws_iam_role.lambda.id
   policy = local.backup_writer_policy_json
+}
+
+# Explicit denies on the writer's own identity, so they hold even if a broader
+# policy is attached to the role later (the bucket policy denies the same).
+data "aws_iam_policy_document" "writer_guardrails" {
+  statement {
+    sid       = "NoVerifyRecords"
+    effect    = "Deny"
+    actions   = ["s3:PutObject", "s3:PutObjectTagging"]
+    resources = ["${aws_s3_bucket.this.arn}/*${local.verify_record_suffix}"]
+  }
+
+  statement {
+    sid    = "NoReadDeleteRetagOrUnlock"
+    effect = "Deny"
+    actions = [
+      "s3:GetObject",
+      "s3:GetObjectVersion",
+      "s3:DeleteObject",
+      "s3:DeleteObjectVersion",
+      "s3:PutObjectVersionTagging",
+      "s3:DeleteObjectTagging",
+      "s3:DeleteObjectVersionTagging",
+      "s3:PutObjectRetention",
+      "s3:PutObjectLegalHold",
+      "s3:BypassGovernanceRetention",
+    ]
+    resources = ["${aws_s3_bucket.this.arn}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "writer_guardrails" {
+  name   = "backup-writer-guardrails"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.writer_guardrails.json
 }
 
 data "aws_iam_policy_document" "rds_connect" {
@@ -185,55 +239,18 @@ resource "aws_iam_role_policy" "vpc" {
 }
 
 data "aws_iam_policy_document" "on_failure_destination" {
-  count = var.on_failure_destination_arn != null ? 1 : 0
+  count = var.enable_on_failure_destination ? 1 : 0
 
-  dynamic "statement" {
-    for_each = local.on_failure_destination_service == "sqs" ? [var.on_failure_destination_arn] : []
-
-    content {
-      sid       = "SendFailedInvocationsToQueue"
-      effect    = "Allow"
-      actions   = ["sqs:SendMessage"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.on_failure_destination_service == "sns" ? [var.on_failure_destination_arn] : []
-
-    content {
-      sid       = "PublishFailedInvocationsToTopic"
-      effect    = "Allow"
-      actions   = ["sns:Publish"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.on_failure_destination_service == "lambda" ? [var.on_failure_destination_arn] : []
-
-    content {
-      sid       = "InvokeFailedInvocationsFunction"
-      effect    = "Allow"
-      actions   = ["lambda:InvokeFunction"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = local.on_failure_destination_service == "events" ? [var.on_failure_destination_arn] : []
-
-    content {
-      sid       = "PutFailedInvocationsOnBus"
-      effect    = "Allow"
-      actions   = ["events:PutEvents"]
-      resources = [statement.value]
-    }
+  statement {
+    sid       = "SendFailedInvocations"
+    effect    = "Allow"
+    actions   = [local.on_failure_destination_action]
+    resources = [var.on_failure_destination_arn]
   }
 }
 
 resource "aws_iam_role_policy" "on_failure_destination" {
-  count = var.on_failure_destination_arn != null ? 1 : 0
+  count = var.enable_on_failure_destination ? 1 : 0
 
   name   = "send-failed-invocations"
   role   = aws_iam_role.lambda.id
@@ -255,28 +272,35 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_lambda_layer_version" "pgtools" {
   layer_name               = "${local.name}-pgtools"
   description              = "PostgreSQL client tools (pg_dump, pg_dumpall) under /opt/pgtools"
-  filename                 = local.layer_zip
-  source_code_hash         = filebase64sha256(local.layer_zip)
+  filename                 = local.artifacts_from_s3 ? null : local.layer_zip
+  source_code_hash         = local.artifacts_from_s3 ? null : filebase64sha256(local.layer_zip)
+  s3_bucket                = var.artifacts_s3_bucket
+  s3_key                   = local.artifacts_from_s3 ? local.layer_s3_key : null
+  s3_object_version        = local.artifacts_from_s3 ? var.layer_s3_object_version : null
   compatible_runtimes      = ["nodejs24.x"]
   compatible_architectures = [var.architecture]
 }
 
 resource "aws_lambda_function" "this" {
-  function_name    = local.name
-  description      = "Logical backup of RDS ${var.db_instance_identifier} (${var.environment}) to s3://${aws_s3_bucket.this.bucket}/${local.backup_prefix}"
-  role             = aws_iam_role.lambda.arn
-  filename         = local.function_zip
-  source_code_hash = filebase64sha256(local.function_zip)
-  handler          = "index.handler"
-  runtime          = "nodejs24.x"
-  architectures    = [var.architecture]
-  layers           = [aws_lambda_layer_version.pgtools.arn]
-  memory_size      = var.memory_size
-  timeout          = var.timeout
+  function_name     = local.name
+  description       = "Logical backup of RDS ${var.db_instance_identifier} (${var.environment}) to s3://${aws_s3_bucket.this.bucket}/${local.backup_prefix}"
+  role              = aws_iam_role.lambda.arn
+  filename          = local.artifacts_from_s3 ? null : local.function_zip
+  source_code_hash  = local.artifacts_from_s3 ? null : filebase64sha256(local.function_zip)
+  s3_bucket         = var.artifacts_s3_bucket
+  s3_key            = local.artifacts_from_s3 ? var.function_s3_key : null
+  s3_object_version = local.artifacts_from_s3 ? var.function_s3_object_version : null
+  handler           = "index.handler"
+  runtime           = "nodejs24.x"
+  architectures     = [var.architecture]
+  layers            = [aws_lambda_layer_version.pgtools.arn]
+  memory_size       = var.memory_size
+  timeout           = var.timeout
 
-  # One run at a time: a second invocation waits in the async queue instead of
-  # overlapping (and racing the retention tier computation).
-  reserved_concurrent_executions = 1
+  # Null: unreserved (AWS keeps 100 executions unreserved per account, so any
+  # reservation fails in accounts with a low limit). 1: one run at a time, a second
+  # invocation waits in the async queue instead of overlapping.
+  reserved_concurrent_executions = var.reserved_concurrent_executions
 
   environment {
     variables = local.function_environment
@@ -291,8 +315,18 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      condition     = data.aws_db_instance.this.engine == "postgres"
+      condition     = !var.discover_db_instance || try(data.aws_db_instance.this[0].engine == "postgres", false)
       error_message = "The DB instance must be RDS for PostgreSQL (engine \"postgres\")."
+    }
+
+    precondition {
+      condition     = var.discover_db_instance || alltrue([for v in [var.db_host, var.db_port, var.db_resource_id, var.db_engine_version, var.db_security_group_ids, var.subnet_ids, var.vpc_id] : v != null])
+      error_message = "discover_db_instance = false needs db_host, db_port, db_resource_id, db_engine_version, db_security_group_ids, subnet_ids and vpc_id."
+    }
+
+    precondition {
+      condition     = !var.enable_on_failure_destination || local.on_failure_destination_action != "none:none"
+      error_message = "enable_on_failure_destination needs on_failure_destination_arn: an SQS, SNS, Lambda or EventBridge ARN."
     }
 
     precondition {
@@ -306,7 +340,7 @@ resource "aws_lambda_function" "this" {
     }
 
     precondition {
-      condition     = var.auth_mode != "secret" || var.create_secretsmanager_endpoint || var.secretsmanager_endpoint_security_group_id != null || length(var.secretsmanager_egress_cidr_blocks) > 0
+      condition     = var.auth_mode != "secret" || var.create_secretsmanager_endpoint || length(var.secretsmanager_endpoint_security_group_ids) > 0 || length(var.secretsmanager_egress_cidr_blocks) > 0
       error_message = "auth_mode = \"secret\" needs a network path to Secrets Manager: create_secretsmanager_endpoint, secretsmanager_endpoint_security_group_id or secretsmanager_egress_cidr_blocks."
     }
   }
@@ -325,7 +359,7 @@ resource "aws_lambda_function_event_invoke_config" "this" {
   maximum_event_age_in_seconds = var.async_maximum_event_age_seconds
 
   dynamic "destination_config" {
-    for_each = var.on_failure_destination_arn != null ? [var.on_failure_destination_arn] : []
+    for_each = var.enable_on_failure_destination ? [var.on_failure_destination_arn] : []
 
     content {
       on_failure {
@@ -375,7 +409,9 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name                  = "${local.name}-scheduler"
+  name                  = "${local.role_name_prefix}-schedule"
+  path                  = var.iam_role_path
+  permissions_boundary  = var.iam_permissions_boundary_arn
   description           = "Lets the backup schedule invoke the backup function"
   assume_role_policy    = data.aws_iam_policy_document.scheduler_assume_role.json
   force_detach_policies = true
@@ -401,7 +437,7 @@ resource "aws_iam_role_policy" "scheduler_invoke" {
 resource "aws_scheduler_schedule" "this" {
   name                         = local.name
   group_name                   = aws_scheduler_schedule_group.this.name
-  description                  = "Daily logical backup of ${var.db_instance_identifier}"
+  description                  = "Logical backup of ${var.db_instance_identifier}"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = var.schedule_timezone
   state                        = var.schedule_enabled ? "ENABLED" : "DISABLED"

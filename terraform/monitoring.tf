@@ -1,7 +1,8 @@
 ################################################################################
 # Monitoring: alarms on function errors, reported backup failures, a missed
-# backup (no success metric for a day: missing data is breaching) and run
-# duration approaching the timeout, sent to an SNS topic.
+# backup (no success metric within the schedule interval plus slack; missing
+# data is breaching) and run duration approaching the timeout, sent to an SNS
+# topic.
 ################################################################################
 
 locals {
@@ -11,6 +12,18 @@ locals {
   alarm_topic_arn = var.create_sns_topic ? aws_sns_topic.alarms[0].arn : var.alarm_sns_topic_arn
   alarm_actions   = local.alarm_topic_arn != null ? [local.alarm_topic_arn] : []
   alarm_arn_glob  = "arn:${local.partition}:cloudwatch:${local.region}:${local.account}:alarm:${local.name}-*"
+
+  # Missed-backup window from the schedule: rate(N unit) runs every N units; a cron
+  # with * or ? in both day fields runs at least daily (24 h, the usual case);
+  # any other cron (weekly, monthly) gets CloudWatch's maximum of 168 hourly periods.
+  schedule_rate  = try(regex("^(?:rate\\((\\d+) (minutes?|hours?|days?)\\)|cron\\(\\S+ \\S+ (\\S+) \\S+ (\\S+) .*\\))$", var.schedule_expression), [null, null, "-", "-"])
+  schedule_units = { minute = 1 / 60, minutes = 1 / 60, hour = 1, hours = 1, day = 24, days = 24 }
+  schedule_interval_hours = local.schedule_rate[0] != null ? tonumber(local.schedule_rate[0]) * local.schedule_units[local.schedule_rate[1]] : (
+    contains(["*", "?"], local.schedule_rate[2]) && contains(["*", "?"], local.schedule_rate[3]) ? 24 : 168
+  )
+  # The interval plus an eighth of it, at least 2 h: a run that ends later than the
+  # previous one, or a DST shift of a zoned cron, must not page. Daily: 27 h.
+  missed_backup_alarm_hours = var.missed_backup_alarm_hours != null ? var.missed_backup_alarm_hours : min(168, ceil(local.schedule_interval_hours + max(2, local.schedule_interval_hours / 8)))
 }
 
 resource "aws_sns_topic" "alarms" {
@@ -106,14 +119,14 @@ resource "aws_cloudwatch_metric_alarm" "backup_failed" {
 # crash before metrics) must page, not stay silent.
 resource "aws_cloudwatch_metric_alarm" "missed_backup" {
   alarm_name          = "${local.name}-missed-backup"
-  alarm_description   = "No successful RDS backup reported for ${var.missed_backup_alarm_hours} hours."
+  alarm_description   = "No successful RDS backup reported for ${local.missed_backup_alarm_hours} hours."
   namespace           = local.metrics_namespace
   metric_name         = "BackupSucceeded"
   dimensions          = { service = aws_lambda_function.this.function_name }
   statistic           = "Sum"
   period              = 3600
-  evaluation_periods  = var.missed_backup_alarm_hours
-  datapoints_to_alarm = var.missed_backup_alarm_hours
+  evaluation_periods  = local.missed_backup_alarm_hours
+  datapoints_to_alarm = local.missed_backup_alarm_hours
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   treat_missing_data  = "breaching"

@@ -57,3 +57,23 @@ output "db_user_connect_arn" {
   description = "The `rds-db:connect` resource the function may use (IAM auth), null in secret mode."
   value       = var.auth_mode == "iam" ? local.db_user_arn : null
 }
+
+output "reader_policy_json" {
+  description = "Identity policy for whoever restores or verifies: list the prefix, read every object and version under it, decrypt through S3. Attach it to your operators' role (and list that role in `kms_key_restore_principal_arns`) or use `create_restore_role`."
+  value       = data.aws_iam_policy_document.reader.json
+}
+
+output "verify_writer_policy_json" {
+  description = "Identity policy for whoever runs `verify`: write `*.verify.json` records (with their tier tag) under the prefix, encrypt through S3."
+  value       = data.aws_iam_policy_document.verify_writer.json
+}
+
+output "restore_role_arn" {
+  description = "ARN of the restore role (`create_restore_role`), null otherwise."
+  value       = one(aws_iam_role.restore[*].arn)
+}
+
+output "backup_writer_role_arns" {
+  description = "Roles that write backups; the bucket policy holds them to create-only writes."
+  value       = local.backup_writer_role_arns
+}

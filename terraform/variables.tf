@@ -37,11 +37,19 @@ variable "tags" {
   description = "Tags added to every resource that supports them."
   type        = map(string)
   default     = {}
+  nullable    = false
 }
 
 ################################################################################
 # Discovery overrides (default: read from the DB instance)
 ################################################################################
+
+variable "discover_db_instance" {
+  description = "Read the instance (and its DB subnet group) with data sources. Set false when the instance is created in the same configuration, and pass `db_host`, `db_port`, `db_resource_id`, `db_engine_version`, `db_security_group_ids`, `subnet_ids` and `vpc_id`: nothing is then read at plan time and every policy is known at plan."
+  type        = bool
+  default     = true
+  nullable    = false
+}
 
 variable "db_host" {
   description = "Override: hostname the function connects to. Default: the instance's endpoint address."
@@ -103,6 +111,7 @@ variable "auth_mode" {
   description = "How the function authenticates to PostgreSQL: `iam` (RDS IAM auth token, no stored password) or `secret` (password from a Secrets Manager secret)."
   type        = string
   default     = "iam"
+  nullable    = false
 
   validation {
     condition     = contains(["iam", "secret"], var.auth_mode)
@@ -114,6 +123,7 @@ variable "db_username" {
   description = "PostgreSQL role the backup connects as. Create it as described in the README (member of `pg_read_all_data`, plus `rds_iam` in IAM mode); never the master user."
   type        = string
   default     = "rds_s3_backup"
+  nullable    = false
 
   validation {
     condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_username))
@@ -147,12 +157,14 @@ variable "db_connect_database" {
   description = "Database the function connects to first (to list databases and for globals)."
   type        = string
   default     = "postgres"
+  nullable    = false
 }
 
 variable "databases" {
   description = "Databases to back up, or `[\"all\"]` for every connectable non-template database."
   type        = list(string)
   default     = ["all"]
+  nullable    = false
 
   validation {
     condition     = length(var.databases) > 0 && alltrue([for d in var.databases : length(d) > 0 && !strcontains(d, ",")])
@@ -164,12 +176,14 @@ variable "include_globals" {
   description = "Also back up roles and tablespaces (`pg_dumpall --globals-only`, without role passwords)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "compression" {
   description = "pg_dump compression, e.g. `zstd:1` (the measured default), `zstd:3`, `gzip:6`, `lz4`, `none`."
   type        = string
   default     = "zstd:1"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(none|gzip|lz4|zstd)(:[0-9]{1,2})?$", var.compression))
@@ -181,6 +195,7 @@ variable "ssl_mode" {
   description = "libpq sslmode. Only modes that encrypt are allowed; `verify-full` also checks the server certificate and host name."
   type        = string
   default     = "verify-full"
+  nullable    = false
 
   validation {
     condition     = contains(["require", "verify-ca", "verify-full"], var.ssl_mode)
@@ -192,12 +207,14 @@ variable "ssl_root_cert" {
   description = "Path of the CA bundle inside the Lambda environment used to verify the RDS certificate. The default is the bundle the Lambda Node.js runtime ships (it includes the RDS CAs); not verified by this project's tests."
   type        = string
   default     = "/var/runtime/ca-cert.pem"
+  nullable    = false
 }
 
 variable "connect_timeout_seconds" {
   description = "libpq connect_timeout in seconds."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.connect_timeout_seconds >= 2 && var.connect_timeout_seconds <= 120
@@ -239,7 +256,8 @@ variable "tier_expiration_days" {
     monthly = optional(number, 400)
     yearly  = optional(number)
   })
-  default = {}
+  default  = {}
+  nullable = false
 
   validation {
     condition     = alltrue([for d in values(var.tier_expiration_days) : d == null || try(d >= 1, false)])
@@ -251,6 +269,7 @@ variable "abort_incomplete_multipart_upload_days" {
   description = "Abort multipart uploads left incomplete (e.g. by a killed run) after this many days."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.abort_incomplete_multipart_upload_days >= 1
@@ -262,6 +281,7 @@ variable "noncurrent_version_expiration_days" {
   description = "Delete noncurrent object versions (left by expiry or overwrites) this many days after they become noncurrent."
   type        = number
   default     = 7
+  nullable    = false
 
   validation {
     condition     = var.noncurrent_version_expiration_days >= 1
@@ -270,9 +290,10 @@ variable "noncurrent_version_expiration_days" {
 }
 
 variable "object_lock_mode" {
-  description = "Optional S3 Object Lock default retention mode (`GOVERNANCE` or `COMPLIANCE`). Must be chosen when the bucket is created. COMPLIANCE cannot be shortened or removed by anyone, including the root user."
+  description = "S3 Object Lock default retention mode: `GOVERNANCE` (default; principals with s3:BypassGovernanceRetention can still delete early) or `COMPLIANCE` (nobody, including the root user, can delete a version before its retention ends). Null leaves Object Lock off. Enabling it on an existing bucket does not replace the bucket; once enabled it cannot be disabled."
   type        = string
-  default     = null
+  default     = "GOVERNANCE"
+  nullable    = false
 
   validation {
     condition     = var.object_lock_mode == null || contains(["GOVERNANCE", "COMPLIANCE"], coalesce(var.object_lock_mode, "-"))
@@ -281,13 +302,13 @@ variable "object_lock_mode" {
 }
 
 variable "object_lock_retention_days" {
-  description = "Default Object Lock retention in days (with `object_lock_mode`)."
+  description = "Default Object Lock retention of every new object version, in days. Default: the shortest retention of any tier (`tier_expiration_days`, `expiration_days`), so every backup is locked for at least as long as its tier keeps it. A value below that is refused."
   type        = number
-  default     = 30
+  default     = null
 
   validation {
-    condition     = var.object_lock_retention_days >= 1
-    error_message = "object_lock_retention_days must be at least 1."
+    condition     = var.object_lock_retention_days == null || try(var.object_lock_retention_days >= 1 && var.object_lock_retention_days <= 36500, false)
+    error_message = "object_lock_retention_days must be between 1 and 36500."
   }
 }
 
@@ -299,6 +320,7 @@ variable "create_kms_key" {
   description = "Create a dedicated KMS key (with rotation) for the bucket. If false, `kms_key_arn` is required."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "kms_key_arn" {
@@ -316,6 +338,7 @@ variable "kms_key_deletion_window_days" {
   description = "Waiting period before a destroyed KMS key is deleted."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.kms_key_deletion_window_days >= 7 && var.kms_key_deletion_window_days <= 30
@@ -324,15 +347,17 @@ variable "kms_key_deletion_window_days" {
 }
 
 variable "kms_key_administrator_arns" {
-  description = "Principals allowed to administer (not use) the created key. Default: the account root, which delegates to IAM."
+  description = "Principals allowed to administer (not use) the created key, in addition to the account root, which is always an administrator (so CreateKey never locks out its caller and the key stays manageable when these principals are deleted)."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "kms_key_restore_principal_arns" {
-  description = "Principals allowed to decrypt backups through S3 with the created key (whoever restores)."
+  description = "Principals (besides the optional restore role) allowed to decrypt backups and encrypt verify records through S3 with the created key: whoever restores or verifies. Give them the `reader_policy_json` (and `verify_writer_policy_json`) output as their identity policy."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 ################################################################################
@@ -340,15 +365,58 @@ variable "kms_key_restore_principal_arns" {
 ################################################################################
 
 variable "artifacts_dir" {
-  description = "Directory holding the build output of `npm run package` (`function.zip`, `pgtools-layer-<arch>.zip`). Default: `dist/` at the repository root next to this module."
+  description = "Directory holding `function.zip` and `pgtools-layer-<arch>.zip`. Default: `artifacts/` inside this module (`npm run package -- --out terraform/artifacts`), so a copied module (`source = \"./extras/backups\"`) or a registry package that ships them works as is. Ignored when `artifacts_s3_bucket` is set."
   type        = string
   default     = null
+}
+
+variable "artifacts_s3_bucket" {
+  description = "S3 bucket holding the artifacts instead of local files (for git sources, which carry no build output): the function from `function_s3_key`, the layer from `layer_s3_key`. Same region as the function."
+  type        = string
+  default     = null
+}
+
+variable "function_s3_key" {
+  description = "Key of the function zip in `artifacts_s3_bucket`."
+  type        = string
+  default     = "function.zip"
+  nullable    = false
+}
+
+variable "function_s3_object_version" {
+  description = "Object version of `function_s3_key` (versioned artifact buckets): a new version updates the function."
+  type        = string
+  default     = null
+}
+
+variable "layer_s3_key" {
+  description = "Key of the pg tools layer zip for `architecture` in `artifacts_s3_bucket`. Default: `pgtools-layer-<architecture>.zip`."
+  type        = string
+  default     = null
+}
+
+variable "layer_s3_object_version" {
+  description = "Object version of `layer_s3_key`: a new version publishes a new layer version."
+  type        = string
+  default     = null
+}
+
+variable "reserved_concurrent_executions" {
+  description = "Reserved concurrency of the function. Null (default) leaves it unreserved: AWS refuses any reservation that leaves the account fewer than 100 unreserved executions (new accounts often have a limit of 10, so even 1 fails there). Set 1 to make overlapping runs impossible where the account allows it."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrent_executions == null || try(var.reserved_concurrent_executions >= 0, false)
+    error_message = "reserved_concurrent_executions must be null or at least 0 (0 disables the function)."
+  }
 }
 
 variable "architecture" {
   description = "Lambda instruction set; selects the matching pg tools layer."
   type        = string
   default     = "arm64"
+  nullable    = false
 
   validation {
     condition     = contains(["arm64", "x86_64"], var.architecture)
@@ -360,6 +428,7 @@ variable "memory_size" {
   description = "Function memory in MB (CPU scales with it; pg_dump compression is CPU bound)."
   type        = number
   default     = 1024
+  nullable    = false
 
   validation {
     condition     = var.memory_size >= 256 && var.memory_size <= 10240
@@ -371,6 +440,7 @@ variable "timeout" {
   description = "Function timeout in seconds (Lambda's maximum is 900). A database that needs longer has outgrown Lambda; the duration alarm warns first."
   type        = number
   default     = 900
+  nullable    = false
 
   validation {
     condition     = var.timeout >= 60 && var.timeout <= 900
@@ -382,6 +452,7 @@ variable "async_maximum_retry_attempts" {
   description = "Retries Lambda makes for a failed scheduled (asynchronous) invocation."
   type        = number
   default     = 0
+  nullable    = false
 
   validation {
     condition     = var.async_maximum_retry_attempts >= 0 && var.async_maximum_retry_attempts <= 2
@@ -393,6 +464,7 @@ variable "async_maximum_event_age_seconds" {
   description = "How long a scheduled invocation may wait (e.g. behind a still running backup) before Lambda drops it."
   type        = number
   default     = 3600
+  nullable    = false
 
   validation {
     condition     = var.async_maximum_event_age_seconds >= 60 && var.async_maximum_event_age_seconds <= 21600
@@ -400,8 +472,15 @@ variable "async_maximum_event_age_seconds" {
   }
 }
 
+variable "enable_on_failure_destination" {
+  description = "Send invocations that failed after all retries to `on_failure_destination_arn`. A plain boolean so the module knows at plan time whether to create the send permission, even when the ARN comes from a resource created in the same apply."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "on_failure_destination_arn" {
-  description = "Optional destination (SQS queue, SNS topic, Lambda function or EventBridge bus ARN) for invocations that failed after all retries. The function role gets the one matching send permission on it."
+  description = "Destination (SQS queue, SNS topic, Lambda function or EventBridge bus ARN) for invocations that failed after all retries, with `enable_on_failure_destination = true`. The function role gets the one matching send permission on it."
   type        = string
   default     = null
 
@@ -415,6 +494,7 @@ variable "log_retention_days" {
   description = "Retention of the function's CloudWatch log group."
   type        = number
   default     = 90
+  nullable    = false
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
@@ -437,6 +517,7 @@ variable "schedule_expression" {
   description = "EventBridge Scheduler expression for the backup run."
   type        = string
   default     = "cron(0 3 * * ? *)"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(cron|rate)\\(.+\\)$", var.schedule_expression))
@@ -448,12 +529,14 @@ variable "schedule_timezone" {
   description = "IANA time zone of `schedule_expression`."
   type        = string
   default     = "UTC"
+  nullable    = false
 }
 
 variable "schedule_enabled" {
   description = "Whether the schedule is enabled."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 ################################################################################
@@ -461,39 +544,52 @@ variable "schedule_enabled" {
 ################################################################################
 
 variable "create_s3_gateway_endpoint" {
-  description = "Create an S3 gateway endpoint for the function's route tables. Set false when the VPC already has one (or reaches S3 through NAT); the security group allows 443 to the S3 prefix list either way."
+  description = "Create an S3 gateway endpoint on the route tables of the function's subnets (the main route table for subnets without an explicit association). Off by default: a VPC can have only one S3 gateway endpoint per route table, it is shared by every workload there, and destroying this module would remove it. Refused at plan when one of those route tables already routes S3 through an endpoint."
   type        = bool
-  default     = true
+  default     = false
+  nullable    = false
 }
 
 variable "s3_gateway_endpoint_route_table_ids" {
-  description = "Route tables for the created S3 gateway endpoint. Default: the route tables explicitly associated with the function's subnets."
+  description = "Route tables for the created S3 gateway endpoint. Default: the route table of each function subnet. Must cover every function subnet's route table."
   type        = list(string)
   default     = []
+  nullable    = false
+}
+
+variable "check_s3_route" {
+  description = "Read the route table of each function subnet and warn (a Terraform check, not an error) when one has neither an S3 gateway endpoint route nor a default route through a NAT gateway, transit gateway or network interface: the function could not reach S3."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "create_db_ingress_rule" {
   description = "Add the matching ingress rule (from the function's security group, on the DB port) to each DB security group."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "create_secretsmanager_endpoint" {
   description = "Secret mode: create a Secrets Manager interface endpoint (private DNS) reachable only from the function."
   type        = bool
   default     = false
+  nullable    = false
 }
 
-variable "secretsmanager_endpoint_security_group_id" {
-  description = "Secret mode: security group of an existing Secrets Manager interface endpoint; the function gets egress 443 to it."
-  type        = string
-  default     = null
+variable "secretsmanager_endpoint_security_group_ids" {
+  description = "Secret mode: security groups of an existing Secrets Manager interface endpoint; the function gets egress 443 to each (a list, so its length is known at plan even when the ids are not)."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "secretsmanager_egress_cidr_blocks" {
   description = "Secret mode: IPv4 CIDRs the function may reach on 443 for Secrets Manager (e.g. the subnets of an existing endpoint, or a NAT path)."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for c in var.secretsmanager_egress_cidr_blocks : can(cidrhost(c, 0))])
@@ -509,6 +605,7 @@ variable "create_sns_topic" {
   description = "Create an SNS topic for the alarms."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "alarm_sns_topic_arn" {
@@ -521,6 +618,7 @@ variable "alarm_email_addresses" {
   description = "Email addresses subscribed to the created topic (each must confirm the subscription)."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "sns_kms_key_arn" {
@@ -530,13 +628,13 @@ variable "sns_kms_key_arn" {
 }
 
 variable "missed_backup_alarm_hours" {
-  description = "Alarm when no successful backup was reported for this many consecutive hours (missing data counts as missed)."
+  description = "Alarm when no successful backup was reported for this many consecutive hours (missing data counts as missed). Default: derived from `schedule_expression`: the interval plus an eighth of it (at least 2 hours) so a run that ends later than the previous one or a DST change does not page; 27 hours for a daily schedule; 168 (CloudWatch's maximum for hourly periods) for schedules that do not run every day."
   type        = number
-  default     = 24
+  default     = null
 
   validation {
-    condition     = var.missed_backup_alarm_hours >= 1 && var.missed_backup_alarm_hours <= 24 && floor(var.missed_backup_alarm_hours) == var.missed_backup_alarm_hours
-    error_message = "missed_backup_alarm_hours must be a whole number from 1 to 24 (CloudWatch evaluates at most one day)."
+    condition     = var.missed_backup_alarm_hours == null || try(var.missed_backup_alarm_hours >= 1 && var.missed_backup_alarm_hours <= 168 && floor(var.missed_backup_alarm_hours) == var.missed_backup_alarm_hours, false)
+    error_message = "missed_backup_alarm_hours must be a whole number from 1 to 168 (CloudWatch evaluates at most 7 days of hourly periods)."
   }
 }
 
@@ -544,9 +642,50 @@ variable "duration_alarm_threshold_percent" {
   description = "Alarm when a run takes more than this percentage of the function timeout."
   type        = number
   default     = 80
+  nullable    = false
 
   validation {
     condition     = var.duration_alarm_threshold_percent > 0 && var.duration_alarm_threshold_percent < 100
     error_message = "duration_alarm_threshold_percent must be between 0 and 100."
   }
+}
+
+################################################################################
+# IAM
+################################################################################
+
+variable "iam_role_path" {
+  description = "Path of every IAM role the module creates."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^/([A-Za-z0-9+=,.@_-]+/)*$", var.iam_role_path))
+    error_message = "iam_role_path must start and end with a slash (e.g. / or /backups/)."
+  }
+}
+
+variable "iam_permissions_boundary_arn" {
+  description = "Permissions boundary attached to every IAM role the module creates (required by some organisations' SCPs)."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Operators: restore and verify
+################################################################################
+
+variable "create_restore_role" {
+  description = "Create a role for operators that may list and read the backups (restore) and write verify records: the `reader_policy_json` and `verify_writer_policy_json` outputs attached to it, and allowed on the key through S3."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "restore_role_trusted_principal_arns" {
+  description = "Principals that may assume the restore role. Default: the account root, i.e. any principal of this account whose own IAM policy allows sts:AssumeRole on it."
+  type        = list(string)
+  default     = []
+  nullable    = false
 }

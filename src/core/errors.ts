@@ -75,6 +75,13 @@ export class ArchiveFormatError extends BackupToolError {}
 /** The storage target failed (S3 or filesystem). */
 export class StorageError extends BackupToolError {}
 
+/**
+ * The key to be written already exists. Backups are created, never replaced (S3: If-None-Match: * answered 412;
+ * file://: the name is taken): a clash means a second writer or an attempt to overwrite a backup, never something
+ * to retry.
+ */
+export class ObjectExistsError extends StorageError {}
+
 /** An object's content does not match its manifest (checksum, size, truncation). */
 export class IntegrityError extends BackupToolError {}
 

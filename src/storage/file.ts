@@ -4,14 +4,42 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
+import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 
 const PARTIAL = '.partial-';
 
 /**
+ * Moves the complete temp file to its final name without ever replacing an existing file (the S3 store's
+ * If-None-Match: *): link() fails with EEXIST when the name is taken, and the name appears complete or not at all.
+ * Filesystems without hard links get an exclusive copy instead.
+ */
+async function publishNew(temp: string, final: string): Promise<void> {
+  try {
+    await fs.link(temp, final);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST')
+      throw new ObjectExistsError(`${final} already exists, and backups are never overwritten`, {
+        cause: err,
+        hint: 'nothing was replaced and no manifest was written; something else created this file first: check what else writes into this directory, then run the backup again',
+      });
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    try {
+      await fs.copyFile(temp, final, fs.constants.COPYFILE_EXCL);
+    } catch (copyErr) {
+      if ((copyErr as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new ObjectExistsError(`${final} already exists, and backups are never overwritten`, { cause: copyErr });
+      throw copyErr;
+    }
+  }
+  await fs.rm(temp, { force: true });
+}
+
+/**
  * Same layout and manifests as S3, on a local filesystem. Objects are written to a temporary name and
- * renamed into place when complete, so a reader never sees a half-written object under its final key.
+ * linked into place when complete, so a reader never sees a half-written object under its final key, and an
+ * existing file is never replaced (only a verify record, mode `replace`, is renamed over its predecessor).
  * Tags and metadata have no equivalent here; the manifest carries everything restore needs.
  */
 export class FileStore implements BackupStore {
@@ -86,32 +114,35 @@ export class FileStore implements BackupStore {
         await pipeline(body, out);
         const fh = await fs.open(temp, 'r');
         await fh.sync().finally(() => fh.close());
-        await fs.rename(temp, final);
+        await publishNew(temp, final);
         return { versionId: null };
       } catch (err) {
         await fs.rm(temp, { force: true });
+        if (err instanceof ObjectExistsError) throw err;
         throw new StorageError(`writing ${final} failed: ${describeError(err)}`, { cause: err });
       }
     })();
     return { done, uploadedBytes: () => written };
   }
 
-  async putSmall(key: string, body: string): Promise<UploadResult> {
+  async putSmall(
+    key: string,
+    body: string,
+    options: Partial<Omit<UploadOptions, 'partSize' | 'queueSize'>> & { readonly mode?: PutMode } = {},
+  ): Promise<UploadResult> {
     const final = this.#path(key);
     const temp = `${final}${PARTIAL}${randomBytes(4).toString('hex')}`;
     try {
       await this.#safeDir(final, true);
       await fs.writeFile(temp, body, { flag: 'wx', mode: 0o600, flush: true });
-      await fs.rename(temp, final);
+      if (options.mode === 'replace') await fs.rename(temp, final);
+      else await publishNew(temp, final);
       return { versionId: null };
     } catch (err) {
       await fs.rm(temp, { force: true });
+      if (err instanceof ObjectExistsError) throw err;
       throw new StorageError(`writing ${final} failed: ${describeError(err)}`, { cause: err });
     }
-  }
-
-  async tag(): Promise<void> {
-    // No tags on a filesystem; lifecycle by tier is an S3 feature.
   }
 
   async *#walk(dir: string): AsyncIterable<string> {

@@ -4,15 +4,14 @@ import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
-  PutObjectTaggingCommand,
   S3Client,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
+import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
 
 export type S3StoreOptions = {
@@ -72,6 +71,15 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   const msg = describeError(err);
   let hint: string | undefined;
   const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  if (code === 'PreconditionFailed' || status === 412) {
+    return new ObjectExistsError(
+      `S3 ${action} ${where} refused: the key already exists, and backups are never overwritten (If-None-Match: *)`,
+      {
+        cause: err,
+        hint: 'nothing was replaced and no manifest was written; another writer created this key first (a second run with the same backup id, or someone writing into the backup prefix): check what else writes there, then run the backup again',
+      },
+    );
+  }
   if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
   else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg))
     hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
@@ -109,14 +117,20 @@ export class S3Store implements BackupStore {
     return this.#kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: this.#kmsKeyId } : {};
   }
 
-  /** What every object we write carries: type, metadata, tier tags (set atomically with the object), encryption. */
-  #putParams(key: string, options: Pick<UploadOptions, 'contentType' | 'metadata' | 'tags'>) {
+  /**
+   * What every object we write carries: type, metadata, tier tags (set atomically with the object: never tagged
+   * later), encryption, and — unless the caller may replace the key — If-None-Match: * so that S3 refuses to
+   * replace an existing object (412). lib-storage passes these parameters on to CompleteMultipartUpload, which is
+   * where a multipart upload's condition is checked; CreateMultipartUpload and UploadPart do not take it.
+   */
+  #putParams(key: string, options: Pick<UploadOptions, 'contentType' | 'metadata' | 'tags'>, mode: PutMode) {
     return {
       Bucket: this.bucket,
       Key: key,
       ContentType: options.contentType,
       Metadata: { ...options.metadata },
       Tagging: encodeTags(options.tags),
+      ...(mode === 'create' ? { IfNoneMatch: '*' } : {}),
       ...this.#sse(),
     };
   }
@@ -151,7 +165,7 @@ export class S3Store implements BackupStore {
     const client = new Proxy(inner, { get: (target, p, receiver) => (p === 'send' ? send : Reflect.get(target, p, receiver)) });
     const upload = new Upload({
       client,
-      params: { ...this.#putParams(key, options), Body: body },
+      params: { ...this.#putParams(key, options, 'create'), Body: body },
       partSize: options.partSize,
       queueSize: options.queueSize,
       // On any failure lib-storage aborts the multipart upload before done() rejects.
@@ -178,33 +192,24 @@ export class S3Store implements BackupStore {
           }
         }
         const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
-        throw leftOpen ? new StorageError(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) }) : e;
+        if (!leftOpen) throw e;
+        const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
+        throw new Kind(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) });
       },
     );
     return { done, uploadedBytes: () => uploaded };
   }
 
-  async putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult> {
+  async putSmall(
+    key: string,
+    body: string,
+    options: Omit<UploadOptions, 'partSize' | 'queueSize'> & { readonly mode?: PutMode },
+  ): Promise<UploadResult> {
     try {
-      const r = await this.#client.send(new PutObjectCommand({ ...this.#putParams(key, options), Body: body }));
+      const r = await this.#client.send(new PutObjectCommand({ ...this.#putParams(key, options, options.mode ?? 'create'), Body: body }));
       return { versionId: r.VersionId ?? null };
     } catch (err) {
       throw s3Error('PutObject', `s3://${this.bucket}/${key}`, err);
-    }
-  }
-
-  async tag(key: string, versionId: string | null, tags: Readonly<Record<string, string>>): Promise<void> {
-    try {
-      await this.#client.send(
-        new PutObjectTaggingCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ...(versionId ? { VersionId: versionId } : {}),
-          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
-        }),
-      );
-    } catch (err) {
-      throw s3Error('PutObjectTagging', `s3://${this.bucket}/${key}`, err);
     }
   }
 

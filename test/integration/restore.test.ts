@@ -235,7 +235,6 @@ test('a stream cut short after pg_restore has all it needs (selective restore) â
     prefix: real.prefix,
     upload: (k, b, o) => real.upload(k, b, o),
     putSmall: (k, b, o) => real.putSmall(k, b, o),
-    tag: (k, v, t) => real.tag(k, v, t),
     list: (p) => real.list(p),
     listIncomplete: (p) => real.listIncomplete(p),
     read: async (key) => {

@@ -19,7 +19,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  ListMultipartUploadsCommand,
+  PutBucketVersioningCommand,
+  PutObjectLockConfigurationCommand,
+  S3Client,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
 import { freePort, killSync, onProcessExit, spawnManaged, tail } from './process.ts';
 import { signFormPost, type Credentials } from './sigv4.ts';
 
@@ -41,8 +48,13 @@ export type MotoServer = {
   readonly startupMs: number;
   /** An S3 client for this server (path style, us-east-1); with `credentials` or the admin/dummy key. */
   s3(credentials?: Credentials): S3Client;
-  /** Creates a bucket with a unique name (or `name`) and returns the name. */
-  createBucket(name?: string): Promise<string>;
+  /**
+   * Creates a bucket with a unique name (or `name`) and returns the name. Versioned unless `versioned: false`,
+   * as the module's bucket is (versioning changes which permissions requests need and what overwrites do).
+   */
+  createBucket(name?: string, options?: { versioned?: boolean }): Promise<string>;
+  /** A versioned bucket with Object Lock on and a default retention (GOVERNANCE, 1 day unless given). */
+  createLockedBucket(options?: { mode?: 'GOVERNANCE' | 'COMPLIANCE'; days?: number }): Promise<string>;
   listMultipartUploads(bucket: string): Promise<Array<{ Key: string; UploadId: string }>>;
   listKeys(bucket: string, prefix?: string): Promise<string[]>;
   /** AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_S3_FORCE_PATH_STYLE. */
@@ -162,9 +174,26 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
       },
       startupMs: Math.round(performance.now() - t0),
       s3,
-      async createBucket(name) {
-        const bucket = name ?? `test-${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
+      async createBucket(name, options = {}) {
+        const bucket = name ?? uniqueBucketName();
         await s3().send(new CreateBucketCommand({ Bucket: bucket }));
+        if (options.versioned !== false)
+          await s3().send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+        return bucket;
+      },
+      async createLockedBucket(options = {}) {
+        const bucket = uniqueBucketName();
+        // Object Lock can only be switched on at creation here (moto); it turns versioning on by itself.
+        await s3().send(new CreateBucketCommand({ Bucket: bucket, ObjectLockEnabledForBucket: true }));
+        await s3().send(
+          new PutObjectLockConfigurationCommand({
+            Bucket: bucket,
+            ObjectLockConfiguration: {
+              ObjectLockEnabled: 'Enabled',
+              Rule: { DefaultRetention: { Mode: options.mode ?? 'GOVERNANCE', Days: options.days ?? 1 } },
+            },
+          }),
+        );
         return bucket;
       },
       async listMultipartUploads(bucket) {
@@ -217,6 +246,10 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
     unregister();
     throw error;
   }
+}
+
+function uniqueBucketName(): string {
+  return `test-${Date.now().toString(36)}-${randomBytes(5).toString('hex')}`;
 }
 
 function awsEncode(text: string): string {

@@ -75,9 +75,9 @@ describe('parse check fails on', () => {
 
 describe('format check fails on', () => {
   it('misaligned equals signs', async () => {
-    const dir = copy([{ file: 's3.tf', find: '  bucket              = local.bucket_name', replace: '  bucket = local.bucket_name' }]);
+    const dir = copy([{ file: 's3.tf', find: '  bucket        = local.bucket_name', replace: '  bucket = local.bucket_name' }]);
     const findings = await checkFormat(dir);
-    expectFinding(findings, 'fmt', /line 31/);
+    expectFinding(findings, 'fmt', /line 45/);
     assert.equal(findings[0]!.file, 's3.tf');
   });
 });
@@ -85,7 +85,7 @@ describe('format check fails on', () => {
 describe('schema check (both provider majors) fails on', () => {
   it('a misspelled argument', async () => {
     const { v5, v6 } = await schemaFindings(
-      copy([{ file: LAMBDA, find: '  memory_size      = var.memory_size', replace: '  memory_sise      = var.memory_size' }]),
+      copy([{ file: LAMBDA, find: '  memory_size       = var.memory_size', replace: '  memory_sise       = var.memory_size' }]),
     );
     expectFinding(v5, 'schema', /unsupported argument or block "memory_sise" \(aws 5\./);
     expectFinding(v6, 'schema', /unsupported argument or block "memory_sise" \(aws 6\./);
@@ -117,7 +117,7 @@ describe('schema check (both provider majors) fails on', () => {
   });
 
   it('a missing required argument', async () => {
-    const { v5, v6 } = await schemaFindings(copy([{ file: LAMBDA, find: '  function_name    = local.name\n', replace: '' }]));
+    const { v5, v6 } = await schemaFindings(copy([{ file: LAMBDA, find: '  function_name     = local.name\n', replace: '' }]));
     expectFinding(v5, 'schema', /missing required argument "function_name"/);
     expectFinding(v6, 'schema', /missing required argument "function_name"/);
   });
@@ -181,8 +181,8 @@ describe('schema check (both provider majors) fails on', () => {
     const dir = copy([
       {
         file: LAMBDA,
-        find: '  reserved_concurrent_executions = 1\n',
-        replace: '  reserved_concurrent_executions = 1\n  invoke_arn                     = "x"\n',
+        find: '  reserved_concurrent_executions = var.reserved_concurrent_executions\n',
+        replace: '  reserved_concurrent_executions = var.reserved_concurrent_executions\n  invoke_arn                     = "x"\n',
       },
     ]);
     const { v5 } = await schemaFindings(dir);
@@ -193,7 +193,7 @@ describe('schema check (both provider majors) fails on', () => {
 describe('reference check fails on', () => {
   it('an undeclared variable', async () => {
     const findings = await refFindings(
-      copy([{ file: LAMBDA, find: '  memory_size      = var.memory_size', replace: '  memory_size      = var.memory_sizes' }]),
+      copy([{ file: LAMBDA, find: '  memory_size       = var.memory_size', replace: '  memory_size       = var.memory_sizes' }]),
     );
     expectFinding(findings, 'refs', /var\.memory_sizes: undeclared variable/);
     expectFinding(findings, 'refs', /variable "memory_size" is declared but never used/);
@@ -228,7 +228,13 @@ describe('reference check fails on', () => {
 
   it('a data source attribute that does not exist', async () => {
     const findings = await refFindings(
-      copy([{ file: 'discovery.tf', find: 'data.aws_db_instance.this.address)', replace: 'data.aws_db_instance.this.hostname)' }]),
+      copy([
+        {
+          file: 'discovery.tf',
+          find: 'data.aws_db_instance.this[0].address, null)',
+          replace: 'data.aws_db_instance.this[0].hostname, null)',
+        },
+      ]),
     );
     expectFinding(findings, 'refs', /aws_db_instance has no attribute "hostname"/);
   });
@@ -244,7 +250,9 @@ describe('reference check fails on', () => {
 
   it('count.index outside a counted block', async () => {
     const findings = await refFindings(
-      copy([{ file: LAMBDA, find: '  handler          = "index.handler"', replace: '  handler          = "index.handler${count.index}"' }]),
+      copy([
+        { file: LAMBDA, find: '  handler           = "index.handler"', replace: '  handler           = "index.handler${count.index}"' },
+      ]),
     );
     expectFinding(findings, 'refs', /count\.index outside a block with count/);
   });
@@ -270,9 +278,9 @@ describe('reference check fails on', () => {
 
   it('a template the module does not have', async () => {
     const findings = await refFindings(
-      copy([{ file: 's3.tf', find: 'templates/bucket-policy.json.tftpl', replace: 'templates/bucket_policy.json.tftpl' }]),
+      copy([{ file: 's3.tf', find: 'templates/backup-writer-policy.json.tftpl', replace: 'templates/backup_writer_policy.json.tftpl' }]),
     );
-    expectFinding(findings, 'refs', /template .*bucket_policy\.json\.tftpl does not exist/);
+    expectFinding(findings, 'refs', /template .*backup_writer_policy\.json\.tftpl does not exist/);
   });
 
   it('a validation that refers to another variable (Terraform < 1.9)', async () => {
@@ -353,7 +361,7 @@ describe('policy checks fail on', () => {
     {
       check: 'bucket-force-destroy',
       what: 'force_destroy = true',
-      edits: [{ file: 's3.tf', find: '  force_destroy       = false', replace: '  force_destroy       = true' }],
+      edits: [{ file: 's3.tf', find: '  force_destroy = false', replace: '  force_destroy = true' }],
       message: /force_destroy must be literally false/,
     },
     {
@@ -378,7 +386,11 @@ describe('policy checks fail on', () => {
       check: 'bucket-policy-tls',
       what: 'the TLS deny inverted',
       edits: [
-        { file: 'templates/bucket-policy.json.tftpl', find: '"aws:SecureTransport": "false"', replace: '"aws:SecureTransport": "true"' },
+        {
+          file: 's3.tf',
+          find: '      variable = "aws:SecureTransport"\n      values   = ["false"]',
+          replace: '      variable = "aws:SecureTransport"\n      values   = ["true"]',
+        },
       ],
       message: /no Deny of s3:\* for everyone when aws:SecureTransport is false/,
     },
@@ -387,9 +399,10 @@ describe('policy checks fail on', () => {
       what: 'the TLS deny not covering objects',
       edits: [
         {
-          file: 'templates/bucket-policy.json.tftpl',
-          find: '"Resource": ["${bucket_arn}", "${bucket_arn}/*"],\n      "Condition": { "Bool"',
-          replace: '"Resource": ["${bucket_arn}"],\n      "Condition": { "Bool"',
+          file: 's3.tf',
+          find: '    sid       = "DenyInsecureTransport"\n    effect    = "Deny"\n    actions   = ["s3:*"]\n    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]',
+          replace:
+            '    sid       = "DenyInsecureTransport"\n    effect    = "Deny"\n    actions   = ["s3:*"]\n    resources = [aws_s3_bucket.this.arn]',
         },
       ],
       message: /TLS-only deny does not cover \$\{aws_s3_bucket\.this\.arn\}\/\*/,
@@ -399,9 +412,9 @@ describe('policy checks fail on', () => {
       what: 'no deny of other KMS keys',
       edits: [
         {
-          file: 'templates/bucket-policy.json.tftpl',
-          find: '"s3:x-amz-server-side-encryption-aws-kms-key-id": "${kms_key_arn}"',
-          replace: '"s3:x-amz-server-side-encryption-context": "${kms_key_arn}"',
+          file: 's3.tf',
+          find: '      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"',
+          replace: '      variable = "s3:x-amz-server-side-encryption-context"',
         },
       ],
       message: /does not deny puts that name a KMS key other than the module's/,
@@ -409,7 +422,7 @@ describe('policy checks fail on', () => {
     {
       check: 'bucket-lifecycle',
       what: 'tier rules filtering on the wrong tag key',
-      edits: [{ file: 's3.tf', find: '            "backup-tier" = rule.key', replace: '            "tier" = rule.key' }],
+      edits: [{ file: 's3.tf', find: '            (local.tier_tag) = rule.key', replace: '            "tier" = rule.key' }],
       message: /no dynamic rule expires objects by their "backup-tier" tag/,
     },
     {
@@ -430,8 +443,8 @@ describe('policy checks fail on', () => {
       edits: [
         {
           file: 'templates/backup-writer-policy.json.tftpl',
-          find: '"Action": ["s3:PutObject",',
-          replace: '"Action": ["s3:GetObject", "s3:PutObject",',
+          find: '"Action": ["s3:PutObject", "s3:AbortMultipartUpload",',
+          replace: '"Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",',
         },
       ],
       message: /forbidden action s3:GetObject/,
@@ -643,14 +656,33 @@ describe('policy checks fail on', () => {
     },
     {
       check: 'lambda-concurrency',
-      what: 'reserved concurrency 10',
-      edits: [{ file: LAMBDA, find: '  reserved_concurrent_executions = 1', replace: '  reserved_concurrent_executions = 10' }],
-      message: /reserved_concurrent_executions must be literally 1/,
+      what: 'a hard-coded reservation (fails in accounts with fewer than 101 executions)',
+      edits: [
+        {
+          file: LAMBDA,
+          find: '  reserved_concurrent_executions = var.reserved_concurrent_executions',
+          replace: '  reserved_concurrent_executions = 1',
+        },
+      ],
+      message: /must be var\.reserved_concurrent_executions/,
+    },
+    {
+      check: 'lambda-concurrency',
+      what: 'reserved by default',
+      edits: [
+        {
+          file: 'variables.tf',
+          find: '  type        = number\n  default     = null\n\n  validation {\n    condition     = var.reserved_concurrent_executions == null',
+          replace:
+            '  type        = number\n  default     = 1\n\n  validation {\n    condition     = var.reserved_concurrent_executions == null',
+        },
+      ],
+      message: /must default to null/,
     },
     {
       check: 'lambda-runtime',
       what: 'another runtime',
-      edits: [{ file: LAMBDA, find: '  runtime          = "nodejs24.x"', replace: '  runtime          = "nodejs22.x"' }],
+      edits: [{ file: LAMBDA, find: '  runtime           = "nodejs24.x"', replace: '  runtime           = "nodejs22.x"' }],
       message: /runtime must be nodejs24\.x/,
     },
     {

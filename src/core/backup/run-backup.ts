@@ -173,8 +173,9 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
         deps.onEvent?.({ type: 'progress', database: one.database, bytes, elapsedMs: t - started.getTime() });
       },
     });
-    // The checksum is known only now; tags (unlike metadata) can be set after the upload without GetObject.
-    await deps.store.tag(keys.data, streamed.versionId, { ...tags, sha256: streamed.sha256 });
+    // No tagging after the upload: the tier tag went in with the upload itself, and the checksum is in the
+    // manifest. (A later PutObjectTagging would need s3:PutObjectVersionTagging on the versioned bucket, and a
+    // writer that may re-tag could re-tier old backups into early expiry.)
 
     const finished = one.now();
     const manifest: Manifest = {

@@ -60,6 +60,8 @@ export async function writeVerifyRecord(
     contentType: 'application/json',
     metadata: { 'tool-version': TOOL_VERSION, 'backup-id': manifest.id },
     tags: { [TIER_TAG]: manifest.tier },
+    // The latest verification replaces the previous one; only the verify-record writer may do that.
+    mode: 'replace',
   });
   return key;
 }

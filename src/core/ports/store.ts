@@ -16,12 +16,16 @@ export type IncompleteUpload = {
 export type UploadOptions = {
   readonly contentType: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /** Set in the upload itself (S3: x-amz-tagging); objects are never tagged afterwards. */
   readonly tags: Readonly<Record<string, string>>;
   readonly partSize: number;
   readonly queueSize: number;
 };
 
 export type UploadResult = { readonly versionId: string | null };
+
+/** How putSmall treats an existing key: backups and manifests are `create` only; a verify record may be replaced. */
+export type PutMode = 'create' | 'replace';
 
 /**
  * A streaming upload. `done` settles once the body stream ended (success) or errored (the implementation
@@ -37,10 +41,14 @@ export interface BackupStore {
   /** Human-readable location, e.g. s3://bucket/prefix, without credentials. */
   readonly url: string;
   readonly prefix: string;
+  /** Creates `key`; rejects with ObjectExistsError when it exists (never replaces a backup). */
   upload(key: string, body: Readable, options: UploadOptions): UploadHandle;
-  putSmall(key: string, body: string, options: Omit<UploadOptions, 'partSize' | 'queueSize'>): Promise<UploadResult>;
-  /** Replace the object's tags (S3 tags can change after upload without read permission). */
-  tag(key: string, versionId: string | null, tags: Readonly<Record<string, string>>): Promise<void>;
+  /** Creates `key` (mode `create`, the default: ObjectExistsError when it exists) or writes it (`replace`). */
+  putSmall(
+    key: string,
+    body: string,
+    options: Omit<UploadOptions, 'partSize' | 'queueSize'> & { readonly mode?: PutMode },
+  ): Promise<UploadResult>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   read(key: string): Promise<Readable>;
   /** Multipart uploads (or temp files) left behind under the prefix; undefined when the store cannot tell. */

@@ -1,7 +1,8 @@
 # Every option of the module, end to end in a sandbox account: a private VPC
 # without internet access, a small RDS for PostgreSQL instance, and the backup
-# module wired to it. Build the artifacts first (`npm run package`), then create
-# the backup role in the database (see the module README) before the first run.
+# module wired to it. Build the artifacts first (`npm run package -- --out
+# terraform/artifacts` writes them into the module's artifacts/ directory), then create the backup role in the
+# database (see the module README) before the first run.
 
 provider "aws" {
   region = var.region
@@ -43,9 +44,9 @@ variable "alarm_email_addresses" {
 }
 
 variable "artifacts_dir" {
-  description = "Output directory of `npm run package`."
+  description = "Directory of the function and layer zips. Null: the module's own artifacts/ directory, where `npm run package -- --out terraform/artifacts` writes them."
   type        = string
-  default     = "../../../dist"
+  default     = null
 }
 
 data "aws_availability_zones" "available" {
@@ -222,8 +223,10 @@ module "backups" {
   name                   = "${local.name}-app"
   tags                   = { Owner = "platform" }
 
-  # Discovery overrides: the instance is created in this same configuration, so
-  # pass what the module would otherwise look up (counts need known list lengths).
+  # The instance is created in this same configuration: nothing to discover.
+  # Pass what the module would otherwise look up, so every count and every
+  # policy is known at plan and no module-level depends_on is needed.
+  discover_db_instance  = false
   db_host               = aws_db_instance.this.address
   db_port               = aws_db_instance.this.port
   db_resource_id        = aws_db_instance.this.resource_id
@@ -255,19 +258,31 @@ module "backups" {
   abort_incomplete_multipart_upload_days = 2
   noncurrent_version_expiration_days     = 3
   object_lock_mode                       = "GOVERNANCE"
-  object_lock_retention_days             = 7
+  object_lock_retention_days             = 10
 
   create_kms_key                 = true
   kms_key_deletion_window_days   = 7
   kms_key_administrator_arns     = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
   kms_key_restore_principal_arns = []
 
+  create_restore_role                 = true
+  restore_role_trusted_principal_arns = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+  iam_role_path                       = "/backups/"
+  iam_permissions_boundary_arn        = null
+
   artifacts_dir                   = var.artifacts_dir
+  artifacts_s3_bucket             = null
+  function_s3_key                 = "function.zip"
+  function_s3_object_version      = null
+  layer_s3_key                    = null
+  layer_s3_object_version         = null
+  reserved_concurrent_executions  = null
   architecture                    = "arm64"
   memory_size                     = 2048
   timeout                         = 900
   async_maximum_retry_attempts    = 1
   async_maximum_event_age_seconds = 7200
+  enable_on_failure_destination   = true
   on_failure_destination_arn      = aws_sqs_queue.failed_backups.arn
   log_retention_days              = 30
   cloudwatch_logs_kms_key_arn     = aws_kms_key.auxiliary.arn
@@ -275,22 +290,20 @@ module "backups" {
   schedule_timezone               = "Europe/Dublin"
   schedule_enabled                = true
 
-  create_s3_gateway_endpoint                = true
-  s3_gateway_endpoint_route_table_ids       = [aws_route_table.private.id]
-  create_db_ingress_rule                    = true
-  create_secretsmanager_endpoint            = var.auth_mode == "secret"
-  secretsmanager_endpoint_security_group_id = null
-  secretsmanager_egress_cidr_blocks         = []
+  create_s3_gateway_endpoint                 = true
+  s3_gateway_endpoint_route_table_ids        = [aws_route_table.private.id]
+  check_s3_route                             = true
+  create_db_ingress_rule                     = true
+  create_secretsmanager_endpoint             = var.auth_mode == "secret"
+  secretsmanager_endpoint_security_group_ids = []
+  secretsmanager_egress_cidr_blocks          = []
 
   create_sns_topic                 = true
   alarm_sns_topic_arn              = null
   alarm_email_addresses            = var.alarm_email_addresses
   sns_kms_key_arn                  = aws_kms_key.auxiliary.arn
-  missed_backup_alarm_hours        = 24
+  missed_backup_alarm_hours        = null
   duration_alarm_threshold_percent = 75
-
-  # The module reads the instance with data sources; wait until it exists.
-  depends_on = [aws_db_instance.this]
 }
 
 output "bucket_name" {
@@ -306,6 +319,16 @@ output "function_name" {
 output "db_address" {
   description = "Where to run the backup-role SQL from the README (from inside the VPC)."
   value       = aws_db_instance.this.address
+}
+
+output "restore_role_arn" {
+  description = "Assume it to restore or verify: rds-s3-backup restore --from <backup_s3_uri> ..."
+  value       = module.backups.restore_role_arn
+}
+
+output "backup_s3_uri" {
+  description = "Where the backups are."
+  value       = module.backups.backup_s3_uri
 }
 
 output "master_user_secret_arn" {

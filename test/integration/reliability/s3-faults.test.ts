@@ -117,16 +117,21 @@ test('AccessDenied on CompleteMultipartUpload ⇒ parts aborted, no object, erro
   await assertNothingStored(moto, bucket);
 });
 
-test('tagging the finished object denied ⇒ no manifest; the orphan lists as incomplete, never as a backup', async () => {
+test('the key exists already (CompleteMultipartUpload answers 412) ⇒ ObjectExistsError, not retried, upload aborted, no manifest', async () => {
+  // Before, the engine tagged the finished object (PutObjectTagging with its VersionId); it no longer makes any
+  // request after the upload. What can go wrong at the end now is the conditional completion: another writer
+  // created the key first. Nothing is replaced, nothing retried.
   const bucket = await moto.createBucket();
-  const p = await proxy(faults.onOp('PutObjectTagging', { kind: 'status', status: 403, code: 'AccessDenied' }));
+  const p = await proxy(faults.onOp('CompleteMultipartUpload', { kind: 'status', status: 412, code: 'PreconditionFailed' }));
   const res = await runCli(['backup', '--to', `s3://${bucket}/p`, ...ARGS], envVia(p));
-  assertActionableFailure(res, /S3 PutObjectTagging .* failed/, /IAM policy/);
-  const state = await assertBucketInvariants(moto, bucket);
-  assert.equal(state.complete.length, 0);
-  assert.equal(state.incomplete.length, 1);
-  assert.equal(state.incomplete[0]!.status, 'incomplete');
-  assert.match(state.incomplete[0]!.problem!, /no manifest/);
+  assertActionableFailure(res, /already exists, and backups are never overwritten/, /another writer created this key first/);
+  assert.equal(p.log.filter((e) => e.op === 'CompleteMultipartUpload').length, 1, '412 is not retried');
+  assert.ok(
+    p.log.some((e) => e.op === 'AbortMultipartUpload' && e.status === 204),
+    'the multipart upload was aborted',
+  );
+  assert.ok(!p.log.some((e) => e.op === 'PutObjectTagging'), 'no tagging after the upload');
+  await assertNothingStored(moto, bucket);
 });
 
 test('writing the manifest fails (500 on every attempt) ⇒ the data object lists as incomplete, exit 1', async () => {

@@ -5,6 +5,8 @@ import { isBody, pureExpression } from './load.ts';
 import type { Finding, HclBody, HclValue, TfBlock, TfModule } from './load.ts';
 import { documentStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from './iam.ts';
 import type { Statement } from './iam.ts';
+import { DEPLOY_CHECKS } from './policy-deploy.ts';
+import { evaluateInModule } from './render.ts';
 
 export const FUNCTION_ROLE = 'aws_iam_role.lambda';
 export const SCHEDULER_ROLE = 'aws_iam_role.scheduler';
@@ -34,14 +36,29 @@ export const FUNCTION_ACTIONS: Readonly<Record<string, readonly string[]>> = {
 /** The only actions that may use Resource "*": EC2 Describe* has no resource-level permissions. */
 export const UNSCOPABLE_ACTIONS: readonly string[] = ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'];
 
-/** Actions the backup must never have (the claim in the README). */
+/**
+ * Actions a backup writer must never be allowed (README and #12): nothing that reads,
+ * deletes, re-tags an existing version, or shortens/lifts a retention.
+ */
 export const FORBIDDEN_ACTIONS: readonly string[] = [
   's3:GetObject',
   's3:GetObjectVersion',
   's3:DeleteObject',
   's3:DeleteObjectVersion',
   's3:HeadObject',
+  's3:PutObjectVersionTagging',
+  's3:DeleteObjectTagging',
+  's3:DeleteObjectVersionTagging',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketPolicy',
 ];
+
+/** The tag the engine writes (src/core/tiers.ts TIER_TAG) and the verify record suffix (src/core/keys.ts). */
+export const TIER_TAG = 'backup-tier';
+export const VERIFY_SUFFIX = '.verify.json';
 
 /** Function environment the engine reads (configuration only). */
 export const FUNCTION_ENV_KEYS: readonly string[] = [
@@ -67,8 +84,8 @@ export const FUNCTION_ENV_KEYS: readonly string[] = [
 
 export const RETENTION_TIERS: readonly string[] = ['daily', 'weekly', 'monthly', 'yearly'];
 
-type Emit = (message: string, address?: string) => void;
-type Check = (mod: TfModule, emit: Emit) => void | Promise<void>;
+export type Emit = (message: string, address?: string) => void;
+export type Check = (mod: TfModule, emit: Emit) => void | Promise<void>;
 
 function block(v: HclValue | undefined): HclBody | undefined {
   if (Array.isArray(v) && isBody(v[0])) return v[0];
@@ -92,7 +109,7 @@ export function resolveValue(mod: TfModule, v: HclValue | undefined, depth = 0):
   return v;
 }
 
-function resourcesOf(mod: TfModule, type: string): TfBlock[] {
+export function resourcesOf(mod: TfModule, type: string): TfBlock[] {
   return [...mod.resources.values()].filter((r) => r.type === type);
 }
 
@@ -101,7 +118,7 @@ function targets(b: TfBlock, key: string, address: string): boolean {
   return v === `\${${address}.id}` || v === `\${${address}.bucket}` || v === `\${${address}.name}` || v === `\${${address}.arn}`;
 }
 
-function bucketResource(mod: TfModule, type: string, emit: Emit): TfBlock | undefined {
+export function bucketResource(mod: TfModule, type: string, emit: Emit): TfBlock | undefined {
   const found = resourcesOf(mod, type).filter((r) => targets(r, 'bucket', BUCKET));
   if (found.length === 0) emit(`no ${type} for ${BUCKET}`);
   return found[0];
@@ -137,6 +154,16 @@ async function functionStatements(mod: TfModule, emit: Emit): Promise<Statement[
   return out;
 }
 
+/** Actions of a statement, with an action chosen by a local's lookup() expanded to every action it can choose. */
+function actionsOf(mod: TfModule, s: Statement): string[] {
+  return s.actions.flatMap((a) => {
+    const local = /^\$\{local\.(\w+)\}$/.exec(a);
+    if (!local) return [a];
+    const text = JSON.stringify(mod.locals.get(local[1]!)?.value ?? '');
+    return [...text.matchAll(/\\"([a-z0-9-]+:[A-Za-z]+)\\"/g)].map((m) => m[1]!).filter((x) => x !== 'none:none');
+  });
+}
+
 function wildcardAction(a: string): boolean {
   return a.includes('*') || a.includes('?');
 }
@@ -151,7 +178,7 @@ function scopedResource(r: string): boolean {
   return !parts.slice(1, 5).some((p) => p.includes('*'));
 }
 
-export const CHECKS: Readonly<Record<string, Check>> = {
+const BASE_CHECKS: Readonly<Record<string, Check>> = {
   'bucket-public-access-block': (mod, emit) => {
     const pab = bucketResource(mod, 'aws_s3_bucket_public_access_block', emit);
     if (!pab) return;
@@ -253,12 +280,11 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       const c = block(d['content']);
       const and = block(block(c?.['filter'])?.['and']);
       const tags = and?.['tags'];
-      return (
-        isBody(tags) &&
-        tags['backup-tier'] === '${rule.key}' &&
-        c?.['status'] === 'Enabled' &&
-        block(c?.['expiration'])?.['days'] === '${rule.value}'
+      if (!isBody(tags)) return false;
+      const entry = Object.entries(tags).find(
+        ([k]) => k === TIER_TAG || resolveValue(mod, k.replace(/^\$\{\((.*)\)\}$/, '$${$1}')) === TIER_TAG,
       );
+      return entry?.[1] === '${rule.key}' && c?.['status'] === 'Enabled' && block(c?.['expiration'])?.['days'] === '${rule.value}';
     });
     if (!tierRule)
       return emit(
@@ -277,9 +303,10 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     const allowed = new Set(Object.values(FUNCTION_ACTIONS).flat());
     const granted = new Set<string>();
     for (const s of stmts) {
-      if (s.effect !== 'Allow') emit(`unexpected ${s.effect} statement ${s.sid ?? ''}`, s.source);
+      if (s.effect !== 'Allow' && s.effect !== 'Deny') emit(`unexpected effect ${s.effect} in ${s.sid ?? 'statement'}`, s.source);
       if (s.notActions.length > 0) emit(`NotAction is not allowed (${s.sid ?? 'statement'})`, s.source);
-      for (const a of s.actions) {
+      if (s.effect === 'Deny') continue;
+      for (const a of actionsOf(mod, s)) {
         granted.add(a);
         if (wildcardAction(a)) emit(`wildcard action ${a}`, s.source);
         else if (FORBIDDEN_ACTIONS.includes(a)) emit(`forbidden action ${a}`, s.source);
@@ -292,6 +319,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
   'iam-function-resources': async (mod, emit) => {
     const stmts = await functionStatements(mod, emit);
     for (const s of stmts) {
+      if (s.effect === 'Deny') continue;
       if (s.notResources.length > 0) emit(`NotResource is not allowed (${s.sid ?? 'statement'})`, s.source);
       if (s.resources.length === 0) emit(`statement ${s.sid ?? ''} has no resources`, s.source);
       for (const r of s.resources) {
@@ -312,7 +340,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       ...FUNCTION_ACTIONS['s3 listing of the prefix']!,
       ...FUNCTION_ACTIONS['kms via s3']!,
     ];
-    const fromTemplate = new Set(stmts.filter((s) => s.source.endsWith('.tftpl')).flatMap((s) => s.actions));
+    const fromTemplate = new Set(stmts.filter((s) => s.source.endsWith('.tftpl') && s.effect === 'Allow').flatMap((s) => s.actions));
     const missing = expected.filter((a) => !fromTemplate.has(a));
     const extra = [...fromTemplate].filter((a) => !expected.includes(a));
     if (missing.length > 0 || extra.length > 0) {
@@ -321,6 +349,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       );
     }
     for (const s of stmts) {
+      if (s.effect !== 'Allow') continue;
       for (const a of s.actions) {
         if (!a.startsWith('s3:') && !(a.startsWith('kms:') && s.source.endsWith('.tftpl'))) continue;
         if (a === 's3:ListBucket') {
@@ -368,7 +397,10 @@ export const CHECKS: Readonly<Record<string, Check>> = {
         'database on its port',
       ],
       ['tcp 443-443 prefix_list_id=${data.aws_prefix_list.s3.id}', 'S3 prefix list'],
-      ['tcp 443-443 referenced_security_group_id=${local.secretsmanager_endpoint_sgid}', 'Secrets Manager endpoint (secret mode)'],
+      [
+        'tcp 443-443 referenced_security_group_id=${local.secretsmanager_endpoint_sgids[count.index]}',
+        'Secrets Manager endpoint (secret mode)',
+      ],
       ['tcp 443-443 cidr_ipv4=${var.secretsmanager_egress_cidr_blocks[count.index]}', 'Secrets Manager CIDRs (secret mode)'],
     ]);
     const seen = new Set<string>();
@@ -456,14 +488,18 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     }
   },
 
+  // AWS refuses reservations that leave an account fewer than 100 unreserved
+  // executions: a hard-coded reservation makes the module fail in small accounts.
   'lambda-concurrency': (mod, emit) => {
     const fn = mod.resources.get(FUNCTION);
     if (!fn) return emit(`${FUNCTION} not found`);
-    if (fn.body['reserved_concurrent_executions'] !== 1)
+    if (fn.body['reserved_concurrent_executions'] !== '${var.reserved_concurrent_executions}')
       emit(
-        `reserved_concurrent_executions must be literally 1, is ${JSON.stringify(fn.body['reserved_concurrent_executions'] ?? null)}`,
+        `reserved_concurrent_executions must be var.reserved_concurrent_executions, is ${JSON.stringify(fn.body['reserved_concurrent_executions'] ?? null)}`,
         fn.address,
       );
+    else if (resolveValue(mod, '${var.reserved_concurrent_executions}') !== null)
+      emit('reserved_concurrent_executions must default to null (unreserved)', 'var.reserved_concurrent_executions');
   },
 
   'lambda-runtime': (mod, emit) => {
@@ -471,13 +507,22 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     if (!fn) return emit(`${FUNCTION} not found`);
     if (fn.body['runtime'] !== 'nodejs24.x') emit('runtime must be nodejs24.x', fn.address);
     if (fn.body['handler'] !== 'index.handler') emit('handler must be index.handler', fn.address);
-    if (String(resolveValue(mod, fn.body['filename'])) !== '${local.artifacts_dir}/function.zip')
-      emit('filename must be <artifacts_dir>/function.zip', fn.address);
     const layer = mod.resources.get('aws_lambda_layer_version.pgtools');
+    if (
+      fn.body['filename'] !== '${local.artifacts_from_s3 ? null : local.function_zip}' ||
+      resolveValue(mod, '${local.function_zip}') !== '${local.artifacts_dir}/function.zip'
+    )
+      emit('filename must be <artifacts_dir>/function.zip unless the artifacts come from S3', fn.address);
     if (JSON.stringify(fn.body['layers']) !== JSON.stringify(['${aws_lambda_layer_version.pgtools.arn}']))
       emit('the function must use the pgtools layer', fn.address);
-    if (String(resolveValue(mod, layer?.body['filename'])) !== '${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip')
+    if (
+      layer?.body['filename'] !== '${local.artifacts_from_s3 ? null : local.layer_zip}' ||
+      resolveValue(mod, '${local.layer_zip}') !== '${local.artifacts_dir}/pgtools-layer-${var.architecture}.zip'
+    )
       emit('the layer must be pgtools-layer-<architecture>.zip', 'aws_lambda_layer_version.pgtools');
+    // The default must resolve inside the module directory, where `npm run package` writes the zips.
+    if (!String(resolveValue(mod, '${local.artifacts_dir}')).includes('"${path.module}/artifacts"'))
+      emit('artifacts_dir must default to ${path.module}/artifacts', 'local.artifacts_dir');
     if (JSON.stringify(fn.body['architectures']) !== JSON.stringify(['${var.architecture}']))
       emit('architectures must be [var.architecture]', fn.address);
     if (resolveValue(mod, '${var.architecture}') !== 'arm64') emit('architecture must default to arm64', 'var.architecture');
@@ -508,7 +553,7 @@ export const CHECKS: Readonly<Record<string, Check>> = {
     if (vars['RDS_S3_BACKUP_PGTOOLS_DIR'] !== '/opt/pgtools') emit('RDS_S3_BACKUP_PGTOOLS_DIR must be /opt/pgtools', FUNCTION);
   },
 
-  alarms: (mod, emit) => {
+  alarms: async (mod, emit) => {
     const alarms = resourcesOf(mod, 'aws_cloudwatch_metric_alarm');
     const find = (ns: string, metric: string) =>
       alarms.find((a) => resolveValue(mod, a.body['namespace']) === ns && a.body['metric_name'] === metric);
@@ -522,13 +567,37 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       const dims = missed.body['dimensions'];
       if (!isBody(dims) || Object.keys(dims).join() !== 'service' || dims['service'] !== `\${${FUNCTION}.function_name}`)
         emit('missed-backup alarm must use the single dimension service = function name', missed.address);
-      const period = resolveValue(mod, missed.body['period']);
-      const evals = resolveValue(mod, missed.body['evaluation_periods']);
-      if (typeof period !== 'number' || typeof evals !== 'number' || period * evals < 86400 || period * evals > 86400)
-        emit(
-          `missed-backup alarm must look back one day by default (period x evaluation_periods = ${String(period)} x ${String(evals)})`,
-          missed.address,
-        );
+      // The window, evaluated from the module's own expressions for several schedules:
+      // a day plus slack (26-30 h) for daily schedules, never more than CloudWatch's
+      // 7 days of hourly periods.
+      if (missed.body['period'] !== 3600) emit('missed-backup alarm must use hourly periods', missed.address);
+      if (
+        missed.body['evaluation_periods'] !== '${local.missed_backup_alarm_hours}' ||
+        missed.body['datapoints_to_alarm'] !== '${local.missed_backup_alarm_hours}'
+      )
+        emit('missed-backup alarm must evaluate local.missed_backup_alarm_hours periods', missed.address);
+      const window = async (schedule?: string) => {
+        try {
+          return Number(
+            await evaluateInModule(mod.dir, schedule ? { schedule_expression: schedule } : {}, 'local.missed_backup_alarm_hours'),
+          );
+        } catch (err) {
+          emit(`cannot evaluate the missed-backup window: ${(err as Error).message}`, missed.address);
+          return NaN;
+        }
+      };
+      for (const [schedule, min, max] of [
+        [undefined, 26, 30],
+        ['rate(1 day)', 26, 30],
+        ['cron(30 2 * * ? *)', 26, 30],
+        ['rate(6 hours)', 7, 9],
+        ['cron(0 3 ? * MON *)', 168, 168],
+        ['rate(30 days)', 168, 168],
+      ] as const) {
+        const h = await window(schedule);
+        if (!(h >= min && h <= max))
+          emit(`missed-backup window for ${schedule ?? 'the default schedule'} is ${h} h, expected ${min}-${max} h`, missed.address);
+      }
     }
     const errors = find('AWS/Lambda', 'Errors');
     if (!errors) emit('no alarm on AWS/Lambda Errors');
@@ -548,6 +617,9 @@ export const CHECKS: Readonly<Record<string, Check>> = {
       if (typeof o.body['description'] !== 'string') emit(`output ${o.name} needs a description`, o.address);
   },
 };
+
+/** Every check: the security claims here, the deployability and immutability ones in policy-deploy.ts. */
+export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...DEPLOY_CHECKS };
 
 export async function runCheck(name: string, mod: TfModule): Promise<Finding[]> {
   const check = CHECKS[name];

@@ -63,7 +63,6 @@ function failingStore(delayMs: number, error: StorageError): BackupStore & { bod
       return { done, uploadedBytes: () => 0 };
     },
     putSmall: async () => ({ versionId: null }),
-    tag: async () => undefined,
     list: async function* () {},
     read: async () => new PassThrough(),
     listIncomplete: async () => [],
@@ -104,7 +103,6 @@ test('a cancellation after pg_dump finished (last parts / CompleteMultipartUploa
       return { done, uploadedBytes: () => 0 };
     },
     putSmall: async () => ({ versionId: null }),
-    tag: async () => undefined,
     list: async function* () {},
     read: async () => new PassThrough(),
     listIncomplete: async () => [],

@@ -117,7 +117,6 @@ function counting(inner: BackupStore, lie: number | null): { store: BackupStore;
     prefix: inner.prefix,
     upload: (...a) => inner.upload(...a),
     putSmall: (...a) => inner.putSmall(...a),
-    tag: (...a) => inner.tag(...a),
     listIncomplete: (...a) => inner.listIncomplete(...a),
     async *list(prefix) {
       for await (const o of inner.list(prefix)) yield lie !== null && o.key.endsWith('.json') ? { ...o, size: lie } : o;

@@ -73,7 +73,6 @@ function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStor
     prefix: store.prefix,
     upload: (k, b, o) => store.upload(k, b, o),
     putSmall: (k, b, o) => store.putSmall(k, b, o),
-    tag: (k, v, t) => store.tag(k, v, t),
     list: (p) => store.list(p),
     listIncomplete: (p) => store.listIncomplete(p),
     read: async (key: string): Promise<Readable> => {
