@@ -345,7 +345,7 @@ export const OPTIONS = [
     type: 'boolean',
     commands: ['restore'],
     group: 'restore',
-    help: 'Create the database under its original name first (pg_restore -C semantics: encoding, locale, comments, settings); it must not exist. Dropped again if the restore fails.',
+    help: 'Create the database under its original name first (pg_restore -C semantics: encoding, locale, comments, settings); it must not exist. The object is downloaded to --temp-dir and verified before its CREATE DATABASE runs. Dropped again if the restore fails.',
     default: 'false',
   },
   {
@@ -403,7 +403,7 @@ export const OPTIONS = [
     type: 'boolean',
     commands: ['restore'],
     group: 'restore',
-    help: 'One transaction: it commits only after the whole object proved intact (SHA-256, length), so a bad object or a failed statement leaves the target unchanged. --no-single-transaction commits object by object.',
+    help: 'One transaction: it commits only after the whole object proved intact (SHA-256, length), so a bad object or a failed statement leaves the target unchanged. --no-single-transaction commits object by object (the object is then downloaded to --temp-dir and verified first).',
     default: 'true',
   },
   {
