@@ -41,8 +41,9 @@ export function tlsDefaults(p: {
   readonly sslrootcert: string | undefined;
   readonly authMode: string;
 }): TlsChoice {
-  let sslmode = p.sslmode?.toLowerCase();
-  let sslrootcert = p.sslrootcert ?? null;
+  // An empty value (PGSSLROOTCERT=) means "not set", as in libpq.
+  let sslmode = p.sslmode ? p.sslmode.toLowerCase() : undefined;
+  let sslrootcert = p.sslrootcert ? p.sslrootcert : null;
   let note: string | null = null;
   if (sslmode === undefined) {
     const remote = !isLocalHost(p.host);

@@ -29,6 +29,7 @@ test('defaults: verify-full (system CAs) for a remote host and with iam/secret; 
     [{ host: '127.0.0.1', sslmode: 'prefer', sslrootcert: '/ca.pem' }, 'verify-ca', '/ca.pem'],
     [{ host: '127.0.0.1', sslmode: 'prefer', sslrootcert: 'system' }, 'verify-full', 'system'],
     [{ host: 'db.example.com', sslmode: 'disable' }, 'disable', null],
+    [{ host: '127.0.0.1', sslmode: 'allow', sslrootcert: '' }, 'allow', null],
   ];
   for (const [raw, mode, root] of cases) {
     const c = parseBackupConfig({ to, ...raw });
