@@ -8,18 +8,18 @@ import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { assertRequireAuthSupport, assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 import type { Env } from '../core/env.ts';
 
 /** A restore target on the server the settings name, with credentials resolved (password, secret or IAM). */
 export async function openRestoreTarget(
   settings: RestoreTargetSettings,
   tools: PgTools,
-  options: { readonly env: Env; readonly signer?: IamSigner },
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined },
 ): Promise<PgRestoreTarget> {
   const conn = await resolveConnection(settings.connection, settings.auth, {
     env: options.env,
-    ...(options.signer ? { signer: options.signer } : {}),
+    signer: options.signer,
   });
   assertRequireAuthSupport(tools, passwordNeedsScram(conn));
   return new PgRestoreTarget(conn, tools, settings.database);
@@ -31,10 +31,7 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteOpti
   const tools = await locatePgTools(config.pgtoolsDir, env);
   if (!config.list) await assertRestrictSupport(tools);
   const store = options.store ?? openStore(config.source, { env });
-  const target =
-    config.target && !config.list
-      ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })
-      : null;
+  const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, signer: options.signer }) : null;
   try {
     return await runRestore(
       {
@@ -53,7 +50,9 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteOpti
         store,
         target,
         lister: (head, filters) => listArchive(tools, head, filters),
-        ...runOptions(options),
+        signal: options.signal,
+        onEvent: options.onEvent,
+        progressIntervalMs: options.progressIntervalMs,
       },
     );
   } finally {

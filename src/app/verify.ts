@@ -8,24 +8,24 @@ import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
 import type { Env } from '../core/env.ts';
 
 /** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
-export type EmbeddedServers = {
+type EmbeddedServers = {
   readonly installs: readonly EmbeddedInstall[];
   /** What to do when none is new enough. */
   readonly missingHint: string;
 };
 
-export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers };
+export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers | undefined };
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(
+function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { readonly env: Env; readonly signer?: IamSigner; readonly embedded?: EmbeddedServers },
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined; readonly embedded?: EmbeddedServers | undefined },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -76,14 +76,10 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
     },
     {
       store,
-      scratch: tools
-        ? scratchProvider(config, tools, {
-            env,
-            ...(options.signer ? { signer: options.signer } : {}),
-            ...(options.embedded ? { embedded: options.embedded } : {}),
-          })
-        : null,
-      ...runOptions(options),
+      scratch: tools ? scratchProvider(config, tools, { env, signer: options.signer, embedded: options.embedded }) : null,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      progressIntervalMs: options.progressIntervalMs,
     },
   );
 }

@@ -5,10 +5,10 @@ import type { BackupConfig } from '../core/config/backup-config.ts';
 import { BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { budgetError, type CutShort, cleanupUnfinishedError, HardStopError, type TimeBudget, watchTimeBudget } from './budget.ts';
-import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts';
+import { parseLambdaConfig, withEndpoint, type LambdaConfig } from '../runner/config.ts';
 import { applySelection, parseEvent } from './event.ts';
-import { resolveInstance, type DescribeInstance } from './instance.ts';
-import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from './telemetry.ts';
+import { resolveInstance, type DescribeInstance } from '../runner/instance.ts';
+import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from '../runner/telemetry.ts';
 import type { Env } from '../core/env.ts';
 
 /** The part of Lambda's context object the handler uses. */
@@ -134,7 +134,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         region: (backup.auth.mode === 'iam' ? backup.auth.region : null) ?? (env.RDS_S3_BACKUP_DB_REGION || null),
         authMode: backup.auth.mode,
         signal: budget.signal,
-        ...(deps.describeInstance ? { describe: deps.describeInstance } : {}),
+        describe: deps.describeInstance,
       });
       logger.info('RDS instance resolved', { instance: ep.id, host: ep.host, port: ep.port, status: ep.status, engine: ep.engine });
       backup = withEndpoint(backup, ep.host, ep.port);
@@ -160,7 +160,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
           env,
           onEvent: events.onEvent,
           progressIntervalMs: PROGRESS_SAMPLE_MS,
-          ...(deps.signer ? { signer: deps.signer } : {}),
+          signer: deps.signer,
         }),
         budget.hardStop,
       ]);

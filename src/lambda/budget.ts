@@ -1,7 +1,7 @@
 import type { BackupReport } from '../core/backup/run-backup.ts';
 import { AbortedError } from '../core/errors.ts';
 
-export const LONGER_RUNNER_HINT =
+const LONGER_RUNNER_HINT =
   'run this database from a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host (or raise the function timeout if it is below the 15-minute maximum)';
 
 export type TimeBudget = {

@@ -54,7 +54,7 @@ export function parseRdsSecret(text: string | undefined): RdsSecret {
   };
 }
 
-export async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
+async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
   let text: string | undefined;
   try {
     const sm = await import('@aws-sdk/client-secrets-manager');
@@ -82,7 +82,7 @@ export function regionForIam(configured: string | null, host: string | null, env
 
 export type IamSigner = (p: { hostname: string; port: number; username: string; region: string }) => Promise<string>;
 
-export const defaultIamSigner: IamSigner = async (p) => {
+const defaultIamSigner: IamSigner = async (p) => {
   const { Signer } = await import('@aws-sdk/rds-signer');
   return new Signer(p).getAuthToken();
 };
@@ -90,7 +90,7 @@ export const defaultIamSigner: IamSigner = async (p) => {
 export async function resolveConnection(
   conn: ConnectionSettings,
   auth: AuthSettings,
-  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner },
+  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner | undefined },
 ): Promise<ResolvedConnection> {
   const env = deps.env;
   const base = {

@@ -35,7 +35,8 @@ export function restrictedGlobalsScript(sql: Buffer, key: string, what: string):
   const out: string[] = [`\\restrict ${key}`];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    if (DUMP_RESTRICT_LINE.test(line)) out.push(`-- ${line.replace(/ .*/, ' ...')} (pg_dumpall's own; replaced by rds-s3-backup's)`);
+    if (DUMP_RESTRICT_LINE.test(line))
+      out.push("-- pg_dumpall's own restrict line, replaced by rds-s3-backup's (no backslash kept, not even in a comment)");
     else if (META_LINE.test(line)) {
       refused.push(`line ${i + 1}: ${escapeControl(line.length > 80 ? `${line.slice(0, 80)}…` : line)}`);
       continue;
@@ -127,7 +128,7 @@ function notRestricted(): UnsafeContentError {
 }
 
 /** Whether a script's first statement line (after blank and comment lines) is exactly `expected`. */
-export function restrictVerdict(text: string, expected: string, final: boolean): 'ok' | 'bad' | 'wait' {
+function restrictVerdict(text: string, expected: string, final: boolean): 'ok' | 'bad' | 'wait' {
   let pos = 0;
   for (;;) {
     const nl = text.indexOf('\n', pos);

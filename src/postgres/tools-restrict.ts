@@ -6,7 +6,7 @@ import { parsePgVersion, probeVersion, type PgTools } from './tools.ts';
  * (CVE-2025-8714: before it, a dump's content could smuggle psql meta-commands that run as the restoring OS
  * user). 18 had it from 18.0; majors before 13 never got it.
  */
-export const RESTRICT_FIXED: Readonly<Record<number, number>> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
+const RESTRICT_FIXED: Readonly<Record<number, number>> = { 13: 22, 14: 19, 15: 14, 16: 10, 17: 6 };
 
 /** Whether this version of pg_restore/psql has the \restrict fix. */
 export function hasRestrictFix(version: string): boolean {

@@ -21,7 +21,7 @@ export type PgTools = {
 };
 
 /** The Lambda layer mounts here. */
-export const LAYER_DIR = '/opt/pgtools';
+const LAYER_DIR = '/opt/pgtools';
 
 /** Where `npm run pgtools` puts the bundle, relative to the package root (two levels above src/ or lib/). */
 export function packageBundleDir(arch: string = process.arch): string {

@@ -26,7 +26,7 @@ export type S3StoreOptions = {
 const ABORT_TIMEOUT_MS = 10_000;
 
 /** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
-export function needsPathStyle(env: Env): boolean {
+function needsPathStyle(env: Env): boolean {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   if (!endpoint) return false;
   try {
@@ -66,7 +66,7 @@ function errorCode(err: unknown): string {
 }
 
 /** Turns SDK errors into a message that says what failed and what to do. */
-export function s3Error(action: string, where: string, err: unknown): StorageError {
+function s3Error(action: string, where: string, err: unknown): StorageError {
   const code = errorCode(err);
   const msg = describeError(err);
   let hint: string | undefined;
@@ -94,7 +94,7 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   else if (/region/i.test(msg)) hint = 'set AWS_REGION';
   return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
     cause: err,
-    ...(hint ? { hint } : {}),
+    hint,
   });
 }
 
@@ -194,7 +194,7 @@ export class S3Store implements BackupStore {
         const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
         if (!leftOpen) throw e;
         const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
-        throw new Kind(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) });
+        throw new Kind(e.message + leftOpen, { cause, hint: e.hint });
       },
     );
     return { done, uploadedBytes: () => uploaded };

@@ -44,10 +44,10 @@ type Group = { kind: BackupKind; database: string | null; stamp: Date; data?: Li
  */
 export const JSON_MAX_BYTES = 1024 * 1024;
 
-export class OversizeError extends Error {}
+class OversizeError extends Error {}
 
 /** Reads a small JSON object, never more than JSON_MAX_BYTES of it. */
-export async function readJson(store: BackupStore, o: Listed): Promise<string> {
+async function readJson(store: BackupStore, o: Listed): Promise<string> {
   if (o.size > JSON_MAX_BYTES)
     throw new OversizeError(`${o.size} bytes, over the ${JSON_MAX_BYTES}-byte limit for a manifest or record: not read`);
   const body = await store.read(o.key);

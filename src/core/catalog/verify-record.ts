@@ -5,7 +5,7 @@ import type { BackupStore } from '../ports/store.ts';
 import { TIER_TAG } from './tiers.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 
-export const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
+const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
 
 /**
  * `<id>.verify.json` beside the backup: the latest verification's verdict. `list` reads the first four fields
@@ -39,11 +39,11 @@ export type VerifyRecord = VerificationRecord & {
 };
 
 /** The record's key comes from where the catalog found the backup (its key), never from the manifest's content. */
-export function verifyRecordKey(store: BackupStore, entry: Pick<CatalogEntry, 'kind' | 'database' | 'id'>): string {
+function verifyRecordKey(store: BackupStore, entry: Pick<CatalogEntry, 'kind' | 'database' | 'id'>): string {
   return backupKeys(store.prefix, entry.kind, entry.database, entry.id).verify;
 }
 
-export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
+function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
   const full: VerifyRecord = { schema: VERIFY_SCHEMA, ...r, tool: { name: TOOL_NAME, version: TOOL_VERSION } };
   return JSON.stringify(full, null, 2) + '\n';
 }

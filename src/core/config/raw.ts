@@ -1,7 +1,7 @@
 import { type Command, optionsFor } from './options.ts';
 import type { Env } from '../env.ts';
 
-export type RawValue = string | boolean;
+type RawValue = string | boolean;
 export type RawValues = Readonly<Record<string, RawValue | undefined>>;
 
 /** Merge sources: flags win over the environment; the environment only feeds options that name a variable. */

@@ -258,7 +258,7 @@ test('database dropped between listing and dumping ⇒ that database fails with 
     serverInfo: () => real.serverInfo(),
     dumpToolVersion: () => real.dumpToolVersion(),
     databaseSize: (d: string) => real.databaseSize(d),
-    exportSnapshot: (d: string, c: boolean) => real.exportSnapshot(d, c),
+    exportSnapshot: (d: string, l: string | null) => real.exportSnapshot(d, l),
     startDump: (r: Parameters<PgSource['startDump']>[0]) => real.startDump(r),
     startGlobalsDump: () => real.startGlobalsDump(),
     close: () => real.close(),

@@ -12,8 +12,13 @@ import { JSON_MAX_BYTES, listCatalog } from '../../../src/core/catalog/listing.t
 import { backupKeys } from '../../../src/core/catalog/keys.ts';
 import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
 import type { BackupStore } from '../../../src/core/ports/store.ts';
-import { serializeVerifyRecord, writeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
+import { writeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
 import { FileStore } from '../../../src/storage/file.ts';
+
+/** A verify record as `verify` writes it (verify-record.ts keeps its serializer private). */
+function serializeVerifyRecord(r: object): string {
+  return `${JSON.stringify({ schema: 'rds-s3-backup/verify@1', ...r, tool: { name: 'rds-s3-backup', version: '0.1.0' } }, null, 2)}\n`;
+}
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const ID = '20261124T030000Z-0000000a';

@@ -10,8 +10,12 @@ import path from 'node:path';
 import { escapedOutput, main } from '../../../src/cli/main.ts';
 import { backupKeys } from '../../../src/core/catalog/keys.ts';
 import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
-import { serializeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
 import { escapeControl } from '../../../src/core/escape.ts';
+
+/** A verify record as `verify` writes it (verify-record.ts keeps its serializer private). */
+function serializeVerifyRecord(r: object): string {
+  return `${JSON.stringify({ schema: 'rds-s3-backup/verify@1', ...r, tool: { name: 'rds-s3-backup', version: '0.1.0' } }, null, 2)}\n`;
+}
 
 // OSC 0 (window title), OSC 8 (a link), CSI (cursor up, erase line), a C1 CSI, BEL.
 const EVIL = '\x1b]0;owned\x07\x1b[1A\x1b[2K\x9b31m';

@@ -10,21 +10,6 @@ import type { Env } from '../core/env.ts';
  * because core/config/options.ts is shared with the CLI.
  */
 
-export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
-
-/** Lambda-only variables (the rest are the CLI's, see src/core/config/options.ts). */
-export const LAMBDA_OPTIONS = [
-  {
-    env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',
-    help: 'RDS DB instance identifier (or its ARN) resolved to host and port at every run with rds:DescribeDBInstances; instead of PGHOST/PGPORT.',
-  },
-  {
-    env: 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS',
-    help: 'Seconds before the function timeout at which a running backup is aborted (pg_dump killed, multipart upload aborted) so the failure is reported instead of a timeout.',
-    default: '30',
-  },
-] as const satisfies readonly LambdaOptionSpec[];
-
 /**
  * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
  * default only for verify-ca/verify-full when PGSSLROOTCERT is unset; it was not verified on a real Lambda here.
@@ -42,16 +27,16 @@ export type RunnerProfile = {
   readonly name: string;
   /** Where its environment is readable by others (why passwords are refused there). */
   readonly configuration: string;
-  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset. */
-  readonly caFile: string;
+  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset (it may depend on the environment). */
+  readonly caFile: (env: Env) => string;
   /** Where that CA file comes from, for the message when it is missing. */
   readonly caSource: string;
 };
 
-export const LAMBDA_RUNNER: RunnerProfile = {
+const LAMBDA_RUNNER: RunnerProfile = {
   name: 'the Lambda',
   configuration: 'the function configuration',
-  caFile: LAMBDA_CA_FILE,
+  caFile: () => LAMBDA_CA_FILE,
   caSource: 'the Amazon RDS CA bundle shipped in a layer or the function',
 };
 
@@ -61,7 +46,7 @@ export type DbInstanceRef = {
   readonly region: string | null;
 };
 
-export type LambdaSettings = {
+type LambdaSettings = {
   readonly instance: DbInstanceRef | null;
   readonly abortMarginMs: number;
 };
@@ -125,7 +110,7 @@ export function parseLambdaConfig(env: Env, runner: RunnerProfile = LAMBDA_RUNNE
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
   effective.PGSSLMODE = sslmode;
   // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile;
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile(env);
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
     add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. ${runner.caSource})`);

@@ -19,7 +19,7 @@ export const METRICS = {
 
 export const DEFAULT_NAMESPACE = 'RdsS3Backup';
 /** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/catalog/keys.ts). */
-export const GLOBALS_DIMENSION = '@globals';
+const GLOBALS_DIMENSION = '@globals';
 
 export type Telemetry = {
   readonly logger: Logger;
