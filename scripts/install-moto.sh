@@ -40,7 +40,7 @@ if [[ -f "$STAMP" ]] && [[ "$(head -n1 "$STAMP")" == "$WANT_STAMP" ]] && moto_im
 fi
 
 [[ -x "$PY" ]] || die "$PY not found (Debian's python3 is required; the pyenv python3 on PATH cannot see Debian packages)"
-command -v apt-get >/dev/null && command -v dpkg >/dev/null || die "apt-get/dpkg not found: this script needs a Debian host"
+{ command -v apt-get >/dev/null && command -v dpkg >/dev/null; } || die "apt-get/dpkg not found: this script needs a Debian host"
 [[ -r "$KEYRING" ]] || die "$KEYRING missing (package debian-archive-keyring)"
 
 mkdir -p "$REPO/.cache"
@@ -74,6 +74,7 @@ fi
 # The mirror is the one the system already uses for its own release, so no host is hard-coded here.
 system_mirror() {
   local codename f
+  # shellcheck source=/dev/null
   codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
   [[ -n "$codename" ]] || return 1
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
@@ -199,7 +200,7 @@ done
 # ---- 4. download and unpack into a fresh directory, then swap it in
 pkgs=()
 for p in "${!VERSION[@]}"; do pkgs+=("$p=${VERSION[$p]}"); done
-IFS=$'\n' pkgs=($(sort <<<"${pkgs[*]}")); unset IFS
+mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort)
 say "downloading ${pkgs[*]}"
 rm -f "$APTDIR/debs/"*.deb
 (cd "$APTDIR/debs" && apt-get "${APT_OPTS[@]}" -q download "${pkgs[@]}") >"$APTDIR/download.log" 2>&1 ||

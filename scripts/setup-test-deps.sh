@@ -29,6 +29,18 @@ for v in 13 14 15 16 17 18; do
 done
 took "$t"
 
+# npm run lint runs shellcheck over scripts/*.sh; Debian packages it.
+step "shellcheck"
+t=$(now)
+if ! command -v shellcheck >/dev/null 2>&1; then
+  [[ $EUID -eq 0 ]] || fail "shellcheck is missing and only root can install it: sudo apt-get install shellcheck"
+  # A fresh machine may have no package lists yet: update once, only when the first try fails.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck >/dev/null 2>&1; } ||
+    fail "apt-get install shellcheck failed"
+fi
+took "$t"
+
 step "pg tools bundle"
 t=$(now)
 [[ -f scripts/build-pgtools.sh ]] || fail "scripts/build-pgtools.sh does not exist (it builds the pg_dump/pg_restore bundle the integration tests need)"

@@ -10,7 +10,8 @@ locals {
   # deleted can be recovered by AWS Support only.
   kms_key_administrators = distinct(concat(["arn:${local.partition}:iam::${local.account}:root"], var.kms_key_administrator_arns))
   # Whoever restores or verifies: decrypt backups, encrypt verify records, via S3 only.
-  kms_key_operators   = concat(aws_iam_role.restore[*].arn, var.kms_key_restore_principal_arns)
+  # Whoever restores or verifies: the restore role, the restore drill's task role (verify_drill.tf), named principals.
+  kms_key_operators   = concat(aws_iam_role.restore[*].arn, aws_iam_role.verify_task[*].arn, var.kms_key_restore_principal_arns)
   s3_service_endpoint = "s3.${local.region}.${data.aws_partition.current.dns_suffix}"
 }
 
@@ -62,7 +63,7 @@ data "aws_iam_policy_document" "kms_key" {
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.lambda.arn]
+      identifiers = local.backup_writer_role_arns
     }
 
     condition {
@@ -79,7 +80,7 @@ data "aws_iam_policy_document" "kms_key" {
   }
 
   dynamic "statement" {
-    for_each = var.create_restore_role || length(var.kms_key_restore_principal_arns) > 0 ? [local.kms_key_operators] : []
+    for_each = var.create_restore_role || var.verify_enabled || length(var.kms_key_restore_principal_arns) > 0 ? [local.kms_key_operators] : []
 
     content {
       sid       = "RestoreAndVerifyViaS3"

@@ -32,6 +32,7 @@ locals {
     RDS_S3_BACKUP_AUTH           = var.auth_mode
     RDS_S3_BACKUP_SECRET_ID      = var.auth_mode == "secret" ? var.db_secret_arn : null
     RDS_S3_BACKUP_DB_REGION      = local.region
+    RDS_S3_BACKUP_ROW_COUNTS     = tostring(local.record_row_counts)
     RDS_S3_BACKUP_PGTOOLS_DIR    = "/opt/pgtools"
     PGHOST                       = local.db_host
     PGPORT                       = tostring(local.db_port)
@@ -75,6 +76,8 @@ data "aws_iam_policy_document" "lambda_assume_role" {
 }
 
 resource "aws_iam_role" "lambda" {
+  count = local.lambda_runner ? 1 : 0
+
   name                  = "${local.role_name_prefix}-writer"
   path                  = var.iam_role_path
   permissions_boundary  = var.iam_permissions_boundary_arn
@@ -87,8 +90,10 @@ resource "aws_iam_role" "lambda" {
 
 # S3 + KMS: rendered from templates/backup-writer-policy.json.tftpl (see s3.tf).
 resource "aws_iam_role_policy" "s3_kms" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "backup-writer-s3-kms"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = local.backup_writer_policy_json
 }
 
@@ -122,8 +127,10 @@ data "aws_iam_policy_document" "writer_guardrails" {
 }
 
 resource "aws_iam_role_policy" "writer_guardrails" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "backup-writer-guardrails"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.writer_guardrails.json
 }
 
@@ -139,10 +146,10 @@ data "aws_iam_policy_document" "rds_connect" {
 }
 
 resource "aws_iam_role_policy" "rds_connect" {
-  count = var.auth_mode == "iam" ? 1 : 0
+  count = local.lambda_runner && var.auth_mode == "iam" ? 1 : 0
 
   name   = "rds-iam-connect"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.rds_connect[0].json
 }
 
@@ -175,26 +182,30 @@ data "aws_iam_policy_document" "db_secret" {
 }
 
 resource "aws_iam_role_policy" "db_secret" {
-  count = var.auth_mode == "secret" ? 1 : 0
+  count = local.lambda_runner && var.auth_mode == "secret" ? 1 : 0
 
   name   = "read-db-secret"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.db_secret[0].json
 }
 
 data "aws_iam_policy_document" "logs" {
+  count = local.lambda_runner ? 1 : 0
+
   statement {
     sid       = "WriteOwnLogGroup"
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]
+    resources = ["${aws_cloudwatch_log_group.this[0].arn}:log-stream:*"]
   }
 }
 
 resource "aws_iam_role_policy" "logs" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "write-logs"
-  role   = aws_iam_role.lambda.id
-  policy = data.aws_iam_policy_document.logs.json
+  role   = aws_iam_role.lambda[0].id
+  policy = data.aws_iam_policy_document.logs[0].json
 }
 
 # The statement set of the AWS managed AWSLambdaVPCAccessExecutionRole, scoped as
@@ -233,13 +244,15 @@ data "aws_iam_policy_document" "vpc" {
 }
 
 resource "aws_iam_role_policy" "vpc" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "vpc-network-interfaces"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.vpc.json
 }
 
 data "aws_iam_policy_document" "on_failure_destination" {
-  count = var.enable_on_failure_destination ? 1 : 0
+  count = local.lambda_runner && var.enable_on_failure_destination ? 1 : 0
 
   statement {
     sid       = "SendFailedInvocations"
@@ -250,10 +263,10 @@ data "aws_iam_policy_document" "on_failure_destination" {
 }
 
 resource "aws_iam_role_policy" "on_failure_destination" {
-  count = var.enable_on_failure_destination ? 1 : 0
+  count = local.lambda_runner && var.enable_on_failure_destination ? 1 : 0
 
   name   = "send-failed-invocations"
-  role   = aws_iam_role.lambda.id
+  role   = aws_iam_role.lambda[0].id
   policy = data.aws_iam_policy_document.on_failure_destination[0].json
 }
 
@@ -262,6 +275,8 @@ resource "aws_iam_role_policy" "on_failure_destination" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.cloudwatch_logs_kms_key_arn
@@ -270,6 +285,8 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 resource "aws_lambda_layer_version" "pgtools" {
+  count = local.lambda_runner ? 1 : 0
+
   layer_name               = "${local.name}-pgtools"
   description              = "PostgreSQL client tools (pg_dump, pg_dumpall) under /opt/pgtools"
   filename                 = local.artifacts_from_s3 ? null : local.layer_zip
@@ -282,9 +299,11 @@ resource "aws_lambda_layer_version" "pgtools" {
 }
 
 resource "aws_lambda_function" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   function_name     = local.name
   description       = "Logical backup of RDS ${var.db_instance_identifier} (${var.environment}) to s3://${aws_s3_bucket.this.bucket}/${local.backup_prefix}"
-  role              = aws_iam_role.lambda.arn
+  role              = aws_iam_role.lambda[0].arn
   filename          = local.artifacts_from_s3 ? null : local.function_zip
   source_code_hash  = local.artifacts_from_s3 ? null : filebase64sha256(local.function_zip)
   s3_bucket         = var.artifacts_s3_bucket
@@ -293,7 +312,7 @@ resource "aws_lambda_function" "this" {
   handler           = "index.handler"
   runtime           = "nodejs24.x"
   architectures     = [var.architecture]
-  layers            = [aws_lambda_layer_version.pgtools.arn]
+  layers            = [aws_lambda_layer_version.pgtools[0].arn]
   memory_size       = var.memory_size
   timeout           = var.timeout
 
@@ -354,7 +373,9 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_function_event_invoke_config" "this" {
-  function_name                = aws_lambda_function.this.function_name
+  count = local.lambda_runner ? 1 : 0
+
+  function_name                = aws_lambda_function.this[0].function_name
   maximum_retry_attempts       = var.async_maximum_retry_attempts
   maximum_event_age_in_seconds = var.async_maximum_event_age_seconds
 
@@ -409,6 +430,8 @@ data "aws_iam_policy_document" "scheduler_assume_role" {
 }
 
 resource "aws_iam_role" "scheduler" {
+  count = local.lambda_runner ? 1 : 0
+
   name                  = "${local.role_name_prefix}-schedule"
   path                  = var.iam_role_path
   permissions_boundary  = var.iam_permissions_boundary_arn
@@ -420,21 +443,27 @@ resource "aws_iam_role" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler_invoke" {
+  count = local.lambda_runner ? 1 : 0
+
   statement {
     sid       = "InvokeBackupFunction"
     effect    = "Allow"
     actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this.arn]
+    resources = [aws_lambda_function.this[0].arn]
   }
 }
 
 resource "aws_iam_role_policy" "scheduler_invoke" {
+  count = local.lambda_runner ? 1 : 0
+
   name   = "invoke-backup-function"
-  role   = aws_iam_role.scheduler.id
-  policy = data.aws_iam_policy_document.scheduler_invoke.json
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler_invoke[0].json
 }
 
 resource "aws_scheduler_schedule" "this" {
+  count = local.lambda_runner ? 1 : 0
+
   name                         = local.name
   group_name                   = aws_scheduler_schedule_group.this.name
   description                  = "Logical backup of ${var.db_instance_identifier}"
@@ -447,8 +476,8 @@ resource "aws_scheduler_schedule" "this" {
   }
 
   target {
-    arn      = aws_lambda_function.this.arn
-    role_arn = aws_iam_role.scheduler.arn
+    arn      = aws_lambda_function.this[0].arn
+    role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({})
 
     # Delivery retries only (Lambda accepted-or-not); run failures are governed by

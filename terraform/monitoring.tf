@@ -61,6 +61,29 @@ data "aws_iam_policy_document" "alarms_topic" {
       values   = [local.account]
     }
   }
+
+  # ECS runner and restore drill: the failed-task rule (ecs.tf) publishes here.
+  dynamic "statement" {
+    for_each = local.ecs_needed ? [aws_cloudwatch_event_rule.ecs_task_failed[0].arn] : []
+
+    content {
+      sid       = "FailedTaskRuleOfThisModulePublishes"
+      effect    = "Allow"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.alarms[0].arn]
+
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+    }
+  }
 }
 
 resource "aws_sns_topic_policy" "alarms" {
@@ -79,11 +102,13 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  count = local.lambda_runner ? 1 : 0
+
   alarm_name          = "${local.name}-function-errors"
-  alarm_description   = "The RDS backup function ${aws_lambda_function.this.function_name} failed (error, timeout or crash)."
+  alarm_description   = "The RDS backup function ${aws_lambda_function.this[0].function_name} failed (error, timeout or crash)."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = aws_lambda_function.this[0].function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -101,7 +126,7 @@ resource "aws_cloudwatch_metric_alarm" "backup_failed" {
   alarm_description   = "The backup engine reported a failed backup run."
   namespace           = local.metrics_namespace
   metric_name         = "BackupFailed"
-  dimensions          = { service = aws_lambda_function.this.function_name }
+  dimensions          = { service = local.name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -122,7 +147,7 @@ resource "aws_cloudwatch_metric_alarm" "missed_backup" {
   alarm_description   = "No successful RDS backup reported for ${local.missed_backup_alarm_hours} hours."
   namespace           = local.metrics_namespace
   metric_name         = "BackupSucceeded"
-  dimensions          = { service = aws_lambda_function.this.function_name }
+  dimensions          = { service = local.name }
   statistic           = "Sum"
   period              = 3600
   evaluation_periods  = local.missed_backup_alarm_hours
@@ -139,11 +164,13 @@ resource "aws_cloudwatch_metric_alarm" "missed_backup" {
 # Warns while there is still headroom: a database that keeps growing will hit
 # Lambda's 15-minute ceiling.
 resource "aws_cloudwatch_metric_alarm" "duration_near_timeout" {
+  count = local.lambda_runner ? 1 : 0
+
   alarm_name          = "${local.name}-duration-near-timeout"
   alarm_description   = "A backup run took more than ${var.duration_alarm_threshold_percent}% of the ${var.timeout} s function timeout."
   namespace           = "AWS/Lambda"
   metric_name         = "Duration"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = aws_lambda_function.this[0].function_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

@@ -14,18 +14,18 @@ output "backup_s3_uri" {
 }
 
 output "function_name" {
-  description = "Name of the backup Lambda function."
-  value       = aws_lambda_function.this.function_name
+  description = "Name of the backup Lambda function (null with runner = ecs)."
+  value       = local.lambda_runner ? aws_lambda_function.this[0].function_name : null
 }
 
 output "function_arn" {
-  description = "ARN of the backup Lambda function."
-  value       = aws_lambda_function.this.arn
+  description = "ARN of the backup Lambda function (null with runner = ecs)."
+  value       = local.lambda_runner ? aws_lambda_function.this[0].arn : null
 }
 
 output "role_arn" {
-  description = "ARN of the function's IAM role (grant it nothing else)."
-  value       = aws_iam_role.lambda.arn
+  description = "ARN of the backup writer's IAM role: the function's, or the ECS task's with runner = ecs (grant it nothing else)."
+  value       = local.lambda_runner ? aws_iam_role.lambda[0].arn : aws_iam_role.ecs_task[0].arn
 }
 
 output "kms_key_arn" {
@@ -44,13 +44,13 @@ output "security_group_id" {
 }
 
 output "log_group_name" {
-  description = "Name of the function's CloudWatch log group."
-  value       = aws_cloudwatch_log_group.this.name
+  description = "Name of the backup runner's CloudWatch log group."
+  value       = local.lambda_runner ? aws_cloudwatch_log_group.this[0].name : aws_cloudwatch_log_group.ecs[0].name
 }
 
 output "schedule_arn" {
-  description = "ARN of the EventBridge Scheduler schedule."
-  value       = aws_scheduler_schedule.this.arn
+  description = "ARN of the EventBridge Scheduler schedule of the backup."
+  value       = local.lambda_runner ? aws_scheduler_schedule.this[0].arn : aws_scheduler_schedule.ecs_backup[0].arn
 }
 
 output "db_user_connect_arn" {

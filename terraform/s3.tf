@@ -15,10 +15,10 @@ locals {
     s3_service_endpoint = local.s3_service_endpoint
   })
 
-  # Every role that writes backups. The bucket policy holds them to create-only
-  # writes (see data.aws_iam_policy_document.bucket). Another runner of the
-  # engine (e.g. an ECS task role) adds its role ARN here.
-  backup_writer_role_arns = [aws_iam_role.lambda.arn]
+  # Every role that writes backups: the runner's (the function's, or the ECS
+  # task's with runner = "ecs", ecs_iam.tf). The bucket policy holds them to
+  # create-only writes (see data.aws_iam_policy_document.bucket).
+  backup_writer_role_arns = local.lambda_runner ? [aws_iam_role.lambda[0].arn] : [aws_iam_role.ecs_task[0].arn]
 
   # The engine tags every object it writes with backup-tier = daily|weekly|monthly|yearly,
   # in the upload itself (x-amz-tagging), never afterwards.
@@ -268,8 +268,16 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
 
+    # Only a header that is present and wrong is denied: UploadPart and CompleteMultipartUpload carry no
+    # encryption header (an ...IfExists test would deny every part), and the bucket's default encryption is the key.
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption"
       values   = ["aws:kms"]
     }
@@ -286,8 +294,16 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
 
+    # Only a header that is present and wrong is denied: UploadPart and CompleteMultipartUpload carry no
+    # encryption header (an ...IfExists test would deny every part), and the bucket's default encryption is the key.
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [local.kms_key_arn]
     }

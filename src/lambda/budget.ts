@@ -2,7 +2,7 @@ import type { BackupReport } from '../core/backup/run-backup.ts';
 import { AbortedError } from '../core/errors.ts';
 
 const LONGER_RUNNER_HINT =
-  'run this database from a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host (or raise the function timeout if it is below the 15-minute maximum)';
+  'run this database from a longer-running runner: an ECS Fargate task (runner = "ecs" in the Terraform module) or the rds-s3-backup CLI on a host (or raise the function timeout if it is below the 15-minute maximum)';
 
 export type TimeBudget = {
   /** Aborted (reason: an AbortedError) when the remaining time drops to the margin. */
@@ -93,8 +93,8 @@ export function budgetError(report: BackupReport | null, inFlight: CutShort | nu
   const skipped = report?.results.filter((r) => !r.ok && r !== cut).map((r) => r.database ?? 'globals') ?? [];
   const lines = [
     who
-      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`
-      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`,
+      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: the Terraform module's ECS Fargate task (runner = "ecs") or the rds-s3-backup CLI on a host.`
+      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: the Terraform module's ECS Fargate task (runner = "ecs") or the rds-s3-backup CLI on a host.`,
   ];
   if (done.length > 0) lines.push(`completed before the cut: ${done.join(', ')}`);
   if (skipped.length > 0) lines.push(`not backed up: ${skipped.join(', ')}`);

@@ -353,3 +353,9 @@ describe('the encryption Denies in a form that cannot hit requests without the h
     }
   });
 });
+
+test('no bucket-policy Deny tests an encryption header with ...IfExists (it would deny every UploadPart and CompleteMultipartUpload)', () => {
+  // The evaluator found this in the module's first immutability draft; with it back, the tolerance in the request
+  // tests would hide real denials, so its return is a failure here.
+  assert.equal(encryptionDenyDefect(policies)?.reason, undefined);
+});

@@ -41,7 +41,7 @@ describe('plan-time check fails on', () => {
     const dir = copy([
       {
         file: LAMBDA,
-        find: 'resource "aws_iam_role_policy" "on_failure_destination" {\n  count = var.enable_on_failure_destination ? 1 : 0',
+        find: 'resource "aws_iam_role_policy" "on_failure_destination" {\n  count = local.lambda_runner && var.enable_on_failure_destination ? 1 : 0',
         replace: 'resource "aws_iam_role_policy" "on_failure_destination" {\n  count = var.on_failure_destination_arn != null ? 1 : 0',
       },
     ]);
@@ -119,8 +119,8 @@ describe('plan-time check fails on', () => {
     const dir = copy([
       {
         file: COMPLETE,
-        find: '  duration_alarm_threshold_percent = 75\n}',
-        replace: '  duration_alarm_threshold_percent = 75\n\n  depends_on = [aws_db_instance.this]\n}',
+        find: '  create_dashboard                    = true\n}',
+        replace: '  create_dashboard                    = true\n\n  depends_on = [aws_db_instance.this]\n}',
       },
     ]);
     expectMessage(checkNoModuleDependsOn(await loadModule(join(dir, 'examples/complete'))), /module\.backups has depends_on/);

@@ -251,7 +251,10 @@ describe('reference check fails on', () => {
   it('count.index outside a counted block', async () => {
     const findings = await refFindings(
       copy([
-        { file: LAMBDA, find: '  handler           = "index.handler"', replace: '  handler           = "index.handler${count.index}"' },
+        append(
+          'kms.tf',
+          '\nresource "aws_kms_alias" "other" {\n  name          = "alias/${local.name}-${count.index}"\n  target_key_id = local.kms_key_arn\n}\n',
+        ),
       ]),
     );
     expectFinding(findings, 'refs', /count\.index outside a block with count/);
@@ -413,11 +416,23 @@ describe('policy checks fail on', () => {
       edits: [
         {
           file: 's3.tf',
-          find: '      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"',
-          replace: '      variable = "s3:x-amz-server-side-encryption-context"',
+          find: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"',
+          replace: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption-context"',
         },
       ],
       message: /does not deny puts that name a KMS key other than the module's/,
+    },
+    {
+      check: 'bucket-policy-kms',
+      what: 'an encryption deny written with ...IfExists (denies every multipart part)',
+      edits: [
+        {
+          file: 's3.tf',
+          find: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption"\n',
+          replace: '      test     = "StringNotEqualsIfExists"\n      variable = "s3:x-amz-server-side-encryption"\n',
+        },
+      ],
+      message: /tests an encryption header with \.\.\.IfExists/,
     },
     {
       check: 'bucket-lifecycle',
@@ -500,7 +515,11 @@ describe('policy checks fail on', () => {
       check: 'iam-function-resources',
       what: 'logs on Resource *',
       edits: [
-        { file: LAMBDA, find: '    resources = ["${aws_cloudwatch_log_group.this.arn}:log-stream:*"]', replace: '    resources = ["*"]' },
+        {
+          file: LAMBDA,
+          find: '    resources = ["${aws_cloudwatch_log_group.this[0].arn}:log-stream:*"]',
+          replace: '    resources = ["*"]',
+        },
       ],
       message: /resource \* is not scoped \(actions logs:CreateLogStream/,
     },
@@ -628,7 +647,7 @@ describe('policy checks fail on', () => {
     {
       check: 'schedule-permission',
       what: 'the scheduler role allowed to invoke any function',
-      edits: [{ file: LAMBDA, find: '    resources = [aws_lambda_function.this.arn]', replace: '    resources = ["*"]' }],
+      edits: [{ file: LAMBDA, find: '    resources = [aws_lambda_function.this[0].arn]', replace: '    resources = ["*"]' }],
       message: /scheduler role may invoke only aws_lambda_function\.this/,
     },
     {
@@ -727,12 +746,11 @@ describe('policy checks fail on', () => {
       edits: [
         {
           file: 'monitoring.tf',
-          find: '  metric_name         = "BackupSucceeded"\n  dimensions          = { service = aws_lambda_function.this.function_name }',
-          replace:
-            '  metric_name         = "BackupSucceeded"\n  dimensions          = { FunctionName = aws_lambda_function.this.function_name }',
+          find: '  metric_name         = "BackupSucceeded"\n  dimensions          = { service = local.name }',
+          replace: '  metric_name         = "BackupSucceeded"\n  dimensions          = { FunctionName = local.name }',
         },
       ],
-      message: /single dimension service = function name/,
+      message: /single dimension service = the module's name/,
     },
     {
       check: 'variables-documented',

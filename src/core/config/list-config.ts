@@ -1,4 +1,4 @@
-import { date, finish, Issues, str } from './coerce.ts';
+import { date, finish, Issues, str, unknownKeys } from './coerce.ts';
 import { type OutputSettings, output, target } from './connection.ts';
 import { checkDatabaseName } from './database-name.ts';
 import type { RawValues } from './raw.ts';
@@ -15,6 +15,7 @@ export type ListConfig = {
 
 export function parseListConfig(raw: RawValues): ListConfig {
   const issues = new Issues();
+  unknownKeys('list', raw, issues);
   const t = target(raw, 'from', issues);
   const database = str(raw, 'database') || null;
   if (database) {

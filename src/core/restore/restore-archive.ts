@@ -26,7 +26,21 @@ export async function restoreArchive(
   const started = Date.now();
   const m = entry.manifest!;
   const ref = backupRef(entry);
-  if (o.jobs > 1) return restoreParallel(entry, m, ref, target, o, deps, started);
+  const result =
+    o.jobs > 1 ? await restoreParallel(entry, m, ref, target, o, deps, started) : await restoreStreamed(entry, target, o, deps, started);
+  deps.onEvent?.({ type: 'done', result });
+  return result;
+}
+
+async function restoreStreamed(
+  entry: CatalogEntry,
+  target: RestoreTarget,
+  o: ArchiveRestoreOptions,
+  deps: RestoreDeps,
+  started: number,
+): Promise<DatabaseRestoreResult> {
+  const m = entry.manifest!;
+  const ref = backupRef(entry);
   // --create runs the archive's DATABASE entry before the data, and without one transaction every statement
   // commits as it goes: nothing from the object may run before all of it is verified, so download it first.
   // (Only the single-transaction stream can run while the object arrives: the commit gate holds its COMMIT.)
@@ -73,7 +87,7 @@ export async function restoreArchive(
       await gate.abort(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
-    const result = databaseResult(
+    return databaseResult(
       {
         backup: ref,
         database: into,
@@ -87,8 +101,6 @@ export async function restoreArchive(
       head,
       started,
     );
-    deps.onEvent?.({ type: 'done', result });
-    return result;
   } catch (err) {
     if (created !== null) await dropCreated(target, created, err);
     throw err;

@@ -47,13 +47,11 @@ export async function restoreParallel(
     }
     deps.onEvent?.({ type: 'restoring', database: into, jobs: o.jobs });
     const tool = await target.restoreFile(o.create ? o.database : into, file, o.jobs, filters, deps.signal, { create: o.create });
-    const result = databaseResult(
+    return databaseResult(
       { backup: ref, database: into, created: o.create, mode: 'parallel', jobs: o.jobs, selectedTables, filters, tool },
       head,
       started,
     );
-    deps.onEvent?.({ type: 'done', result });
-    return result;
   } catch (err) {
     if (createdName !== null) await dropCreated(target, createdName, err);
     throw err;

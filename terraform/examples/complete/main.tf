@@ -37,6 +37,30 @@ variable "auth_mode" {
   }
 }
 
+variable "runner" {
+  description = "lambda (default) or ecs: what runs the backup. ecs needs the backup image pushed to the created repository and container_image_tag."
+  type        = string
+  default     = "lambda"
+}
+
+variable "verify_enabled" {
+  description = "Weekly restore drills (a Fargate task; needs the verify image and verify_container_image_tag)."
+  type        = bool
+  default     = false
+}
+
+variable "container_image_tag" {
+  description = "Tag of the engine's backup image pushed to the module's ECR repository (output ecr_repository_url)."
+  type        = string
+  default     = null
+}
+
+variable "verify_container_image_tag" {
+  description = "Tag of the engine's verify image pushed to the module's ECR repository."
+  type        = string
+  default     = null
+}
+
 variable "alarm_email_addresses" {
   description = "Who gets the alarms."
   type        = list(string)
@@ -182,7 +206,10 @@ data "aws_iam_policy_document" "auxiliary_key" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/*"]
+      values = [
+        "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/aws/lambda/*",
+        "arn:${data.aws_partition.current.partition}:logs:${var.region}:${data.aws_caller_identity.current.account_id}:log-group:/ecs/*",
+      ]
     }
   }
 
@@ -304,11 +331,51 @@ module "backups" {
   sns_kms_key_arn                  = aws_kms_key.auxiliary.arn
   missed_backup_alarm_hours        = null
   duration_alarm_threshold_percent = 75
+
+  # ECS runner and restore drills: the images come from the module's ECR
+  # repository; the tasks reach ECR, Logs and metrics through interface endpoints
+  # (this VPC has no internet access), S3 through the gateway endpoint.
+  runner                              = var.runner
+  create_ecs_cluster                  = true
+  ecs_cluster_arn                     = null
+  ecs_container_insights              = true
+  create_ecr_repository               = true
+  container_image                     = null
+  container_image_tag                 = var.container_image_tag
+  container_image_ecr_repository_arns = []
+  ecr_untagged_image_expiration_days  = 7
+  ecs_cpu                             = 1024
+  ecs_memory                          = 3072
+  container_user                      = "65532:65532"
+  container_ssl_root_cert             = null
+  create_ecs_interface_endpoints      = true
+  ecs_endpoint_security_group_ids     = []
+  ecs_https_egress_cidr_blocks        = []
+  verify_enabled                      = var.verify_enabled
+  record_row_counts                   = true
+  verify_container_image              = null
+  verify_container_image_tag          = var.verify_container_image_tag
+  verify_schedule_expression          = "cron(0 5 ? * SUN *)"
+  verify_max_age_days                 = 7
+  verify_cpu                          = 1024
+  verify_memory                       = 4096
+  verify_ephemeral_storage_gib        = 30
+  create_dashboard                    = true
 }
 
 output "bucket_name" {
   description = "The backup bucket."
   value       = module.backups.bucket_name
+}
+
+output "ecr_repository_url" {
+  description = "Push the engine's images here (skopeo copy oci-archive:dist/image-backup-arm64.oci.tar docker://<this>:<tag>), then set container_image_tag / verify_container_image_tag."
+  value       = module.backups.ecr_repository_url
+}
+
+output "dashboard_url" {
+  description = "The deployment's CloudWatch dashboard."
+  value       = module.backups.dashboard_url
 }
 
 output "function_name" {

@@ -205,7 +205,8 @@ export async function rolePolicies(mod: TfModule, roleAddress: string): Promise<
   for (const r of mod.resources.values()) {
     if (r.type !== 'aws_iam_role_policy') continue;
     const role = String(r.body['role'] ?? '');
-    if (role !== `\${${roleAddress}.id}` && role !== `\${${roleAddress}.name}`) continue;
+    // The role may be conditional (count): aws_iam_role.x[0].id refers to the same role.
+    if (!['.id', '.name', '[0].id', '[0].name'].some((attr) => role === `\${${roleAddress}${attr}}`)) continue;
     out.push({ policy: r, source: await resolvePolicy(mod, String(r.body['policy']), r.file) });
   }
   return out;
@@ -228,7 +229,8 @@ export function roleOtherGrants(mod: TfModule, roleAddress: string): string[] {
     )
       continue;
     const refs = JSON.stringify(r.body);
-    if (refs.includes(`${roleAddress}.`)) out.push(`${r.address} attaches more policies to ${roleAddress}`);
+    if (refs.includes(`${roleAddress}.`) || refs.includes(`${roleAddress}[`))
+      out.push(`${r.address} attaches more policies to ${roleAddress}`);
   }
   return out;
 }

@@ -6,6 +6,8 @@ import type { Finding, HclBody, HclValue, TfBlock, TfModule } from './load.ts';
 import { documentStatements, policyStatements, resolvePolicy, roleOtherGrants, rolePolicies } from './iam.ts';
 import type { Statement } from './iam.ts';
 import { DEPLOY_CHECKS } from './policy-deploy.ts';
+import { ECS_RUNTIME_CHECKS } from './policy-ecs-runtime.ts';
+import { ECS_EGRESS_RULES, ECS_ROLE_CHECKS } from './policy-ecs.ts';
 import { evaluateInModule } from './render.ts';
 
 export const FUNCTION_ROLE = 'aws_iam_role.lambda';
@@ -70,6 +72,7 @@ export const FUNCTION_ENV_KEYS: readonly string[] = [
   'RDS_S3_BACKUP_AUTH',
   'RDS_S3_BACKUP_SECRET_ID',
   'RDS_S3_BACKUP_DB_REGION',
+  'RDS_S3_BACKUP_ROW_COUNTS',
   'RDS_S3_BACKUP_PGTOOLS_DIR',
   'PGHOST',
   'PGPORT',
@@ -164,6 +167,11 @@ function actionsOf(mod: TfModule, s: Statement): string[] {
   });
 }
 
+/** `${address.attr}` or, for a conditional (count) resource, `${address[0].attr}`. */
+export function isRef(v: HclValue | undefined, address: string, attr: string): boolean {
+  return v === `\${${address}.${attr}}` || v === `\${${address}[0].${attr}}`;
+}
+
 function wildcardAction(a: string): boolean {
   return a.includes('*') || a.includes('?');
 }
@@ -254,11 +262,21 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
           s.resources.includes('${aws_s3_bucket.this.arn}/*') &&
           hasCondition(s, test, variable, value),
       );
-    if (!denyPut('StringNotEqualsIfExists', 's3:x-amz-server-side-encryption-aws-kms-key-id', '${local.kms_key_arn}')) {
+    // StringNotEquals with Null=false: only a header that is present and wrong is denied. ...IfExists would also
+    // deny UploadPart and CompleteMultipartUpload, which never carry the header (found by the IAM evaluator).
+    if (!denyPut('StringNotEquals', 's3:x-amz-server-side-encryption-aws-kms-key-id', '${local.kms_key_arn}')) {
       emit("bucket policy does not deny puts that name a KMS key other than the module's");
     }
-    if (!denyPut('StringNotEqualsIfExists', 's3:x-amz-server-side-encryption', 'aws:kms'))
+    if (!denyPut('StringNotEquals', 's3:x-amz-server-side-encryption', 'aws:kms'))
       emit('bucket policy does not deny puts with encryption other than aws:kms');
+    if (
+      stmts.some(
+        (s) =>
+          s.effect === 'Deny' &&
+          s.conditions.some((c) => c.test.endsWith('IfExists') && c.variable.startsWith('s3:x-amz-server-side-encryption')),
+      )
+    )
+      emit('a bucket-policy Deny tests an encryption header with ...IfExists: it denies every UploadPart and CompleteMultipartUpload');
   },
 
   'bucket-lifecycle': (mod, emit) => {
@@ -405,6 +423,7 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
     ]);
     const seen = new Set<string>();
     for (const r of resourcesOf(mod, 'aws_vpc_security_group_egress_rule')) {
+      if (ECS_EGRESS_RULES.includes(r.address)) continue;
       if (r.body['security_group_id'] !== `\${${FUNCTION_SG}.id}`) {
         emit(
           `egress rule on another security group (${String(r.body['security_group_id'])}); only the function's group has egress`,
@@ -453,11 +472,12 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
   'schedule-permission': async (mod, emit) => {
     for (const p of resourcesOf(mod, 'aws_lambda_permission'))
       if (!('source_arn' in p.body)) emit('aws_lambda_permission without source_arn', p.address);
-    const sched = resourcesOf(mod, 'aws_scheduler_schedule')[0];
-    if (!sched) return emit('no aws_scheduler_schedule');
+    // The function's schedule; the ECS schedules are checked by "ecs-scheduler" (policy-ecs.ts).
+    const sched = resourcesOf(mod, 'aws_scheduler_schedule').find((r) => r.address === 'aws_scheduler_schedule.this');
+    if (!sched) return emit('no aws_scheduler_schedule.this');
     const target = block(sched.body['target']);
-    if (target?.['arn'] !== `\${${FUNCTION}.arn}`) emit('schedule target must be the backup function', sched.address);
-    if (target?.['role_arn'] !== `\${${SCHEDULER_ROLE}.arn}`) emit(`schedule must use ${SCHEDULER_ROLE}`, sched.address);
+    if (!isRef(target?.['arn'], FUNCTION, 'arn')) emit('schedule target must be the backup function', sched.address);
+    if (!isRef(target?.['role_arn'], SCHEDULER_ROLE, 'arn')) emit(`schedule must use ${SCHEDULER_ROLE}`, sched.address);
     for (const g of roleOtherGrants(mod, SCHEDULER_ROLE)) emit(g);
     const stmts: Statement[] = [];
     for (const { source } of await rolePolicies(mod, SCHEDULER_ROLE)) stmts.push(...policyStatements(mod, source));
@@ -465,7 +485,7 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
     if (actions.length !== 1 || actions[0] !== 'lambda:InvokeFunction')
       emit(`scheduler role must allow exactly lambda:InvokeFunction, allows ${actions.join(', ') || 'nothing'}`);
     for (const s of stmts)
-      if (s.resources.join() !== `\${${FUNCTION}.arn}`) emit(`scheduler role may invoke only ${FUNCTION}, not ${s.resources.join(', ')}`);
+      if (!isRef(s.resources.join(), FUNCTION, 'arn')) emit(`scheduler role may invoke only ${FUNCTION}, not ${s.resources.join(', ')}`);
     const role = mod.resources.get(SCHEDULER_ROLE);
     const trustRef = /^data\.aws_iam_policy_document\.(\w+)\.json$/.exec(pureExpression(role?.body['assume_role_policy']) ?? '');
     const trust = trustRef ? mod.dataSources.get(`data.aws_iam_policy_document.${trustRef[1]}`) : undefined;
@@ -513,7 +533,11 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
       resolveValue(mod, '${local.function_zip}') !== '${local.artifacts_dir}/function.zip'
     )
       emit('filename must be <artifacts_dir>/function.zip unless the artifacts come from S3', fn.address);
-    if (JSON.stringify(fn.body['layers']) !== JSON.stringify(['${aws_lambda_layer_version.pgtools.arn}']))
+    if (
+      !Array.isArray(fn.body['layers']) ||
+      fn.body['layers'].length !== 1 ||
+      !isRef(fn.body['layers'][0], 'aws_lambda_layer_version.pgtools', 'arn')
+    )
       emit('the function must use the pgtools layer', fn.address);
     if (
       layer?.body['filename'] !== '${local.artifacts_from_s3 ? null : local.layer_zip}' ||
@@ -565,8 +589,13 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
       if (missed.body['comparison_operator'] !== 'LessThanThreshold' || missed.body['threshold'] !== 1)
         emit('missed-backup alarm must fire when the success count is below 1', missed.address);
       const dims = missed.body['dimensions'];
-      if (!isBody(dims) || Object.keys(dims).join() !== 'service' || dims['service'] !== `\${${FUNCTION}.function_name}`)
-        emit('missed-backup alarm must use the single dimension service = function name', missed.address);
+      // The engine's service name is local.name for either runner (the function's name, the tasks' POWERTOOLS_SERVICE_NAME).
+      if (
+        !isBody(dims) ||
+        Object.keys(dims).join() !== 'service' ||
+        (dims['service'] !== '${local.name}' && !isRef(dims['service'], FUNCTION, 'function_name'))
+      )
+        emit("missed-backup alarm must use the single dimension service = the module's name (local.name)", missed.address);
       // The window, evaluated from the module's own expressions for several schedules:
       // a day plus slack (26-30 h) for daily schedules, never more than CloudWatch's
       // 7 days of hourly periods.
@@ -619,7 +648,7 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
 };
 
 /** Every check: the security claims here, the deployability and immutability ones in policy-deploy.ts. */
-export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...DEPLOY_CHECKS };
+export const CHECKS: Readonly<Record<string, Check>> = { ...BASE_CHECKS, ...DEPLOY_CHECKS, ...ECS_ROLE_CHECKS, ...ECS_RUNTIME_CHECKS };
 
 export async function runCheck(name: string, mod: TfModule): Promise<Finding[]> {
   const check = CHECKS[name];

@@ -82,6 +82,18 @@ export const COMPUTED: Record<string, Attrs> = {
     arn: `arn:${P}:ecs:${w.region}:${A}:task-definition/${String(await arg('family'))}:1`,
     arn_without_revision: `arn:${P}:ecs:${w.region}:${A}:task-definition/${String(await arg('family'))}`,
   }),
+  aws_ecr_repository: async (_b, arg, w) => {
+    const name = String(await arg('name'));
+    return {
+      name,
+      arn: `arn:${P}:ecr:${w.region}:${A}:repository/${name}`,
+      repository_url: `${A}.dkr.ecr.${w.region}.amazonaws.com/${name}`,
+    };
+  },
+  aws_cloudwatch_event_rule: async (_b, arg, w) => {
+    const name = String(await arg('name'));
+    return { name, id: name, arn: `arn:${P}:events:${w.region}:${A}:rule/${name}` };
+  },
   aws_secretsmanager_secret: async (b, arg, w) => ({
     arn: `arn:${P}:secretsmanager:${w.region}:${A}:secret:${String((await arg('name')) ?? (await arg('name_prefix')) ?? 'secret')}-${hex(b.address, 6)}`,
   }),

@@ -32,11 +32,26 @@ export const RENDERED_POLICIES: readonly RenderedPolicy[] = [
   { file: 'alarms-topic-policy.json', expression: 'aws_sns_topic_policy.alarms[0].policy' },
   // The module sets no endpoint policy, so AWS applies its default (full access).
   { file: 'vpce-policy.json', expression: 'try(aws_vpc_endpoint.s3[0].policy, null)', whenNull: 'aws-default-endpoint-policy' },
+  // runner = "ecs" with restore drills (the complete example with SCENARIOS.ecs): the task, drill, execution and
+  // scheduler roles, and the resource policies that change with them (writer and operator roles).
+  { file: 'ecs-task-identity.json', role: 'aws_iam_role.ecs_task', scenario: 'ecs' },
+  { file: 'ecs-verify-drill-identity.json', role: 'aws_iam_role.verify_task', scenario: 'ecs' },
+  { file: 'ecs-execution-identity.json', role: 'aws_iam_role.ecs_execution', scenario: 'ecs' },
+  { file: 'ecs-scheduler-identity.json', role: 'aws_iam_role.ecs_scheduler', scenario: 'ecs' },
+  { file: 'ecs-bucket-policy.json', expression: 'aws_s3_bucket_policy.this.policy', scenario: 'ecs' },
+  { file: 'ecs-key-policy.json', expression: 'aws_kms_key.this[0].policy', scenario: 'ecs' },
+  { file: 'ecs-alarms-topic-policy.json', expression: 'aws_sns_topic_policy.alarms[0].policy', scenario: 'ecs' },
 ];
 
-export type RenderedPolicy =
+/** Variables of examples/complete that switch it to another shape of the module (by name, for RENDERED_POLICIES). */
+export const SCENARIOS: Readonly<Record<string, Record<string, Value>>> = {
+  ecs: { runner: 'ecs', verify_enabled: true, container_image_tag: 'backup-v1', verify_container_image_tag: 'verify-v1' },
+};
+
+export type RenderedPolicy = (
   | { file: string; role: string; expression?: never; whenNull?: never }
-  | { file: string; expression: string; role?: never; whenNull?: 'aws-default-endpoint-policy' };
+  | { file: string; expression: string; role?: never; whenNull?: 'aws-default-endpoint-policy' }
+) & { scenario?: keyof typeof SCENARIOS };
 
 /** optional(T, default) attributes of an object type, applied to a given object value. */
 function applyOptionalDefaults(type: HclValue | undefined, v: Value): Value {
@@ -305,12 +320,23 @@ export async function renderPolicies(
 ): Promise<Map<string, string>> {
   const { module } = await moduleScopeFor(inputs);
   const scope = module.scope();
+  const scenarioScopes = new Map<string, ModuleScope>();
+  const moduleFor = async (scenario: string | undefined): Promise<ModuleScope> => {
+    if (scenario === undefined) return module;
+    let m = scenarioScopes.get(scenario);
+    if (!m) {
+      m = (await moduleScopeFor({ ...inputs, exampleVariables: { ...inputs.exampleVariables, ...SCENARIOS[scenario] } })).module;
+      scenarioScopes.set(scenario, m);
+    }
+    return m;
+  };
   const files = new Map<string, string>();
   for (const entry of registry) {
     let json: string | null;
-    if (entry.role !== undefined) json = await module.rolePolicy(entry.role);
+    const m = await moduleFor(entry.scenario);
+    if (entry.role !== undefined) json = await m.rolePolicy(entry.role);
     else {
-      const v = await evaluate(entry.expression, scope);
+      const v = await evaluate(entry.expression, m.scope());
       json =
         v === null && entry.whenNull === 'aws-default-endpoint-policy' ? JSON.stringify(AWS_DEFAULT_ENDPOINT_POLICY) : (v as string | null);
     }
@@ -332,11 +358,11 @@ export async function renderPolicies(
     verify_record_suffix: await ctx('local.verify_record_suffix'),
     backup_writer_role_arns: await ctx('local.backup_writer_role_arns'),
     roles: {
-      writer: await ctx('aws_iam_role.lambda.arn'),
-      scheduler: await ctx('aws_iam_role.scheduler.arn'),
+      writer: await ctx('one(aws_iam_role.lambda[*].arn)'),
+      scheduler: await ctx('one(aws_iam_role.scheduler[*].arn)'),
       restore: await ctx('one(aws_iam_role.restore[*].arn)'),
     },
-    function_arn: await ctx('aws_lambda_function.this.arn'),
+    function_arn: await ctx('one(aws_lambda_function.this[*].arn)'),
     files: [...files.keys()],
   };
   files.set('context.json', `${JSON.stringify(context, null, 2)}\n`);

@@ -14,7 +14,7 @@ test('aborts with an AbortedError when the remaining time reaches the margin', a
   await new Promise((r) => budget.signal.addEventListener('abort', r, { once: true }));
   assert.ok(budget.signal.reason instanceof AbortedError);
   assert.match(budget.signal.reason.message, /time budget ran out/);
-  assert.match(budget.signal.reason.hint ?? '', /ECS\/Fargate task or the rds-s3-backup CLI/);
+  assert.match(budget.signal.reason.hint ?? '', /ECS Fargate task \(runner = "ecs" in the Terraform module\) or the rds-s3-backup CLI/);
   budget.dispose();
 });
 

@@ -111,7 +111,7 @@ test('no time left at the start: fails at once saying a longer-running runner is
   assert.ok(err instanceof AbortedError, String(err));
   assert.match(
     err.message,
-    /time budget ran out before the backup started; it needs a longer-running runner: an ECS\/Fargate task or the rds-s3-backup CLI/,
+    /time budget ran out before the backup started; it needs a longer-running runner: the Terraform module's ECS Fargate task \(runner = "ecs"\) or the rds-s3-backup CLI/,
   );
   assert.equal(emf(lines, 'BackupFailed').length, 1);
 });

@@ -129,3 +129,13 @@ test('list reads RDS_S3_BACKUP_TO when --from is absent and validates dates', ()
   assert.deepEqual(c.since, new Date('2026-11-01'));
   errorOf(() => parseListConfig(collectRaw('list', { since: 'yesterday' }, { RDS_S3_BACKUP_TO: 's3://bucket-one/p' })));
 });
+
+test('every parser refuses a key that is not an option of its command (list too)', () => {
+  for (const [name, parse] of [
+    ['backup', () => parseBackupConfig({ to: 'file:///x', bogus: '1' })],
+    ['list', () => parseListConfig({ from: 'file:///x', bogus: '1' })],
+    ['restore', () => parseRestoreConfig({ from: 'file:///x', latest: true, database: 'a', target: 'dbname=b', bogus: '1' })],
+  ] as const) {
+    assert.match(errorOf(parse).message, /bogus: is not an option of/, name);
+  }
+});
