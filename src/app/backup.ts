@@ -1,8 +1,9 @@
 import type { BackupConfig } from '../core/config/backup-config.ts';
 import { runBackup, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
-import { resolveConnection } from '../postgres/credentials.ts';
+import { passwordNeedsScram, resolveConnection } from '../postgres/credentials.ts';
 import { PgSource } from '../postgres/source.ts';
 import { locatePgTools } from '../postgres/tools.ts';
+import { assertRequireAuthSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
 import type { ExecuteOptions } from './options.ts';
 
@@ -11,6 +12,7 @@ export async function executeBackup(config: BackupConfig, options: ExecuteOption
   const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const conn = await resolveConnection(config.connection, config.auth, { env, signer: options.signer });
+  assertRequireAuthSupport(tools, passwordNeedsScram(conn));
   const store = options.store ?? openStore(config.target, { env, kmsKeyId: config.kmsKeyId });
   const source = new PgSource(conn, tools);
   try {

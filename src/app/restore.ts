@@ -2,10 +2,11 @@ import os from 'node:os';
 import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
 import type { RestoreEvent } from '../core/restore/common.ts';
 import { runRestore, type RestoreReport } from '../core/restore/restore.ts';
-import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
+import { passwordNeedsScram, resolveConnection, type IamSigner } from '../postgres/credentials.ts';
 import { listArchive } from '../postgres/archive-list.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
+import { assertRequireAuthSupport, assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
 import type { ExecuteOptions } from './options.ts';
 import type { Env } from '../core/env.ts';
@@ -20,6 +21,7 @@ export async function openRestoreTarget(
     env: options.env,
     signer: options.signer,
   });
+  assertRequireAuthSupport(tools, passwordNeedsScram(conn));
   return new PgRestoreTarget(conn, tools, settings.database);
 }
 
@@ -27,6 +29,7 @@ export async function openRestoreTarget(
 export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent>): Promise<RestoreReport> {
   const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
+  if (!config.list) await assertRestrictSupport(tools);
   const store = options.store ?? openStore(config.source, { env });
   const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, signer: options.signer }) : null;
   try {

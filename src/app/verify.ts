@@ -6,6 +6,7 @@ import type { IamSigner } from '../postgres/credentials.ts';
 import { chooseEmbeddedMajor, type EmbeddedInstall, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
+import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
 import type { ExecuteOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
@@ -64,6 +65,7 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
   const env = options.env;
   const store = options.store ?? openStore(config.source, { env });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
+  if (tools) await assertRestrictSupport(tools);
   return runVerify(
     {
       selector: config.selector,

@@ -1,3 +1,5 @@
+import { escapeControlAll } from '../core/escape.ts';
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
@@ -24,8 +26,11 @@ export function formatRate(bytes: number, ms: number): string {
 }
 
 /** Plain columns; the last column is not padded. */
-export function table(rows: readonly (readonly string[])[]): string {
+export function table(input: readonly (readonly string[])[]): string {
+  let rows = input;
   if (rows.length === 0) return '';
+  // One cell is one line: a newline or control character from bucket content must not break or drive the terminal.
+  rows = rows.map((r) => r.map(escapeControlAll));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
   return rows
     .map((r) =>

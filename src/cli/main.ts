@@ -1,4 +1,5 @@
 import { AbortedError, BackupToolError, ExitCode, describeError } from '../core/errors.ts';
+import { escapeControl } from '../core/escape.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { mainHelp } from './help.ts';
 import type { CliIO } from './io.ts';
@@ -18,6 +19,14 @@ function stream(s: NodeJS.WriteStream): Output {
   return { write: (t) => void s.write(t), isTTY: Boolean(s.isTTY) };
 }
 
+/** The live line's own "clear line" sequence (progress.ts): the only control sequence we write on purpose. */
+const CLEAR_LINE = '\r\x1b[2K';
+
+/** All output passes here: control characters from bucket content never reach the terminal raw (escape.ts). */
+export function escapedOutput(out: Output): Output {
+  return { write: (t) => out.write(t === CLEAR_LINE ? t : escapeControl(t)), isTTY: out.isTTY };
+}
+
 export async function main(argv: readonly string[], io?: Partial<CliIO>): Promise<number> {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -27,8 +36,8 @@ export async function main(argv: readonly string[], io?: Partial<CliIO>): Promis
     controller.abort(new AbortedError(`interrupted by ${sig}: the upload was aborted and no backup was recorded`));
   };
   const full: CliIO = {
-    stdout: io?.stdout ?? stream(process.stdout),
-    stderr: io?.stderr ?? stream(process.stderr),
+    stdout: escapedOutput(io?.stdout ?? stream(process.stdout)),
+    stderr: escapedOutput(io?.stderr ?? stream(process.stderr)),
     env: io?.env ?? process.env,
     signal: io?.signal ?? controller.signal,
   };

@@ -114,3 +114,6 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return redact(err.message);
   return redact(String(err));
 }
+
+/** Content from the bucket that would run as the operator if passed on (psql meta-commands, an unguarded script). */
+export class UnsafeContentError extends BackupToolError {}

@@ -1,19 +1,24 @@
 import { ToolProcessError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
 import type { GlobalsReport } from '../core/ports/database-target.ts';
+import { newRestrictKey, restrictedGlobalsScript } from './psql-restrict.ts';
 import { TransactionTimeoutFilter } from './restore-script.ts';
 import { type RestoreSession, spawnPsql, statusFailed } from './restore-tools.ts';
 
-/** The roles/tablespaces script through psql without ON_ERROR_STOP; "role already exists" is expected, the rest reported. */
-export async function applyGlobals(session: RestoreSession, sql: Buffer): Promise<GlobalsReport> {
+/**
+ * The roles/tablespaces script through psql without ON_ERROR_STOP; "role already exists" is expected, the rest reported.
+ * psql runs in restricted mode, and a script with meta-commands is refused before psql starts (psql-restrict.ts).
+ */
+export async function applyGlobals(session: RestoreSession, sql: Buffer, what = 'the globals object'): Promise<GlobalsReport> {
+  const script = restrictedGlobalsScript(sql, newRestrictKey(), what);
   const env = await session.env();
   const lines: string[] = [];
   const psql = spawnPsql(session.tools, session.database ?? 'postgres', env, false, (l) => lines.push(l));
   const filter = (await session.needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
   if (filter) {
     filter.pipe(psql.stdin!);
-    filter.end(sql);
-  } else psql.stdin!.end(sql);
+    filter.end(script);
+  } else psql.stdin!.end(script);
   const status = await psql.exited;
   if (statusFailed(status)) throw new ToolProcessError('psql', status, { detail: 'applying globals' });
   const errors = lines

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import pg from 'pg';
+import { SYSTEM_ROOTS } from '../core/config/tls-defaults.ts';
 import { ConnectionError, describeError } from '../core/errors.ts';
-import type { ResolvedConnection } from './credentials.ts';
+import { passwordNeedsScram, type ResolvedConnection } from './credentials.ts';
 
 type SslOption = false | { rejectUnauthorized: boolean; ca?: string; servername?: string; checkServerIdentity?: () => undefined };
 
@@ -11,18 +12,20 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
   switch (c.sslmode) {
     case 'verify-full':
     case 'verify-ca': {
-      let ca: string;
+      let ca: string | undefined;
       try {
-        ca = readFileSync(c.sslrootcert ?? '', 'utf8');
+        // `system`: Node's own trusted CAs, as libpq's sslrootcert=system uses the system's.
+        ca = c.sslrootcert === SYSTEM_ROOTS ? undefined : readFileSync(c.sslrootcert ?? '', 'utf8');
       } catch (err) {
         throw new ConnectionError(`cannot read the CA bundle ${c.sslrootcert}: ${describeError(err)}`, {
           cause: err,
           hint: 'set PGSSLROOTCERT to the CA bundle file',
         });
       }
+      const roots = ca === undefined ? {} : { ca };
       return c.sslmode === 'verify-full'
-        ? { rejectUnauthorized: true, ca, ...(c.host && isIP(c.host) === 0 ? { servername: c.host } : {}) }
-        : { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined };
+        ? { rejectUnauthorized: true, ...roots, ...(c.host && isIP(c.host) === 0 ? { servername: c.host } : {}) }
+        : { rejectUnauthorized: true, ...roots, checkServerIdentity: () => undefined };
     }
     default:
       return { rejectUnauthorized: false };
@@ -36,11 +39,21 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
   let lastErr: unknown;
   for (const attempt of attempts) {
     const pw = await c.password();
+    // Unverified server: the password is handed to pg only for SCRAM. pg asks this function when the server asks
+    // for a password; the listeners below (registered before pg's own) see which kind was asked for first.
+    const guard = passwordNeedsScram(c);
+    let asked: string | null = null;
+    const password = guard
+      ? async (): Promise<string> => {
+          if (asked) throw unverifiedPasswordError(c, asked);
+          return pw?.reveal() ?? '';
+        }
+      : pw?.reveal();
     const client = new pg.Client({
       ...(c.host ? { host: c.host } : {}),
       port: c.port,
       ...(c.user ? { user: c.user } : {}),
-      ...(pw ? { password: pw.reveal() } : {}),
+      ...(password !== undefined ? { password } : {}),
       database,
       ssl: sslFor(c, attempt),
       connectionTimeoutMillis: c.connectTimeoutSeconds * 1000,
@@ -49,12 +62,17 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
     client.on('error', () => {
       // Errors after connect surface on the next query; an unhandled 'error' event would crash the process.
     });
+    if (guard) {
+      client.connection.on('authenticationCleartextPassword', () => void (asked ??= 'a cleartext password'));
+      client.connection.on('authenticationMD5Password', () => void (asked ??= 'an MD5 password hash'));
+    }
     try {
       await client.connect();
       return client;
     } catch (err) {
       lastErr = err;
       await client.end().catch(() => undefined);
+      if (err instanceof ConnectionError) throw err;
       const msg = describeError(err);
       const sslRefused = /does not support SSL/i.test(msg);
       // As libpq: allow/prefer try the other kind when the server refuses this one (pg_hba.conf `reject` lines say
@@ -63,6 +81,15 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
     }
   }
   throw connectionError(c, database, lastErr);
+}
+
+function unverifiedPasswordError(c: ResolvedConnection, what: string): ConnectionError {
+  return new ConnectionError(
+    `refusing to send the password to ${c.host}:${c.port}: the server asked for ${what}, and its TLS certificate was not verified (sslmode=${c.sslmode}); a server posing as yours would receive it`,
+    {
+      hint: 'connect with --sslmode verify-full and --sslrootcert (for RDS: the AWS RDS CA bundle), or have the server use scram-sha-256; --allow-unverified-password sends it anyway',
+    },
+  );
 }
 
 function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {

@@ -6,6 +6,7 @@ import { ToolProcessError } from '../core/errors.ts';
 import { restoreHint } from '../core/pg-hints.ts';
 import type { ArchiveFilters, ToolReport } from '../core/ports/database-target.ts';
 import { spawnPipedTool } from './restore-process.ts';
+import { assertRestricted, newRestrictKey } from './psql-restrict.ts';
 import { TransactionTimeoutFilter } from './restore-script.ts';
 import { filterArgs, PG17, type RestoreSession, spawnPsql, statusFailed } from './restore-tools.ts';
 
@@ -21,12 +22,14 @@ export async function createDatabaseFromArchive(
     const list = path.join(dir, 'database.list');
     await writeFile(list, entryIds.map((id) => `${id}\n`).join(''), { mode: 0o600 });
     const env = await session.env();
+    const key = newRestrictKey();
     const restore = spawnPipedTool(
       'pg_restore',
       session.tools.pgRestore,
       [
         '--format=custom',
         '--file=-',
+        `--restrict-key=${key}`,
         '--create',
         `--use-list=${list}`,
         ...filterArgs({ ...filters, schemas: [], tables: [], clean: false }),
@@ -44,11 +47,9 @@ export async function createDatabaseFromArchive(
     const rs = await restore.exited;
     if (statusFailed(rs)) throw new ToolProcessError('pg_restore', rs, { detail: 'creating the database (--create)' });
     // A few statements only: adapt them to older servers as a whole, then run them.
-    const adapted = await adaptDatabaseScript(
-      Buffer.concat(out).toString('utf8'),
-      (await session.serverInfo()).versionNum,
-      session.tools.major,
-    );
+    const script = Buffer.concat(out).toString('utf8');
+    assertRestricted(script, key);
+    const adapted = await adaptDatabaseScript(script, (await session.serverInfo()).versionNum, session.tools.major);
     const psql = spawnPsql(session.tools, session.database ?? 'postgres', env, true);
     psql.stdin!.end(adapted.script);
     const ps = await psql.exited;

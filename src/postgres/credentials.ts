@@ -2,8 +2,14 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AuthSettings, ConnectionSettings } from '../core/config/connection.ts';
 import { CredentialsError, describeError } from '../core/errors.ts';
+import { REQUIRE_AUTH_UNVERIFIED, isUnixSocket, serverVerified } from '../core/config/tls-defaults.ts';
 import { Secret } from '../core/secret.ts';
 import type { Env } from '../core/env.ts';
+
+/** Over TCP to a server whose certificate is not verified, only SCRAM (which never reveals the password) may be answered. */
+export function passwordNeedsScram(c: Pick<ResolvedConnection, 'host' | 'sslmode' | 'allowUnverifiedPassword'>): boolean {
+  return !serverVerified(c.sslmode) && !isUnixSocket(c.host) && c.allowUnverifiedPassword !== true;
+}
 
 /** The connection as it will be used: configured settings completed by the secret, plus how to get a password. */
 export type ResolvedConnection = {
@@ -15,6 +21,8 @@ export type ResolvedConnection = {
   readonly sslrootcert: string | null;
   readonly connectTimeoutSeconds: number;
   readonly authMode: AuthSettings['mode'];
+  /** --allow-unverified-password (absent: false). */
+  readonly allowUnverifiedPassword?: boolean;
   /** The environment libpq may fall back to for a password file (PGPASSFILE, HOME/.pgpass). */
   readonly env: Env;
   /** Called for every new connection: IAM tokens live 15 minutes. */
@@ -94,6 +102,7 @@ export async function resolveConnection(
     sslrootcert: conn.sslrootcert,
     connectTimeoutSeconds: conn.connectTimeoutSeconds,
     authMode: auth.mode,
+    allowUnverifiedPassword: conn.allowUnverifiedPassword,
     env,
   };
   if (auth.mode === 'password') {
@@ -146,6 +155,8 @@ export async function libpqEnv(c: ResolvedConnection): Promise<Record<string, st
   if (c.host) env.PGHOST = c.host;
   if (c.user) env.PGUSER = c.user;
   if (c.sslrootcert) env.PGSSLROOTCERT = c.sslrootcert;
+  // The pg tools refuse, before sending anything, to answer a cleartext or MD5 password request from an unverified server.
+  if (passwordNeedsScram(c)) env.PGREQUIREAUTH = REQUIRE_AUTH_UNVERIFIED;
   const pw = await c.password();
   if (pw) env.PGPASSWORD = pw.reveal();
   else if (parentEnv.PGPASSFILE) env.PGPASSFILE = parentEnv.PGPASSFILE;

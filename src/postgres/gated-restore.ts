@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
-import { AbortedError, ToolProcessError, describeError } from '../core/errors.ts';
+import { AbortedError, ToolProcessError, UnsafeContentError, describeError } from '../core/errors.ts';
 import { restoreHint } from '../core/pg-hints.ts';
 import type { ArchiveFilters, GatedRestore, ToolReport } from '../core/ports/database-target.ts';
 import type { ExitStatus } from '../core/ports/database-source.ts';
+import { RestrictGuard, newRestrictKey } from './psql-restrict.ts';
 import { spawnPipedTool } from './restore-process.ts';
 import { CommitGate, TransactionTimeoutFilter } from './restore-script.ts';
 import { filterArgs, killTools, type RestoreSession, spawnPsql, statusFailed } from './restore-tools.ts';
@@ -23,12 +24,21 @@ export async function startGatedRestore(
   const appName = `rds-s3-backup-restore-${randomBytes(6).toString('hex')}`;
   const env = await session.env(appName);
   const filter = (await session.needsTxTimeoutFilter()) ? new TransactionTimeoutFilter() : null;
-  const args = ['--format=custom', '--file=-', ...(options.singleTransaction ? ['--single-transaction'] : []), ...filterArgs(filters)];
+  // psql reads archive content: it must be in restricted mode (no meta-commands) before the first archive byte.
+  const key = newRestrictKey();
+  const args = [
+    '--format=custom',
+    '--file=-',
+    `--restrict-key=${key}`,
+    ...(options.singleTransaction ? ['--single-transaction'] : []),
+    ...filterArgs(filters),
+  ];
   const restore = spawnPipedTool('pg_restore', session.tools.pgRestore, args, env, { stdin: true, stdout: true });
   const psql = spawnPsql(session.tools, database, env, true);
   const gate = new CommitGate({ expectCommit: options.singleTransaction });
   gate.on('error', () => undefined);
-  const stages = filter ? [restore.stdout!, filter, gate, psql.stdin!] : [restore.stdout!, gate, psql.stdin!];
+  const guard = new RestrictGuard(key);
+  const stages = filter ? [restore.stdout!, guard, filter, gate, psql.stdin!] : [restore.stdout!, guard, gate, psql.stdin!];
   const piped = (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
 
   let failWith: (e: Error) => void = () => undefined;
@@ -71,6 +81,10 @@ export async function startGatedRestore(
   });
   void piped.catch(async (err: unknown) => {
     if (aborted || committing) return;
+    if (err instanceof UnsafeContentError) {
+      failWith(err);
+      return;
+    }
     // A broken pipe is a symptom: psql (or pg_restore) ended, and its own status says why.
     const st = await Promise.race([psql.exited, new Promise<null>((r) => setTimeout(() => r(null), 5000))]);
     if (st && statusFailed(st)) failWith(psqlFailed(st));

@@ -109,8 +109,8 @@ export class PgRestoreTarget implements RestoreTarget {
     return restoreFile(this.#session, database, file, jobs, filters, signal, options);
   }
 
-  async applyGlobals(sql: Buffer): Promise<GlobalsReport> {
-    return applyGlobals(this.#session, sql);
+  async applyGlobals(sql: Buffer, what?: string): Promise<GlobalsReport> {
+    return applyGlobals(this.#session, sql, what);
   }
 
   async tableCounts(database: string): Promise<TableCounts> {

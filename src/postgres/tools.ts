@@ -57,7 +57,7 @@ export function parsePgVersion(text: string): { version: string; major: number }
   return { version: m[2] === undefined ? m[1]! : `${m[1]}.${m[2]}`, major };
 }
 
-async function probe(file: string): Promise<{ version: string; major: number }> {
+export async function probeVersion(file: string): Promise<{ version: string; major: number }> {
   try {
     const { stdout } = await run(file, ['--version'], { env: {}, timeout: 15_000 });
     const v = parsePgVersion(stdout);
@@ -103,7 +103,7 @@ export async function locatePgTools(
       psql: path.join(dir, 'psql'),
     };
   }
-  const v = await probe(found.pgDump);
+  const v = await probeVersion(found.pgDump);
   return Object.freeze({ ...found, ...v });
 }
 

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -62,13 +62,51 @@ export class FileStore implements BackupStore {
     return p;
   }
 
+  /** The root as the kernel sees it (the root itself may be a symlink: the operator chose it). */
+  #realRoot: Promise<string> | undefined;
+
+  /**
+   * The directory holding `file`, checked component by component below the root: a symlink (or anything but a
+   * directory) there is refused, so nobody who can write the store can redirect reads or writes out of it.
+   * With create, missing directories are made one at a time (mkdir -p would follow a planted link).
+   */
+  async #safeDir(file: string, create: boolean): Promise<string> {
+    const dir = path.dirname(file);
+    const rel = path.relative(this.root, dir);
+    // The root is the operator's choice (it may itself be, or lie below, a symlink): made as a whole.
+    if (create) await fs.mkdir(this.root, { recursive: true });
+    let cur = this.root;
+    for (const part of rel === '' ? [] : rel.split(path.sep)) {
+      cur = path.join(cur, part);
+      let st;
+      try {
+        st = await fs.lstat(cur);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
+        await fs.mkdir(cur).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        st = await fs.lstat(cur);
+      }
+      if (st.isSymbolicLink()) throw new StorageError(`${cur} is a symbolic link; refusing to follow it out of ${this.root}`);
+      if (!st.isDirectory()) throw new StorageError(`${cur} is not a directory`);
+    }
+    // And once more as the kernel resolves it now: catches a component swapped for a link after the walk.
+    this.#realRoot ??= fs.realpath(this.root);
+    const expected = path.join(await this.#realRoot, rel);
+    const real = await fs.realpath(dir);
+    if (real !== expected) throw new StorageError(`${dir} resolves to ${real}, outside ${this.root}; refusing`);
+    return dir;
+  }
+
   upload(key: string, body: Readable, _options: UploadOptions): UploadHandle {
     let written = 0;
     const done = (async (): Promise<UploadResult> => {
       const final = this.#path(key);
       const temp = `${final}${PARTIAL}${randomBytes(4).toString('hex')}`;
       try {
-        await fs.mkdir(path.dirname(final), { recursive: true });
+        await this.#safeDir(final, true);
+        // O_EXCL|O_CREAT never follows a link at the temp name; rename replaces a link at the final name itself.
         const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
         body.on('data', (c: Buffer) => {
           written += c.length;
@@ -95,7 +133,7 @@ export class FileStore implements BackupStore {
     const final = this.#path(key);
     const temp = `${final}${PARTIAL}${randomBytes(4).toString('hex')}`;
     try {
-      await fs.mkdir(path.dirname(final), { recursive: true });
+      await this.#safeDir(final, true);
       await fs.writeFile(temp, body, { flag: 'wx', mode: 0o600, flush: true });
       if (options.mode === 'replace') await fs.rename(temp, final);
       else await publishNew(temp, final);
@@ -125,6 +163,14 @@ export class FileStore implements BackupStore {
   async *#keys(prefix: string): AsyncIterable<{ key: string; file: string }> {
     const slash = prefix.lastIndexOf('/');
     const dir = slash <= 0 ? this.root : this.#path(prefix.slice(0, slash));
+    if (dir !== this.root) {
+      try {
+        await this.#safeDir(path.join(dir, 'x'), false);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+    }
     for await (const file of this.#walk(dir)) {
       const key = path.relative(this.root, file).split(path.sep).join('/');
       if (key.startsWith(prefix)) yield { key, file };
@@ -141,12 +187,18 @@ export class FileStore implements BackupStore {
 
   async read(key: string): Promise<Readable> {
     const p = this.#path(key);
+    let fh;
     try {
-      await fs.access(p);
+      await this.#safeDir(p, false);
+      // O_NOFOLLOW: a link planted at the object's own name is refused too (ELOOP).
+      fh = await fs.open(p, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (err) {
-      throw new StorageError(`${p} does not exist`, { cause: err });
+      if (err instanceof StorageError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new StorageError(`${p} is a symbolic link; refusing to follow it`, { cause: err });
+      throw new StorageError(code === 'ENOENT' ? `${p} does not exist` : `reading ${p} failed: ${describeError(err)}`, { cause: err });
     }
-    return createReadStream(p);
+    return fh.createReadStream();
   }
 
   async listIncomplete(prefix: string): Promise<readonly IncompleteUpload[]> {

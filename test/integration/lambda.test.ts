@@ -571,6 +571,8 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
         PGUSER: 'backup_iam',
         // The fake server has no TLS; weaker modes only when configured explicitly, as here.
         PGSSLMODE: 'disable',
+        // And the token goes out in cleartext to an unverified server only when that is allowed explicitly too.
+        RDS_S3_BACKUP_ALLOW_UNVERIFIED_PASSWORD: 'true',
       });
       const out = await invoke(env, [{ event: scheduledEvent() }], { dns: { '.rds.amazonaws.com': '127.0.0.1' } });
       const r = out.results[0]!;

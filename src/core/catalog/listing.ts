@@ -1,6 +1,5 @@
-import { text } from 'node:stream/consumers';
 import { describeError } from '../errors.ts';
-import { databaseFolder, globalsFolder, normalizePrefix, parseKey, type BackupKind } from './keys.ts';
+import { backupKeys, databaseFolder, globalsFolder, normalizePrefix, parseKey, type BackupKind } from './keys.ts';
 import { parseManifest, type Manifest } from './manifest.ts';
 import type { BackupStore, IncompleteUpload } from '../ports/store.ts';
 
@@ -35,17 +34,37 @@ export type CatalogFilter = {
   readonly until?: Date | null;
 };
 
-type Group = {
-  kind: BackupKind;
-  database: string | null;
-  stamp: Date;
-  data?: { key: string; size: number };
-  manifest?: string;
-  verify?: string;
-};
+type Listed = { key: string; size: number };
+type Group = { kind: BackupKind; database: string | null; stamp: Date; data?: Listed; manifest?: Listed; verify?: Listed };
 
-async function readJson(store: BackupStore, key: string): Promise<string> {
-  return text(await store.read(key));
+/**
+ * Manifests and verify records are a few KiB. Anyone who can write the bucket can put a 400 MB one there, and
+ * `list` reads them all: refuse by the listed size before reading, and stop reading at the cap whatever the
+ * listing said (it may be stale).
+ */
+export const JSON_MAX_BYTES = 1024 * 1024;
+
+class OversizeError extends Error {}
+
+/** Reads a small JSON object, never more than JSON_MAX_BYTES of it. */
+async function readJson(store: BackupStore, o: Listed): Promise<string> {
+  if (o.size > JSON_MAX_BYTES)
+    throw new OversizeError(`${o.size} bytes, over the ${JSON_MAX_BYTES}-byte limit for a manifest or record: not read`);
+  const body = await store.read(o.key);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of body) {
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+      n += b.length;
+      if (n > JSON_MAX_BYTES)
+        throw new OversizeError(`longer than the ${JSON_MAX_BYTES}-byte limit for a manifest or record: reading stopped`);
+      chunks.push(b);
+    }
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Lists backups newest first; reads each candidate's manifest (and verification record). */
@@ -67,8 +86,8 @@ export async function listCatalog(store: BackupStore, filter: CatalogFilter = {}
     const gid = `${k.folder}/${k.id}`;
     const g = groups.get(gid) ?? { kind: k.kind, database: k.database, stamp: k.stamp };
     if (k.role === 'dump' || k.role === 'globals') g.data = { key: o.key, size: o.size };
-    else if (k.role === 'manifest') g.manifest = o.key;
-    else if (k.role === 'verify') g.verify = o.key;
+    else if (k.role === 'manifest') g.manifest = { key: o.key, size: o.size };
+    else if (k.role === 'verify') g.verify = { key: o.key, size: o.size };
     groups.set(gid, g);
   }
   // A verification record can outlive its backup (lifecycle counts from each object's creation): not a backup.
@@ -94,8 +113,8 @@ async function resolveEntry(store: BackupStore, id: string, g: Group): Promise<C
     startedAt: g.stamp,
     dataKey: g.data?.key ?? null,
     dataBytes: g.data?.size ?? null,
-    manifestKey: g.manifest ?? null,
-    verifyKey: g.verify ?? null,
+    manifestKey: g.manifest?.key ?? null,
+    verifyKey: g.verify?.key ?? null,
   };
   if (!g.manifest) {
     return { ...base, status: 'incomplete', problem: 'no manifest: the backup did not finish', manifest: null, verification: null };
@@ -107,15 +126,31 @@ async function resolveEntry(store: BackupStore, id: string, g: Group): Promise<C
     manifest = `manifest unreadable: ${describeError(err)}`;
   }
   if (typeof manifest === 'string') return { ...base, status: 'invalid', problem: manifest, manifest: null, verification: null };
+  // The key is where restore and verify look and where verify writes: a manifest describing another backup is not this one.
+  const own = backupKeys(store.prefix, g.kind, g.database, id);
+  if (manifest.kind !== g.kind || manifest.database !== g.database || manifest.id !== id) {
+    const said = `${manifest.kind} ${manifest.kind === 'globals' ? '' : `of ${JSON.stringify(manifest.database)} `}${manifest.id}`;
+    return {
+      ...base,
+      status: 'invalid',
+      problem: `manifest describes ${said}, not the backup its key names`,
+      manifest: null,
+      verification: null,
+    };
+  }
   let problem: string | null = null;
   if (!g.data) problem = 'manifest without its data object';
-  else if (g.data.key !== manifest.object.key) problem = 'manifest names a different object';
+  else if (g.data.key !== manifest.object.key || manifest.object.key !== own.data) problem = 'manifest names a different object';
   else if (g.data.size !== manifest.object.bytes) problem = `object is ${g.data.size} bytes, manifest says ${manifest.object.bytes}`;
   let verification: VerificationRecord | null = null;
   if (g.verify) {
     try {
-      const v = JSON.parse(await readJson(store, g.verify)) as Partial<VerificationRecord>;
-      if (typeof v.ok === 'boolean' && typeof v.verifiedAt === 'string') {
+      const v = JSON.parse(await readJson(store, g.verify)) as Partial<VerificationRecord> & {
+        backup?: { id?: unknown; sha256?: unknown; bytes?: unknown };
+      };
+      // A record counts only for the very object it checked: one left from before an overwrite says nothing about this one.
+      const same = v.backup?.id === manifest.id && v.backup.sha256 === manifest.object.sha256 && v.backup.bytes === manifest.object.bytes;
+      if (same && typeof v.ok === 'boolean' && typeof v.verifiedAt === 'string') {
         verification = { ok: v.ok, verifiedAt: v.verifiedAt, mode: String(v.mode ?? ''), summary: String(v.summary ?? '') };
       }
     } catch {

@@ -1,4 +1,4 @@
-import type { VerificationRecord } from './listing.ts';
+import type { CatalogEntry, VerificationRecord } from './listing.ts';
 import { backupKeys } from './keys.ts';
 import type { Manifest } from './manifest.ts';
 import type { BackupStore } from '../ports/store.ts';
@@ -38,8 +38,9 @@ export type VerifyRecord = VerificationRecord & {
   readonly tool: { readonly name: string; readonly version: string };
 };
 
-function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
-  return backupKeys(store.prefix, manifest.kind, manifest.database, manifest.id).verify;
+/** The record's key comes from where the catalog found the backup (its key), never from the manifest's content. */
+function verifyRecordKey(store: BackupStore, entry: Pick<CatalogEntry, 'kind' | 'database' | 'id'>): string {
+  return backupKeys(store.prefix, entry.kind, entry.database, entry.id).verify;
 }
 
 function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
@@ -50,10 +51,11 @@ function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string
 /** Same tier tag as the backup, so the bucket's lifecycle rules expire the record together with it. */
 export async function writeVerifyRecord(
   store: BackupStore,
-  manifest: Manifest,
+  entry: CatalogEntry & { readonly manifest: Manifest },
   record: Omit<VerifyRecord, 'schema' | 'tool'>,
 ): Promise<string> {
-  const key = verifyRecordKey(store, manifest);
+  const manifest = entry.manifest;
+  const key = verifyRecordKey(store, entry);
   await store.putSmall(key, serializeVerifyRecord(record), {
     contentType: 'application/json',
     metadata: { 'tool-version': TOOL_VERSION, 'backup-id': manifest.id },

@@ -4,6 +4,7 @@ import { checkDatabaseName } from './database-name.ts';
 import { type ConnInfo, parseConnInfo } from './conninfo.ts';
 import type { RawValues } from './raw.ts';
 import { parseTargetUrl, type TargetUrl } from './target-url.ts';
+import { tlsDefaults } from './tls-defaults.ts';
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 type SslMode = (typeof SSL_MODES)[number];
@@ -18,6 +19,8 @@ export type ConnectionSettings = {
   readonly sslmode: SslMode;
   readonly sslrootcert: string | null;
   readonly connectTimeoutSeconds: number;
+  /** Send a cleartext or MD5 password to a server whose certificate was not verified (--allow-unverified-password). */
+  readonly allowUnverifiedPassword: boolean;
 };
 
 export type AuthSettings =
@@ -61,7 +64,15 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   if (ci.application_name !== undefined)
     issues.add('dbname', 'application_name is not supported: rds-s3-backup names its own sessions (rds-s3-backup, or a per-restore name)');
   const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
-  const sslmode = (pick('sslmode', 'sslmode') ?? 'prefer').toLowerCase();
+  const authMode = (str(raw, 'auth') ?? (str(raw, 'secretId') ? 'secret' : 'password')).toLowerCase();
+  // Safe defaults (tls-defaults.ts): verify-full off this machine and with iam/secret auth.
+  const tls = tlsDefaults({
+    host: pick('host', 'host') ?? null,
+    sslmode: pick('sslmode', 'sslmode'),
+    sslrootcert: pick('sslrootcert', 'sslrootcert'),
+    authMode,
+  });
+  const sslmode = tls.sslmode;
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
   const portRaw = str(raw, 'port') ?? ci.port;
   const port = int({ port: portRaw }, 'port', issues, 5432, 1, 65535);
@@ -71,7 +82,7 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   const dbIssue = checkDatabaseName(database);
   if (dbIssue) issues.add('connectDatabase', dbIssue);
   const password = ci.password ?? str(raw, 'password');
-  const sslrootcert = pick('sslrootcert', 'sslrootcert') ?? null;
+  const sslrootcert = tls.sslrootcert;
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !sslrootcert) {
     issues.add('sslrootcert', `is required with sslmode=${sslmode} (the CA bundle file, e.g. the AWS RDS CA bundle)`);
   }
@@ -84,6 +95,7 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     sslmode: sslmode as SslMode,
     sslrootcert,
     connectTimeoutSeconds,
+    allowUnverifiedPassword: bool(raw, 'allowUnverifiedPassword', issues, false),
   };
 }
 

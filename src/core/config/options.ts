@@ -94,8 +94,8 @@ export const OPTIONS = [
     type: 'string',
     commands: ['backup', 'restore', 'verify'],
     group: 'connection',
-    help: 'disable | allow | prefer | require | verify-ca | verify-full. Use verify-full with RDS.',
-    default: 'prefer',
+    help: 'disable | allow | prefer | require | verify-ca | verify-full. Default: verify-full when the host is not this machine or with --auth iam|secret (the certificate checked against --sslrootcert, else the system CAs); prefer for localhost and Unix sockets. A root certificate given upgrades allow/prefer/require to verify-ca, as libpq does.',
+    default: 'verify-full (remote, iam, secret) / prefer (local)',
   },
   {
     key: 'sslrootcert',
@@ -104,7 +104,17 @@ export const OPTIONS = [
     type: 'string',
     commands: ['backup', 'restore', 'verify'],
     group: 'connection',
-    help: 'CA bundle file for verify-ca / verify-full (for RDS: the AWS RDS CA bundle).',
+    help: 'CA bundle file for verify-ca / verify-full (for RDS: the AWS RDS CA bundle), or `system` for the system CAs.',
+  },
+  {
+    key: 'allowUnverifiedPassword',
+    flag: 'allow-unverified-password',
+    env: 'RDS_S3_BACKUP_ALLOW_UNVERIFIED_PASSWORD',
+    type: 'boolean',
+    commands: ['backup', 'restore', 'verify'],
+    group: 'connection',
+    help: 'Let the password (or IAM token) go out in cleartext or as MD5 to a server whose TLS certificate was not verified (sslmode below verify-ca, over TCP). Off by default: a server posing as yours would receive it; SCRAM, which does not reveal the password, is always allowed.',
+    default: 'false',
   },
   {
     key: 'connectTimeout',
@@ -335,7 +345,7 @@ export const OPTIONS = [
     type: 'boolean',
     commands: ['restore'],
     group: 'restore',
-    help: 'Create the database under its original name first (pg_restore -C semantics: encoding, locale, comments, settings); it must not exist. Dropped again if the restore fails.',
+    help: 'Create the database under its original name first (pg_restore -C semantics: encoding, locale, comments, settings); it must not exist. The object is downloaded to --temp-dir and verified before its CREATE DATABASE runs. Dropped again if the restore fails.',
     default: 'false',
   },
   {
@@ -393,7 +403,7 @@ export const OPTIONS = [
     type: 'boolean',
     commands: ['restore'],
     group: 'restore',
-    help: 'One transaction: it commits only after the whole object proved intact (SHA-256, length), so a bad object or a failed statement leaves the target unchanged. --no-single-transaction commits object by object.',
+    help: 'One transaction: it commits only after the whole object proved intact (SHA-256, length), so a bad object or a failed statement leaves the target unchanged. --no-single-transaction commits object by object (the object is then downloaded to --temp-dir and verified first).',
     default: 'true',
   },
   {

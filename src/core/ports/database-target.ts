@@ -80,8 +80,11 @@ export interface RestoreTarget {
     signal: AbortSignal | undefined,
     options: { readonly create: boolean },
   ): Promise<ToolReport>;
-  /** Runs a plain SQL script (globals) statement by statement. */
-  applyGlobals(sql: Buffer): Promise<GlobalsReport>;
+  /**
+   * Runs a plain SQL script (globals) statement by statement, psql in restricted mode; refuses (UnsafeContentError,
+   * before anything runs) a script with psql meta-commands. `what` names the object in that error.
+   */
+  applyGlobals(sql: Buffer, what?: string): Promise<GlobalsReport>;
   tableCounts(database: string): Promise<TableCounts>;
   close(): Promise<void>;
 }

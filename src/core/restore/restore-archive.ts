@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { CatalogEntry } from '../catalog/listing.ts';
 import type { RestoreTarget, ToolReport } from '../ports/database-target.ts';
 import {
@@ -11,7 +13,7 @@ import {
   type RestoreDeps,
 } from './common.ts';
 import { resolveFilters } from './filters.ts';
-import { restoreParallel } from './restore-parallel.ts';
+import { downloadVerified, restoreParallel } from './restore-parallel.ts';
 import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';
 
 /** Restores one database backup: streamed through the commit gate, or (jobs > 1) downloaded, verified, then pg_restore -j. */
@@ -39,7 +41,12 @@ async function restoreStreamed(
 ): Promise<DatabaseRestoreResult> {
   const m = entry.manifest!;
   const ref = backupRef(entry);
-  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  // --create runs the archive's DATABASE entry before the data, and without one transaction every statement
+  // commits as it goes: nothing from the object may run before all of it is verified, so download it first.
+  // (Only the single-transaction stream can run while the object arrives: the commit gate holds its COMMIT.)
+  const copy = o.create || !o.singleTransaction ? await downloadVerified(entry, m, ref, o, deps) : null;
+  // The local copy is read back through the same check: a temp file changed meanwhile is caught too.
+  const reader = new VerifyingReader(copy ? createReadStream(copy.file) : await deps.store.read(m.object.key), m.object, deps.signal);
   let created: string | null = null;
   try {
     const head = await readArchiveHead(reader);
@@ -72,7 +79,7 @@ async function restoreStreamed(
       pump.catch(() => undefined);
       const failed = await Promise.race([pump.then(() => null), gate.failure]);
       if (failed) throw failed;
-      deps.onEvent?.({ type: 'verified', backup: ref });
+      if (!copy) deps.onEvent?.({ type: 'verified', backup: ref });
       tool = await gate.commit();
       if (createReport) tool = { ...tool, filtered: [...createReport.filtered.map((f) => `${f} (--create)`), ...tool.filtered] };
     } catch (err) {
@@ -99,5 +106,6 @@ async function restoreStreamed(
     throw err;
   } finally {
     reader.destroy();
+    if (copy) await rm(copy.work, { recursive: true, force: true });
   }
 }

@@ -32,7 +32,7 @@ export async function restoreGlobals(entry: CatalogEntry, target: RestoreTarget,
   const started = Date.now();
   const sql = await readGlobalsObject(entry, deps.store, deps.signal);
   deps.onEvent?.({ type: 'verified', backup: backupRef(entry) });
-  const report = await target.applyGlobals(sql);
+  const report = await target.applyGlobals(sql, `globals backup ${entry.id}`);
   deps.onEvent?.({ type: 'globals', report });
   if (report.errors.length > 0) {
     throw new RestoreError(

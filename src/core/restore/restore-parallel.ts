@@ -35,41 +35,10 @@ export async function restoreParallel(
   deps: RestoreDeps,
   started: number,
 ): Promise<DatabaseRestoreResult> {
-  const need = m.object.bytes + TEMP_SPACE_MARGIN;
-  const free = await (deps.freeBytes ?? defaultFreeBytes)(o.tempDir);
-  if (free < need) {
-    throw new RestoreError(
-      `not enough free space in ${o.tempDir} for a parallel restore: the archive needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`,
-      {
-        hint: 'point --temp-dir at a larger disk, or restore without --jobs (streams, needs no disk)',
-      },
-    );
-  }
-  const work = await mkdtemp(path.join(o.tempDir, 'rds-s3-backup-restore-'));
-  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  const { work, file, head } = await downloadVerified(entry, m, ref, o, deps);
   let createdName: string | null = null;
   try {
-    const file = path.join(work, `${entry.id}.dump`);
-    const fh = await open(file, 'wx', 0o600);
-    let head: ArchiveHead;
-    let resolved: ReturnType<typeof resolveFilters>;
-    try {
-      head = await readArchiveHead(reader);
-      // Checked before the download: a selection the archive cannot satisfy fails in seconds.
-      resolved = resolveFilters(head.toc, o.selection);
-      for (const c of head.chunks) await fh.write(c);
-      const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
-      await reader.drain(async (c) => {
-        await fh.write(c);
-        progress(reader.bytes);
-      });
-      progress(reader.bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    deps.onEvent?.({ type: 'verified', backup: ref });
-    const { filters, selectedTables } = resolved;
+    const { filters, selectedTables } = resolveFilters(head.toc, o.selection);
     let into = o.database;
     if (o.create) {
       const db = await databaseToCreate(head, target);
@@ -87,7 +56,55 @@ export async function restoreParallel(
     if (createdName !== null) await dropCreated(target, createdName, err);
     throw err;
   } finally {
-    reader.destroy();
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Downloads the object into a private temp directory, checking length and SHA-256 against the manifest on the way. */
+export async function downloadVerified(
+  entry: CatalogEntry,
+  m: Manifest,
+  ref: BackupRef,
+  o: ArchiveRestoreOptions,
+  deps: RestoreDeps,
+): Promise<{ work: string; file: string; head: ArchiveHead }> {
+  const need = m.object.bytes + TEMP_SPACE_MARGIN;
+  const free = await (deps.freeBytes ?? defaultFreeBytes)(o.tempDir);
+  if (free < need) {
+    throw new RestoreError(
+      `not enough free space in ${o.tempDir} to download and verify the archive before restoring it: it needs ${m.object.bytes} bytes (+${TEMP_SPACE_MARGIN} margin), ${free} are free`,
+      {
+        hint: 'point --temp-dir at a larger disk; only a single-transaction restore without --jobs and --create streams without disk',
+      },
+    );
+  }
+  const work = await mkdtemp(path.join(o.tempDir, 'rds-s3-backup-restore-'));
+  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  try {
+    const file = path.join(work, `${entry.id}.dump`);
+    const fh = await open(file, 'wx', 0o600);
+    let head: ArchiveHead;
+    try {
+      head = await readArchiveHead(reader);
+      // Checked before the download: a selection the archive cannot satisfy fails in seconds.
+      resolveFilters(head.toc, o.selection);
+      for (const c of head.chunks) await fh.write(c);
+      const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
+      await reader.drain(async (c) => {
+        await fh.write(c);
+        progress(reader.bytes);
+      });
+      progress(reader.bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    deps.onEvent?.({ type: 'verified', backup: ref });
+    return { work, file, head };
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  } finally {
+    reader.destroy();
   }
 }

@@ -4,6 +4,7 @@ import { listCatalog, type CatalogEntry } from '../catalog/listing.ts';
 import { ArchiveFormatError, ExitCode, IntegrityError, ToolProcessError, describeError } from '../errors.ts';
 import type { Manifest } from '../catalog/manifest.ts';
 import { type BackupRef, backupRef, type RestoreEvent, RestoreError } from './common.ts';
+import { GLOBALS_MAX_BYTES } from './restore-globals.ts';
 import { restoreArchive } from './restore-archive.ts';
 import { readGlobalsObject } from './restore-globals.ts';
 import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';
@@ -216,7 +217,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
         if (scratch.kind === 'embedded') {
           const g = nearestGlobals(await listCatalog(deps.store, { kind: 'globals' }), entry.startedAt);
           if (g) {
-            const report = await scratch.target.applyGlobals(await readGlobalsObject(g, deps.store, deps.signal));
+            const report = await scratch.target.applyGlobals(await readGlobalsObject(g, deps.store, deps.signal), `globals backup ${g.id}`);
             if (report.errors.length === 0) {
               withRoles = true;
               notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
@@ -299,7 +300,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
     mismatches,
     durationMs,
   } as const;
-  const recordKey = plan.record ? await writeVerifyRecord(deps.store, m, record) : null;
+  const recordKey = plan.record ? await writeVerifyRecord(deps.store, { ...entry, manifest: m }, record) : null;
   deps.onEvent?.({ type: 'checked', ok, summary });
   return { ok, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };
 }

@@ -65,6 +65,8 @@ test('the child environment holds only libpq variables', async () => {
     'PGHOST',
     'PGPASSWORD',
     'PGPORT',
+    // sslmode=require does not verify the server: libpq may answer only SCRAM (tls-defaults.ts).
+    'PGREQUIREAUTH',
     'PGSSLMODE',
     'PGUSER',
   ]);

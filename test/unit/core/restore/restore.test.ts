@@ -185,18 +185,27 @@ test('one flipped byte ⇒ IntegrityError, the gate is aborted, never committed'
   await rm(dir, { recursive: true });
 });
 
-test('a truncated stream ⇒ IntegrityError (truncated), never committed; --create drops the database it made', async () => {
+test('a truncated stream ⇒ IntegrityError (truncated), never committed', async () => {
   const { store, dir } = await storeWith(FIXTURE);
   const { target, calls } = fakeTarget();
   const cut = (b: Buffer): Buffer => b.subarray(0, b.length - 30); // inside the table data
-  await assert.rejects(
-    runRestore(plan({ create: true, targetDatabase: null }), { store: chunked(store, cut), target, lister }),
-    /truncated: 2398 of 2428 bytes/,
-  );
+  await assert.rejects(runRestore(plan(), { store: chunked(store, cut), target, lister }), /truncated: 2398 of 2428 bytes/);
   assert.equal(calls.commits, 0);
   assert.equal(calls.aborts, 1);
-  assert.deepEqual(calls.created, ['fixture']);
-  assert.deepEqual(calls.dropped, ['fixture']);
+  await rm(dir, { recursive: true });
+});
+
+// Before: --create ran the archive's DATABASE entry from the first bytes, then found the object truncated.
+test('--create and --no-single-transaction run nothing from an object that fails its check: verified before the first statement', async () => {
+  const { store, dir } = await storeWith(FIXTURE);
+  const cut = (b: Buffer): Buffer => b.subarray(0, b.length - 30);
+  for (const p of [plan({ create: true, targetDatabase: null }), plan({ singleTransaction: false })]) {
+    const { target, calls } = fakeTarget();
+    await assert.rejects(runRestore(p, { store: chunked(store, cut), target, lister }), /truncated: 2398 of 2428 bytes/);
+    assert.deepEqual(calls.created, []);
+    assert.equal(calls.written.length, 0);
+    assert.equal(calls.commits, 0);
+  }
   await rm(dir, { recursive: true });
 });
 
