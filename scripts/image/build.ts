@@ -7,8 +7,10 @@
 // Usage: node scripts/image/build.ts [--arch x64|arm64|all] [--variant backup|verify|all] [--out DIR]
 //                                    [--pg-majors 18[,17...]] [--rds-ca FILE]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { CA_BUNDLE_FILE, writeRdsCaBundle } from '../package/ca-bundle.ts';
 import { bundleApp } from './bundle.ts';
 import { ARCH_FACTS, fetchEmbeddedPostgres, fetchRuntimeDeps, IMAGE_ARCHES, loadBundle, type ImageArch } from './deps.ts';
 import { ImageBuildError } from './errors.ts';
@@ -29,7 +31,7 @@ const MAX_BACKUP_IMAGE_BYTES = 70_000_000;
 const VARIANTS = ['backup', 'verify'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-type Args = { arches: ImageArch[]; variants: Variant[]; out: string; pgMajors: number[]; rdsCa: string };
+type Args = { arches: ImageArch[]; variants: Variant[]; out: string; pgMajors: number[]; rdsCa: string | null };
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
@@ -37,7 +39,7 @@ function parseArgs(argv: readonly string[]): Args {
     variants: [...VARIANTS],
     out: path.join(ROOT, 'dist'),
     pgMajors: [18],
-    rdsCa: path.join(ROOT, 'dist', 'rds-ca-bundle.pem'),
+    rdsCa: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
@@ -97,6 +99,12 @@ function mb(n: number): string {
   return `${(n / 1_000_000).toFixed(1)} MB`;
 }
 
+function generatedRdsCa(): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rds-ca-')), CA_BUNDLE_FILE);
+  writeRdsCaBundle(ROOT, file);
+  return file;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const t0 = performance.now();
@@ -109,11 +117,9 @@ async function main(): Promise<void> {
     description: string;
   };
   const revision = git(['rev-parse', 'HEAD']) ?? 'unknown';
-  const rdsCa = existsSync(args.rdsCa) ? readFileSync(args.rdsCa, 'utf8') : null;
-  if (!rdsCa)
-    console.warn(
-      `image: warning: ${path.relative(ROOT, args.rdsCa)} not found: the image has no Amazon RDS CA bundle (${IMAGE_PATHS.rdsCaBundle}); sslmode=verify-full needs PGSSLROOTCERT`,
-    );
+  // The RDS CAs come from the pinned npm package itself (as `npm run package` writes them), not from whatever
+  // dist/ holds at the moment: a concurrent package run must not change what goes into the image.
+  const rdsCa = readFileSync(args.rdsCa ?? generatedRdsCa(), 'utf8');
 
   mkdirSync(args.out, { recursive: true });
   const staging = mkdtempSync(path.join(args.out, '.image-staging-'));
@@ -216,7 +222,7 @@ async function main(): Promise<void> {
                 }))
               : [],
           app: { esbuild: app.esbuild, packages: app.packages },
-          rdsCaBundle: rdsCa !== null,
+          rdsCaBundle: true,
           sourceDateEpoch: epoch,
         });
       }

@@ -4,9 +4,9 @@
  * cursor or hides text. Human output shows them as visible `\u00XX` escapes instead (also valid inside JSON
  * strings, so one choke point serves both). Newline and tab are kept: they are our own layout.
  */
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the purpose
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the purpose
 const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 function visible(c: string): string {

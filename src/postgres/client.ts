@@ -63,8 +63,12 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
       // Errors after connect surface on the next query; an unhandled 'error' event would crash the process.
     });
     if (guard) {
-      client.connection.on('authenticationCleartextPassword', () => void (asked ??= 'a cleartext password'));
-      client.connection.on('authenticationMD5Password', () => void (asked ??= 'an MD5 password hash'));
+      client.connection.on('authenticationCleartextPassword', () => {
+        asked ??= 'a cleartext password';
+      });
+      client.connection.on('authenticationMD5Password', () => {
+        asked ??= 'an MD5 password hash';
+      });
     }
     try {
       await client.connect();

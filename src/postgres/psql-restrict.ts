@@ -39,7 +39,6 @@ export function restrictedGlobalsScript(sql: Buffer, key: string, what: string):
       out.push("-- pg_dumpall's own restrict line, replaced by rds-s3-backup's (no backslash kept, not even in a comment)");
     else if (META_LINE.test(line)) {
       refused.push(`line ${i + 1}: ${escapeControl(line.length > 80 ? `${line.slice(0, 80)}…` : line)}`);
-      continue;
     } else out.push(line);
   }
   if (refused.length > 0) {

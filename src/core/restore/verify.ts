@@ -4,7 +4,6 @@ import { listCatalog, type CatalogEntry } from '../catalog/listing.ts';
 import { ArchiveFormatError, ExitCode, IntegrityError, ToolProcessError, describeError } from '../errors.ts';
 import type { Manifest } from '../catalog/manifest.ts';
 import { type BackupRef, backupRef, type RestoreEvent, RestoreError } from './common.ts';
-import { GLOBALS_MAX_BYTES } from './restore-globals.ts';
 import { restoreArchive } from './restore-archive.ts';
 import { readGlobalsObject } from './restore-globals.ts';
 import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';

@@ -19,12 +19,18 @@ function serializeVerifyRecord(r: object): string {
 
 // OSC 0 (window title), OSC 8 (a link), CSI (cursor up, erase line), a C1 CSI, BEL.
 const EVIL = '\x1b]0;owned\x07\x1b[1A\x1b[2K\x9b31m';
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the purpose
 const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 test('escapeControl keeps newline and tab, shows the rest', () => {
   assert.equal(escapeControl(`a\tb\nc${EVIL}`), 'a\tb\nc\\u001b]0;owned\\u0007\\u001b[1A\\u001b[2K\\u009b31m');
   let out = '';
-  const o = escapedOutput({ write: (t) => void (out += t), isTTY: true });
+  const o = escapedOutput({
+    write: (t) => {
+      out += t;
+    },
+    isTTY: true,
+  });
   o.write('\r\x1b[2K'); // the live line's own clear sequence passes
   o.write(`x${EVIL}\n`);
   assert.equal(out, '\r\x1b[2Kx\\u001b]0;owned\\u0007\\u001b[1A\\u001b[2K\\u009b31m\n');
@@ -82,8 +88,18 @@ test('list shows a database name and a verify record with control characters esc
       let out = '';
       let err = '';
       const code = await main(['list', '--from', `file://${root}`, ...(json ? ['--json'] : [])], {
-        stdout: { write: (t) => void (out += t), isTTY: true },
-        stderr: { write: (t) => void (err += t), isTTY: true },
+        stdout: {
+          write: (t) => {
+            out += t;
+          },
+          isTTY: true,
+        },
+        stderr: {
+          write: (t) => {
+            err += t;
+          },
+          isTTY: true,
+        },
         env: {},
       });
       assert.equal(code, 0, err);

@@ -55,7 +55,12 @@ test('old pg_restore or psql is refused, from --pgtools-dir and from PATH', asyn
       ],
       {
         stdout: { write: () => undefined, isTTY: false },
-        stderr: { write: (t) => void (err += t), isTTY: false },
+        stderr: {
+          write: (t) => {
+            err += t;
+          },
+          isTTY: false,
+        },
         env: {},
       },
     );
