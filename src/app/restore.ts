@@ -22,9 +22,33 @@ export async function openRestoreTarget(
   return new PgRestoreTarget(conn, tools, settings.database);
 }
 
+/** Where a restore writes, as resolved (flag, conninfo, environment, default), shown before anything changes. */
+export type RestoreDestination = {
+  readonly host: string | null;
+  readonly port: number;
+  /** null: the backup's own database name (known once the backup is selected). */
+  readonly database: string | null;
+  readonly user: string | null;
+};
+
+export function restoreDestination(config: RestoreConfig): RestoreDestination | null {
+  if (!config.target || config.list) return null;
+  const c = config.target.connection;
+  // With --create the conninfo's dbname is only where CREATE DATABASE runs; the new database has the backup's name.
+  const database = config.create ? config.database : (config.target.database ?? config.database);
+  return { host: c.host, port: c.port, database, user: c.user };
+}
+
+export type ExecutedRestore = RestoreReport & { readonly destination: RestoreDestination | null };
+
 /** Wires the adapters around core/restore/restore.ts for the CLI. */
-export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent> = {}): Promise<RestoreReport> {
+export async function executeRestore(
+  config: RestoreConfig,
+  options: ExecuteOptions<RestoreEvent> & { onDestination?: (d: RestoreDestination) => void } = {},
+): Promise<ExecutedRestore> {
   const env = options.env ?? process.env;
+  const destination = restoreDestination(config);
+  if (destination) options.onDestination?.(destination);
   const tools = await locatePgTools(config.pgtoolsDir, env);
   const store = options.store ?? openStore(config.source);
   const target =
@@ -32,7 +56,7 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteOpti
       ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })
       : null;
   try {
-    return await runRestore(
+    const report = await runRestore(
       {
         selector: config.selector,
         database: config.database,
@@ -52,6 +76,7 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteOpti
         ...runOptions(options),
       },
     );
+    return { ...report, destination };
   } finally {
     await target?.close();
   }

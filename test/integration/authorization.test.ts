@@ -219,7 +219,7 @@ describe("the operators' requests are allowed by the reader and verify-record wr
     recorder.clear();
     const list = await runCli(['list', '--from', from, '--json'], aws());
     assert.equal(list.code, 0, list.stderr);
-    const restore = await runCli(['restore', '--from', from, '--database', 'app', '--latest', '--target', 'dbname=restored'], {
+    const restore = await runCli(['restore', '--from', from, '--database', 'app', '--latest', '--target', 'host=127.0.0.1 dbname=restored'], {
       ...pg.env('postgres'),
       ...aws(),
     });

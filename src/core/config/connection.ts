@@ -2,7 +2,7 @@ import { Secret } from '../secret.ts';
 import { bool, type Issues, int, str } from './coerce.ts';
 import { checkDatabaseName } from './database-name.ts';
 import { type ConnInfo, parseConnInfo } from './conninfo.ts';
-import type { RawValues } from './raw.ts';
+import { FROM_ENV, type RawValues } from './raw.ts';
 import { parseTargetUrl, type TargetUrl } from './target-url.ts';
 
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -46,6 +46,10 @@ export function output(raw: RawValues, issues: Issues): OutputSettings {
   return { json: bool(raw, 'json', issues, false), quiet: bool(raw, 'quiet', issues, false) };
 }
 
+/**
+ * libpq's order, one parameter at a time: an explicit flag, then the conninfo/URL's component, then the PG*
+ * variable, then the default. (Merging the variables with the flags let PGPORT override a --target's port.)
+ */
 export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   let ci: ConnInfo = {};
   const dbname = str(raw, 'dbname');
@@ -54,16 +58,25 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     if (typeof parsed === 'string') issues.add('dbname', parsed);
     else ci = parsed;
   }
-  const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
+  const fromEnv = raw[FROM_ENV] ?? new Set<string>();
+  const flag = (key: string): string | undefined => (fromEnv.has(key) ? undefined : str(raw, key));
+  const env = (key: string): string | undefined => (fromEnv.has(key) ? str(raw, key) : undefined);
+  const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => flag(key) ?? ci[ciKey] ?? env(key);
   const sslmode = (pick('sslmode', 'sslmode') ?? 'prefer').toLowerCase();
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
-  const portRaw = str(raw, 'port') ?? ci.port;
-  const port = int({ port: portRaw }, 'port', issues, 5432, 1, 65535);
-  const timeoutRaw = str(raw, 'connectTimeout') ?? ci.connect_timeout;
-  const connectTimeoutSeconds = int({ connectTimeout: timeoutRaw }, 'connectTimeout', issues, 10, 1, 3600);
-  const database = ci.dbname ?? str(raw, 'connectDatabase') ?? 'postgres';
+  const port = int({ port: pick('port', 'port') }, 'port', issues, 5432, 1, 65535);
+  const connectTimeoutSeconds = int(
+    { connectTimeout: pick('connectTimeout', 'connect_timeout') },
+    'connectTimeout',
+    issues,
+    10,
+    1,
+    3600,
+  );
+  const database = pick('connectDatabase', 'dbname') ?? 'postgres';
   const dbIssue = checkDatabaseName(database);
   if (dbIssue) issues.add('connectDatabase', dbIssue);
+  // No password flag exists: the conninfo's, then PGPASSWORD.
   const password = ci.password ?? str(raw, 'password');
   const sslrootcert = pick('sslrootcert', 'sslrootcert') ?? null;
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !sslrootcert) {
@@ -79,6 +92,12 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     sslrootcert,
     connectTimeoutSeconds,
   };
+}
+
+/** Whether the host came from a flag or the conninfo (not the environment): a restore destination must be named. */
+export function explicitHost(raw: RawValues, ci: ConnInfo): boolean {
+  const fromEnv = raw[FROM_ENV] ?? new Set<string>();
+  return Boolean(ci.host) || (!fromEnv.has('host') && Boolean(str(raw, 'host')));
 }
 
 export function auth(raw: RawValues, issues: Issues): AuthSettings {
