@@ -127,7 +127,15 @@ test('selective restore: one table, schema-qualified, checked against the backup
   const [n] = await pg.query<{ n: string }>('select count(*)::text as n from shop.customers', 'r_table');
   assert.equal(n!.n, stateSecond.customers!.split(':')[0]);
 
-  const missing = await restore(['--database', 'shop', '--latest', '--table', 'shop.Customers', '--target', 'host=127.0.0.1 dbname=r_table']);
+  const missing = await restore([
+    '--database',
+    'shop',
+    '--latest',
+    '--table',
+    'shop.Customers',
+    '--target',
+    'host=127.0.0.1 dbname=r_table',
+  ]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /table shop\.Customers is not in this backup/);
   assert.match(missing.stderr, /hint: it exists as shop\.customers/);
@@ -200,7 +208,17 @@ test('one flipped byte (pg_restore would not notice it) ⇒ refused, nothing com
   const before = await occupiedTarget('r_flip');
   // --clean: without the gate this would drop and replace everything in the target.
   const res = await runCli(
-    ['restore', '--from', `s3://${bucket}/corrupt`, '--database', 'shop', '--latest', '--clean', '--target', 'host=127.0.0.1 dbname=r_flip'],
+    [
+      'restore',
+      '--from',
+      `s3://${bucket}/corrupt`,
+      '--database',
+      'shop',
+      '--latest',
+      '--clean',
+      '--target',
+      'host=127.0.0.1 dbname=r_flip',
+    ],
     env(),
   );
   assert.equal(res.code, 1, res.stdout);
@@ -218,7 +236,17 @@ test('a truncated object in the bucket ⇒ refused before anything runs', async 
   await putBytes(b.key, body.subarray(0, Math.floor(body.length * 0.8)));
   await emptyDb('r_trunc_bucket');
   const res = await runCli(
-    ['restore', '--from', `s3://${bucket}/truncated`, '--database', 'shop', '--key', b.key, '--target', 'host=127.0.0.1 dbname=r_trunc_bucket'],
+    [
+      'restore',
+      '--from',
+      `s3://${bucket}/truncated`,
+      '--database',
+      'shop',
+      '--key',
+      b.key,
+      '--target',
+      'host=127.0.0.1 dbname=r_trunc_bucket',
+    ],
     env(),
   );
   assert.equal(res.code, 1);

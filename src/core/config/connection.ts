@@ -65,14 +65,7 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   const sslmode = (pick('sslmode', 'sslmode') ?? 'prefer').toLowerCase();
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
   const port = int({ port: pick('port', 'port') }, 'port', issues, 5432, 1, 65535);
-  const connectTimeoutSeconds = int(
-    { connectTimeout: pick('connectTimeout', 'connect_timeout') },
-    'connectTimeout',
-    issues,
-    10,
-    1,
-    3600,
-  );
+  const connectTimeoutSeconds = int({ connectTimeout: pick('connectTimeout', 'connect_timeout') }, 'connectTimeout', issues, 10, 1, 3600);
   const database = pick('connectDatabase', 'dbname') ?? 'postgres';
   const dbIssue = checkDatabaseName(database);
   if (dbIssue) issues.add('connectDatabase', dbIssue);

@@ -91,7 +91,8 @@ test('restore: --jobs turns off the single transaction, and refuses an explicit 
     /--jobs: cannot be combined/,
   );
   assert.equal(
-    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--no-single-transaction']).singleTransaction,
+    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--no-single-transaction'])
+      .singleTransaction,
     false,
   );
   assert.match(
