@@ -1,3 +1,4 @@
+import { isVerdict, type Verdict } from './verdict.ts';
 import { text } from 'node:stream/consumers';
 import { describeError } from '../errors.ts';
 import { databaseFolder, globalsFolder, normalizePrefix, parseKey, type BackupKind } from './keys.ts';
@@ -23,6 +24,8 @@ export type CatalogEntry = {
 
 export type VerificationRecord = {
   readonly ok: boolean;
+  /** Absent in records written before verdicts existed: read it with verdictOf(). */
+  readonly verdict?: Verdict;
   readonly verifiedAt: string;
   readonly mode: string;
   readonly summary: string;
@@ -116,7 +119,13 @@ async function resolveEntry(store: BackupStore, id: string, g: Group): Promise<C
     try {
       const v = JSON.parse(await readJson(store, g.verify)) as Partial<VerificationRecord>;
       if (typeof v.ok === 'boolean' && typeof v.verifiedAt === 'string') {
-        verification = { ok: v.ok, verifiedAt: v.verifiedAt, mode: String(v.mode ?? ''), summary: String(v.summary ?? '') };
+        verification = {
+          ok: v.ok,
+          ...(isVerdict(v.verdict) ? { verdict: v.verdict } : {}),
+          verifiedAt: v.verifiedAt,
+          mode: String(v.mode ?? ''),
+          summary: String(v.summary ?? ''),
+        };
       }
     } catch {
       verification = null; // a broken verification record only means "not verified"
