@@ -34,7 +34,7 @@ export class SandboxedTarget implements RestoreTarget {
   constructor(admin: ResolvedConnection, restorer: ResolvedConnection, tools: PgTools) {
     this.#adminConn = admin;
     this.#admin = new PgRestoreTarget(admin, tools, 'postgres');
-    this.#restorer = new PgRestoreTarget(restorer, tools, null);
+    this.#restorer = new PgRestoreTarget(restorer, tools, null, { adaptForVerify: true });
     this.#restoreRole = restorer.user ?? '';
     this.description = this.#restorer.description;
   }

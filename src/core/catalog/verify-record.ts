@@ -46,6 +46,8 @@ export type VerifyRecord = VerificationRecord & {
     readonly rowCounts: boolean | null;
   };
   readonly mismatches: readonly string[];
+  /** What verify adapted or could not check (e.g. lz4 columns stored with pglz); @2. */
+  readonly notes: readonly string[];
   readonly durationMs: number;
   readonly tool: { readonly name: string; readonly version: string };
 };

@@ -332,6 +332,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
     server,
     checks,
     mismatches,
+    notes,
     durationMs,
   } as const;
   const recordKey = plan.record ? await writeVerifyRecord(deps.store, m, record) : null;
