@@ -1,6 +1,9 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
 import type { RestoreConfig, RestoreTargetSettings } from '../core/config/restore-config.ts';
 import type { RestoreEvent } from '../core/restore/common.ts';
+import { ConfigError, describeError } from '../core/errors.ts';
 import { runRestore, type RestoreReport } from '../core/restore/restore.ts';
 import { resolveConnection, type IamSigner } from '../postgres/credentials.ts';
 import { listArchive } from '../postgres/archive-list.ts';
@@ -20,6 +23,20 @@ export async function openRestoreTarget(
     ...(options.signer ? { signer: options.signer } : {}),
   });
   return new PgRestoreTarget(conn, tools, settings.database);
+}
+
+/** --temp-dir must be a writable directory: a usage error naming it, before anything is downloaded. */
+export async function checkTempDir(dir: string): Promise<void> {
+  let problem: string | null = null;
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) problem = `${dir} is not a directory`;
+    else await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    problem = problem ?? (code === 'ENOENT' ? `${dir} does not exist` : `${dir} is not writable (${code ?? describeError(err)})`);
+  }
+  if (problem) throw new ConfigError([{ field: '--temp-dir', message: problem }]);
 }
 
 /** Where a restore writes, as resolved (flag, conninfo, environment, default), shown before anything changes. */
@@ -47,6 +64,7 @@ export async function executeRestore(
   options: ExecuteOptions<RestoreEvent> & { onDestination?: (d: RestoreDestination) => void } = {},
 ): Promise<ExecutedRestore> {
   const env = options.env ?? process.env;
+  if (config.tempDir !== null) await checkTempDir(config.tempDir);
   const destination = restoreDestination(config);
   if (destination) options.onDestination?.(destination);
   const tools = await locatePgTools(config.pgtoolsDir, env);

@@ -17,6 +17,7 @@ const RULES: readonly { readonly re: RegExp; readonly what: (m: RegExpMatchArray
   },
   { re: /ICU is not supported in this build/g, what: () => 'ICU collations (the server was built without ICU)' },
   { re: /could not (?:create|open) (?:ICU )?(?:locale|collator) "([^"]+)"/g, what: (m) => `ICU locale ${m[1]}` },
+  { re: /must be superuser to ([^\n.]+)/g, what: (m) => `superuser privilege to ${m[1]!.trim()} (verify restores without superuser)` },
   { re: /tablespace "([^"]+)" does not exist/g, what: (m) => `tablespace ${m[1]}` },
   { re: /could not access file "([^"]+)": No such file or directory/g, what: (m) => `server library ${m[1]}` },
 ];
