@@ -242,12 +242,17 @@ async function main(): Promise<void> {
       });
     }
 
+    // `npm run image` records the container images in the same file (its "images" key): keep them.
+    const previous = existsSync(path.join(out, 'manifest.json'))
+      ? (JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { images?: unknown })
+      : {};
     const manifest = {
       schema: 'rds-s3-backup/lambda-artifacts@1',
       tool: { name: pkg.name, version: pkg.version },
       builtAt: new Date().toISOString(),
       builtWith: { node: process.version, esbuild: esbuildVersion },
       artifacts,
+      ...(previous.images ? { images: previous.images } : {}),
     };
     writeFileSync(path.join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 

@@ -42,3 +42,5 @@ t=$(now)
 log="$REPO/.cache/install-moto.log"
 bash scripts/install-moto.sh >"$log" 2>&1 || { cat "$log" >&2; fail "scripts/install-moto.sh failed"; }
 took "$t"
+
+step "container tools"; t=$(now); bash scripts/setup-container-deps.sh >"$REPO/.cache/setup-container-deps.log" 2>&1 || { cat "$REPO/.cache/setup-container-deps.log" >&2; fail "scripts/setup-container-deps.sh failed"; }; took "$t"

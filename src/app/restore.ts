@@ -10,17 +10,18 @@ import { listArchive } from '../postgres/archive-list.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
+import type { Env } from '../core/env.ts';
 
 /** A restore target on the server the settings name, with credentials resolved (password, secret or IAM). */
 export async function openRestoreTarget(
   settings: RestoreTargetSettings,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined },
 ): Promise<PgRestoreTarget> {
   const conn = await resolveConnection(settings.connection, settings.auth, {
-    env: options.env ?? process.env,
-    ...(options.signer ? { signer: options.signer } : {}),
+    env: options.env,
+    signer: options.signer,
   });
   return new PgRestoreTarget(conn, tools, settings.database);
 }
@@ -48,7 +49,7 @@ export type RestoreDestination = {
   readonly user: string | null;
 };
 
-export function restoreDestination(config: RestoreConfig): RestoreDestination | null {
+function restoreDestination(config: RestoreConfig): RestoreDestination | null {
   if (!config.target || config.list) return null;
   const c = config.target.connection;
   // With --create the conninfo's dbname is only where CREATE DATABASE runs; the new database has the backup's name.
@@ -61,18 +62,15 @@ export type ExecutedRestore = RestoreReport & { readonly destination: RestoreDes
 /** Wires the adapters around core/restore/restore.ts for the CLI. */
 export async function executeRestore(
   config: RestoreConfig,
-  options: ExecuteOptions<RestoreEvent> & { onDestination?: (d: RestoreDestination) => void } = {},
+  options: ExecuteOptions<RestoreEvent> & { onDestination?: (d: RestoreDestination) => void },
 ): Promise<ExecutedRestore> {
-  const env = options.env ?? process.env;
+  const env = options.env;
   if (config.tempDir !== null) await checkTempDir(config.tempDir);
   const destination = restoreDestination(config);
   if (destination) options.onDestination?.(destination);
   const tools = await locatePgTools(config.pgtoolsDir, env);
-  const store = options.store ?? openStore(config.source);
-  const target =
-    config.target && !config.list
-      ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })
-      : null;
+  const store = options.store ?? openStore(config.source, { env });
+  const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, signer: options.signer }) : null;
   try {
     const report = await runRestore(
       {
@@ -91,7 +89,9 @@ export async function executeRestore(
         store,
         target,
         lister: (head, filters) => listArchive(tools, head, filters),
-        ...runOptions(options),
+        signal: options.signal,
+        onEvent: options.onEvent,
+        progressIntervalMs: options.progressIntervalMs,
       },
     );
     return { ...report, destination };

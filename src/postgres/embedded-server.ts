@@ -23,11 +23,11 @@ import type { ResolvedConnection } from './credentials.ts';
  * of the roles that run programs or touch server files. `isolation` says which of these were in force.
  */
 
-export const EMBEDDED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
+const EMBEDDED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
 /** The OS user the server runs as when verify runs as root; created (system user, no login) when missing. */
-export const SANDBOX_OS_USER = 'rds-s3-backup-verify';
+const SANDBOX_OS_USER = 'rds-s3-backup-verify';
 /** The database role verify restores as: owns the scratch database, nothing more. */
-export const RESTORE_ROLE = 'rds_s3_backup_restore';
+const RESTORE_ROLE = 'rds_s3_backup_restore';
 const SOCKET_PORT = 5432;
 const START_TIMEOUT_MS = 60_000;
 const CHILD_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'UTC' };
@@ -273,6 +273,8 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
       sslmode: 'disable',
       sslrootcert: null,
       connectTimeoutSeconds: 10,
+      // Its password is given: no password file to fall back to.
+      env: {},
       authMode: 'password',
       password: async () => secret,
     };

@@ -3,7 +3,7 @@
  * something the archive needs (a compression method, an extension, an ICU collation, a tablespace), so nothing was
  * proven either way and the backup must not be shown as bad.
  */
-export const VERDICTS = ['verified', 'failed', 'could-not-verify'] as const;
+const VERDICTS = ['verified', 'failed', 'could-not-verify'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** The fields a verdict is read from; records written before verdicts existed only have `ok`. */

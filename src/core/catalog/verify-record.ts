@@ -8,7 +8,7 @@ import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 import type { Verdict } from './verdict.ts';
 
 /** @1 records have no verdict (ok ⇒ verified, else failed: see verdictOf); @2 adds verdict and missing. */
-export const VERIFY_SCHEMA = 'rds-s3-backup/verify@2';
+const VERIFY_SCHEMA = 'rds-s3-backup/verify@2';
 
 /**
  * `<id>.verify.json` beside the backup: the latest verification's verdict. `list` reads the first four fields
@@ -52,11 +52,11 @@ export type VerifyRecord = VerificationRecord & {
   readonly tool: { readonly name: string; readonly version: string };
 };
 
-export function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
+function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
   return backupKeys(store.prefix, manifest.kind, manifest.database, manifest.id).verify;
 }
 
-export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
+function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
   const full: VerifyRecord = { schema: VERIFY_SCHEMA, ...r, tool: { name: TOOL_NAME, version: TOOL_VERSION } };
   return JSON.stringify(full, null, 2) + '\n';
 }

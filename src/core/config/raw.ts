@@ -1,12 +1,13 @@
 import { type Command, optionsFor } from './options.ts';
+import type { Env } from '../env.ts';
 
-export type RawValue = string | boolean;
+type RawValue = string | boolean;
 /** Keys whose value came from the environment rather than a flag (libpq ranks them below a conninfo's components). */
 export const FROM_ENV: unique symbol = Symbol('fromEnvironment');
 export type RawValues = Readonly<Record<string, RawValue | undefined>> & { readonly [FROM_ENV]?: ReadonlySet<string> };
 
 /** Merge sources: flags win over the environment; the environment only feeds options that name a variable. */
-export function collectRaw(command: Command, flags: RawValues, env: Readonly<Record<string, string | undefined>>): RawValues {
+export function collectRaw(command: Command, flags: RawValues, env: Env): RawValues {
   const out: Record<string, RawValue | undefined> = {};
   const fromEnv = new Set<string>();
   for (const o of optionsFor(command)) {

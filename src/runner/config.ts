@@ -2,29 +2,13 @@ import { existsSync } from 'node:fs';
 import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
+import type { Env } from '../core/env.ts';
 
 /**
  * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
  * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
  * because core/config/options.ts is shared with the CLI.
  */
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
-
-/** Lambda-only variables (the rest are the CLI's, see src/core/config/options.ts). */
-export const LAMBDA_OPTIONS = [
-  {
-    env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',
-    help: 'RDS DB instance identifier (or its ARN) resolved to host and port at every run with rds:DescribeDBInstances; instead of PGHOST/PGPORT.',
-  },
-  {
-    env: 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS',
-    help: 'Seconds before the function timeout at which a running backup is aborted (pg_dump killed, multipart upload aborted) so the failure is reported instead of a timeout.',
-    default: '30',
-  },
-] as const satisfies readonly LambdaOptionSpec[];
 
 /**
  * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
@@ -34,13 +18,35 @@ export const LAMBDA_CA_FILE = '/var/runtime/ca-cert.pem';
 
 export const DEFAULT_ABORT_MARGIN_MS = 30_000;
 
+/**
+ * What differs between the unattended runners that read this schema from their environment: the Lambda and the
+ * ECS task (src/container/config.ts). Everything else, including every check, is the same code.
+ */
+export type RunnerProfile = {
+  /** How messages name the runner. */
+  readonly name: string;
+  /** Where its environment is readable by others (why passwords are refused there). */
+  readonly configuration: string;
+  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset (it may depend on the environment). */
+  readonly caFile: (env: Env) => string;
+  /** Where that CA file comes from, for the message when it is missing. */
+  readonly caSource: string;
+};
+
+const LAMBDA_RUNNER: RunnerProfile = {
+  name: 'the Lambda',
+  configuration: 'the function configuration',
+  caFile: () => LAMBDA_CA_FILE,
+  caSource: 'the Amazon RDS CA bundle shipped in a layer or the function',
+};
+
 export type DbInstanceRef = {
   readonly id: string;
   /** From an ARN; otherwise the client uses RDS_S3_BACKUP_DB_REGION or AWS_REGION. */
   readonly region: string | null;
 };
 
-export type LambdaSettings = {
+type LambdaSettings = {
   readonly instance: DbInstanceRef | null;
   readonly abortMarginMs: number;
 };
@@ -73,8 +79,8 @@ function envLabel(field: string): string {
   return env ?? field;
 }
 
-/** Parses the function's environment; throws one ConfigError naming every bad variable (never their values). */
-export function parseLambdaConfig(env: Env): LambdaConfig {
+/** Parses the runner's environment; throws one ConfigError naming every bad variable (never their values). */
+export function parseLambdaConfig(env: Env, runner: RunnerProfile = LAMBDA_RUNNER): LambdaConfig {
   const issues: ConfigIssue[] = [];
   const add = (field: string, message: string): void => {
     issues.push({ field, message });
@@ -84,10 +90,11 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
     return v ? v : undefined;
   };
 
-  // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration.
+  // A password in the function's configuration is readable by anyone allowed lambda:GetFunctionConfiguration
+  // (a task definition's by anyone allowed ecs:DescribeTaskDefinition).
   for (const name of ['PGPASSWORD', 'PGPASSFILE']) {
     if (set(name))
-      add(name, 'must not be set for the Lambda: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)');
+      add(name, `must not be set for ${runner.name}: use RDS_S3_BACKUP_AUTH=iam or a Secrets Manager secret (RDS_S3_BACKUP_SECRET_ID)`);
   }
 
   const effective: Record<string, string | undefined> = { ...env };
@@ -96,20 +103,17 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   if ((set('RDS_S3_BACKUP_AUTH') ?? effective.RDS_S3_BACKUP_AUTH)?.toLowerCase() === 'password') {
     add(
       'RDS_S3_BACKUP_AUTH',
-      'password is not supported by the Lambda (the password would sit in the function configuration): use iam or secret',
+      `password is not supported by ${runner.name} (the password would sit in ${runner.configuration}): use iam or secret`,
     );
   }
   // TLS with certificate and host name checks unless a weaker mode is configured explicitly.
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
   effective.PGSSLMODE = sslmode;
   // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = LAMBDA_CA_FILE;
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile(env);
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
-    add(
-      'PGSSLROOTCERT',
-      `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. the Amazon RDS CA bundle shipped in a layer or the function)`,
-    );
+    add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. ${runner.caSource})`);
   }
 
   let instance: DbInstanceRef | null = null;
@@ -141,7 +145,7 @@ export function parseLambdaConfig(env: Env): LambdaConfig {
   // Checked on the raw values too, so one error lists everything even when the core schema failed as well.
   const to = set('RDS_S3_BACKUP_TO');
   if (to && !to.startsWith('s3://'))
-    add('RDS_S3_BACKUP_TO', 'must be an s3://bucket/prefix URL for the Lambda (its file system is temporary)');
+    add('RDS_S3_BACKUP_TO', `must be an s3://bucket/prefix URL for ${runner.name} (its file system is temporary)`);
   if (effective.RDS_S3_BACKUP_AUTH?.trim().toLowerCase() === 'iam') {
     if (!set('PGHOST') && !instanceId) add('PGHOST', 'is required with IAM auth (or set RDS_S3_BACKUP_DB_INSTANCE_ID)');
     if (!set('PGUSER')) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
