@@ -169,7 +169,7 @@ export class Harness {
         database,
         '--latest',
         '--target',
-        `dbname=${target}`,
+        `host=127.0.0.1 dbname=${target}`,
         '--pgtools-dir',
         PGTOOLS,
         '--json',

@@ -91,7 +91,7 @@ try {
     ]);
     await fresh('r1');
     const s = await timed('restore from moto', () =>
-      runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--target', 'dbname=r1', '-q'], env),
+      runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--target', 'host=127.0.0.1 dbname=r1', '-q'], env),
     );
     if (s.value.code !== 0) throw new Error(s.value.stderr);
     rows.push(['rds-s3-backup restore from moto (streamed, SHA-256, one transaction)', (s.ms / 1000).toFixed(1)]);
@@ -102,7 +102,22 @@ try {
     ]);
     await fresh('r1');
     const j = await timed('restore --jobs 2 from moto', () =>
-      runCli(['restore', '--from', `s3://${bucket}/b`, '--database', 'big', '--latest', '--jobs', '2', '--target', 'dbname=r1', '-q'], env),
+      runCli(
+        [
+          'restore',
+          '--from',
+          `s3://${bucket}/b`,
+          '--database',
+          'big',
+          '--latest',
+          '--jobs',
+          '2',
+          '--target',
+          'host=127.0.0.1 dbname=r1',
+          '-q',
+        ],
+        env,
+      ),
     );
     if (j.value.code !== 0) throw new Error(j.value.stderr);
     rows.push(['rds-s3-backup restore --jobs 2 from moto (download, verify, pg_restore -j 2)', (j.ms / 1000).toFixed(1)]);

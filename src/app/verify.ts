@@ -4,7 +4,7 @@ import { ToolError } from '../core/errors.ts';
 import { runVerify, type ScratchProvider, type VerifyEvent, type VerifyReport } from '../core/restore/verify.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { chooseEmbeddedMajor, type EmbeddedInstall, embeddedInstalls, startEmbeddedServer } from '../postgres/embedded-server.ts';
-import { PgRestoreTarget } from '../postgres/restore-target.ts';
+import { SandboxedTarget } from '../postgres/sandboxed-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { assertRestrictSupport } from '../postgres/tools-restrict.ts';
 import { openStore } from '../storage/open-store.ts';
@@ -55,8 +55,15 @@ function scratchProvider(
     }
     const install = installs.find((i) => i.major === choice.major)!;
     const server = await startEmbeddedServer(install);
-    const target = new PgRestoreTarget(server.connection, tools, 'postgres');
-    return { target, kind: 'embedded', version: server.version, note: choice.note, stop: () => server.stop() };
+    const target = new SandboxedTarget(server.connection, server.restoreConnection, tools);
+    return {
+      target,
+      kind: 'embedded',
+      version: server.version,
+      note: choice.note,
+      isolation: server.isolation,
+      stop: () => server.stop(),
+    };
   };
 }
 

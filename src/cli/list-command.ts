@@ -1,3 +1,4 @@
+import { VERDICT_TEXT, verdictOf } from '../core/catalog/verdict.ts';
 import { executeList } from '../app/list.ts';
 import type { CatalogEntry } from '../core/catalog/listing.ts';
 import { parseListConfig } from '../core/config/list-config.ts';
@@ -11,7 +12,7 @@ import type { CliIO } from './io.ts';
 function verifiedCell(e: CatalogEntry): string {
   if (!e.verification) return '-';
   const mode = e.verification.mode ? ` (${e.verification.mode})` : '';
-  return `${e.verification.ok ? 'verified ✓' : 'verify FAILED ✗'} at ${e.verification.verifiedAt.replace(/\.\d+Z$/, 'Z')}${mode}`;
+  return `${VERDICT_TEXT[verdictOf(e.verification)]} at ${e.verification.verifiedAt.replace(/\.\d+Z$/, 'Z')}${mode}`;
 }
 
 export async function listCommand(argv: readonly string[], io: CliIO): Promise<number> {

@@ -2,7 +2,7 @@ import { collectRaw } from '../core/config/raw.ts';
 import { parseRestoreConfig } from '../core/config/restore-config.ts';
 import { BackupToolError, ExitCode, describeError } from '../core/errors.ts';
 import type { RestoreEvent } from '../core/restore/common.ts';
-import { executeRestore } from '../app/restore.ts';
+import { executeRestore, type RestoreDestination } from '../app/restore.ts';
 import { parseCommandArgs } from './args.ts';
 import { warnAboutArgvPasswords } from './argv-password.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
@@ -65,6 +65,11 @@ export function errorJson(err: unknown): { ok: false; error: { name: string; mes
   };
 }
 
+/** host, port, database, user as resolved: the one line to read before a restore changes anything. */
+export function describeDestination(d: RestoreDestination): string {
+  return `host=${d.host ?? '(libpq default)'} port=${d.port} database=${d.database ?? "(the backup's name)"} user=${d.user ?? '(libpq default)'}`;
+}
+
 export async function restoreCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const args = parseCommandArgs('restore', argv);
   if (args.help) {
@@ -78,6 +83,9 @@ export async function restoreCommand(argv: readonly string[], io: CliIO): Promis
     report = await executeRestore(config, {
       signal: io.signal,
       env: io.env,
+      onDestination: (d) => {
+        if (!config.output.quiet && !config.output.json) io.stderr.write(`destination: ${describeDestination(d)}\n`);
+      },
       onEvent: restoreProgress(io.stderr, { quiet: config.output.quiet || config.output.json }),
     });
   } catch (err) {

@@ -1,3 +1,4 @@
+import { VERDICT_TEXT } from '../core/catalog/verdict.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { parseVerifyConfig } from '../core/config/verify-config.ts';
 import { ExitCode } from '../core/errors.ts';
@@ -15,8 +16,10 @@ function verifyProgress(out: Output, options: { quiet: boolean }): (e: VerifyEve
   const restore = restoreProgress(out, options);
   return (e) => {
     if (options.quiet) return;
-    if (e.type === 'scratch') out.write(`${e.kind === 'embedded' ? 'throwaway' : 'scratch'} PostgreSQL ${e.version}: ${e.note}\n`);
-    else if (e.type === 'checked') return;
+    if (e.type === 'scratch') {
+      out.write(`${e.kind === 'embedded' ? 'throwaway' : 'scratch'} PostgreSQL ${e.version}: ${e.note}\n`);
+      for (const i of e.isolation) out.write(`  isolation: ${i}\n`);
+    } else if (e.type === 'checked') return;
     else restore(e);
   };
 }
@@ -43,11 +46,13 @@ export async function verifyCommand(argv: readonly string[], io: CliIO): Promise
   if (config.output.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else {
     io.stdout.write(
-      `${report.ok ? 'verified ✓' : 'verify FAILED ✗'} ${report.backup.database} backup ${report.backup.id} (${report.mode}, ${formatDuration(report.durationMs)}): ${report.summary}\n`,
+      `${VERDICT_TEXT[report.verdict]} ${report.backup.database} backup ${report.backup.id} (${report.mode}, ${formatDuration(report.durationMs)}): ${report.summary}\n`,
     );
     for (const m of report.mismatches) io.stdout.write(`  ✗ ${m}\n`);
+    for (const m of report.missing) io.stdout.write(`  ? missing on the verifying server: ${m}\n`);
     for (const n of report.notes) io.stdout.write(`  note: ${n}\n`);
     io.stdout.write(report.recordKey ? `  result recorded in ${report.recordKey}\n` : '  result not recorded (--no-record)\n');
   }
-  return report.ok ? ExitCode.ok : ExitCode.failed;
+  // Inconclusive is not success (the backup is unproven) but not a failed backup either: its own exit code.
+  return report.verdict === 'verified' ? ExitCode.ok : report.verdict === 'failed' ? ExitCode.failed : ExitCode.couldNotVerify;
 }

@@ -71,6 +71,8 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
           database,
           backup: report.backup.id,
           ok: report.ok,
+          verdict: report.verdict,
+          missing: report.missing,
           summary: report.summary,
           mismatches: report.mismatches,
           notes: report.notes,
@@ -80,7 +82,11 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
         if (report.ok) logger.info('verify succeeded', fields);
         else {
           failures++;
-          logger.error('verify FAILED', fields);
+          // Inconclusive is still not a proven backup (the drill alarms), but it is not a bad one: say which.
+          logger.error(
+            report.verdict === 'could-not-verify' ? 'verify could not verify (the backup was not judged)' : 'verify FAILED',
+            fields,
+          );
         }
         t.database.addMetric(report.ok ? DRILL_METRICS.databaseSucceeded : DRILL_METRICS.databaseFailed, MetricUnit.Count, 1);
       } catch (err) {

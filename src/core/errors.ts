@@ -5,6 +5,8 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   usage: 2,
+  /** verify only: the verifying server lacked something the archive needs; the backup was not judged. */
+  couldNotVerify: 3,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

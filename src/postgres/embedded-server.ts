@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ToolError, describeError } from '../core/errors.ts';
 import { redact } from '../core/redact.ts';
 import { Secret } from '../core/secret.ts';
+import { connect } from './client.ts';
 import type { ResolvedConnection } from './credentials.ts';
 
 /**
@@ -15,14 +16,22 @@ import type { ResolvedConnection } from './credentials.ts';
  * pg13..pg18 (optional dependencies). It listens on a Unix socket in its own private directory only (no TCP
  * port, nothing to collide with or reach from outside), trusts nobody (scram password), runs without fsync
  * (its data is thrown away), and is stopped and deleted with the process even when the process dies.
- * initdb and postgres refuse to run as root: as root they run as the OS user `postgres`.
+ *
+ * An archive is code (issue 12): the server runs in its own network namespace when the kernel allows one, as a
+ * dedicated OS user when started by root (never `postgres`, which may own a real cluster), with an environment
+ * of four fixed variables; the restore itself runs as RESTORE_ROLE, which is not a superuser and not a member
+ * of the roles that run programs or touch server files. `isolation` says which of these were in force.
  */
 
 const EMBEDDED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
-const OS_USER = 'postgres';
+/** The OS user the server runs as when verify runs as root; created (system user, no login) when missing. */
+const SANDBOX_OS_USER = 'rds-s3-backup-verify';
+/** The database role verify restores as: owns the scratch database, nothing more. */
+const RESTORE_ROLE = 'rds_s3_backup_restore';
 const SOCKET_PORT = 5432;
 const START_TIMEOUT_MS = 60_000;
 const CHILD_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8', TZ: 'UTC' };
+const UNSHARE = '/usr/bin/unshare';
 
 export type EmbeddedInstall = { readonly major: number; readonly version: string; readonly binDir: string };
 
@@ -65,7 +74,12 @@ export type EmbeddedServer = {
   readonly major: number;
   readonly version: string;
   readonly socketDir: string;
+  /** The bootstrap superuser: only for creating databases and roles, never for running the archive. */
   readonly connection: ResolvedConnection;
+  /** RESTORE_ROLE: what the archive runs as. */
+  readonly restoreConnection: ResolvedConnection;
+  /** What isolation is in force, in words (recorded with the verification). */
+  readonly isolation: readonly string[];
   stop(): Promise<void>;
 };
 
@@ -73,7 +87,7 @@ function osUser(): { uid: number; gid: number } | undefined {
   try {
     const line = readFileSync('/etc/passwd', 'utf8')
       .split('\n')
-      .find((l) => l.startsWith(`${OS_USER}:`));
+      .find((l) => l.startsWith(`${SANDBOX_OS_USER}:`));
     const f = line?.split(':');
     return f && f.length >= 4 ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
   } catch {
@@ -83,13 +97,58 @@ function osUser(): { uid: number; gid: number } | undefined {
 
 type Runner = { readonly command: string; readonly prefix: readonly string[] };
 
-function runner(asRoot: boolean): Runner {
+async function ensureOsUser(): Promise<{ uid: number; gid: number }> {
+  const existing = osUser();
+  if (existing) return existing;
+  await runToEnd(
+    { command: '', prefix: [] },
+    '/usr/sbin/useradd',
+    ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', SANDBOX_OS_USER],
+    `useradd ${SANDBOX_OS_USER}`,
+  );
+  const created = osUser();
+  if (!created) throw new ToolError(`useradd did not create the OS user ${SANDBOX_OS_USER}`);
+  return created;
+}
+
+/** The unshare arguments for a private network namespace, or null when the kernel/container does not allow one. */
+async function netNamespace(asRoot: boolean): Promise<string[] | null> {
+  if (!existsSync(UNSHARE)) return null;
+  // Unprivileged: a user namespace mapping the caller to itself (postgres must not see itself as root).
+  const args = asRoot ? ['--net'] : ['--user', '--map-current-user', '--net'];
+  try {
+    await runToEnd({ command: '', prefix: [] }, UNSHARE, [...args, '--', '/bin/true'], 'unshare');
+    return args;
+  } catch {
+    return null;
+  }
+}
+
+async function sandbox(asRoot: boolean): Promise<{ runner: Runner; isolation: string[] }> {
   const setpriv = '/usr/bin/setpriv';
   const hasSetpriv = existsSync(setpriv);
-  // pdeathsig: the kernel stops the server when this process dies, even by SIGKILL.
-  if (asRoot)
-    return { command: setpriv, prefix: ['--reuid', OS_USER, '--regid', OS_USER, '--init-groups', '--pdeathsig', 'SIGKILL', '--'] };
-  return hasSetpriv ? { command: setpriv, prefix: ['--pdeathsig', 'SIGKILL', '--'] } : { command: '', prefix: [] };
+  const net = await netNamespace(asRoot);
+  const isolation: string[] = [];
+  isolation.push(
+    net
+      ? 'network: private network namespace (no interfaces but a down loopback); Unix socket in a private directory'
+      : 'network: NO private network namespace (unshare not permitted here, e.g. inside a container: the container is the sandbox); Unix socket only, no TCP listener',
+  );
+  isolation.push(
+    asRoot
+      ? `OS user: ${SANDBOX_OS_USER} (dedicated, unprivileged; cannot read root's files)`
+      : `OS user: the invoking user (verify is not running as root); the database role below cannot reach files or programs`,
+  );
+  isolation.push(`database role: ${RESTORE_ROLE} (not superuser; no program, file or server-side large-object access)`);
+  isolation.push('environment: PATH, LANG, LC_ALL, TZ only (no AWS_* or PG* variables)');
+  // pdeathsig: the kernel stops the server when this process dies, even by SIGKILL. unshare execs (no fork), so
+  // setpriv's parent is still this process.
+  const priv = asRoot
+    ? ['--reuid', SANDBOX_OS_USER, '--regid', SANDBOX_OS_USER, '--clear-groups', '--pdeathsig', 'SIGKILL', '--']
+    : ['--pdeathsig', 'SIGKILL', '--'];
+  if (net) return { runner: { command: UNSHARE, prefix: [...net, '--', setpriv, ...priv] }, isolation };
+  if (asRoot || hasSetpriv) return { runner: { command: setpriv, prefix: priv }, isolation };
+  return { runner: { command: '', prefix: [] }, isolation };
 }
 
 function spawnAs(r: Runner, file: string, args: readonly string[]): ChildProcess {
@@ -117,13 +176,8 @@ function runToEnd(r: Runner, file: string, args: readonly string[], what: string
 
 export async function startEmbeddedServer(install: EmbeddedInstall): Promise<EmbeddedServer> {
   const asRoot = process.getuid?.() === 0;
-  const ids = asRoot ? osUser() : undefined;
-  if (asRoot && !ids) {
-    throw new ToolError(`verify's throwaway PostgreSQL cannot run as root, and there is no OS user "${OS_USER}" to run it as`, {
-      hint: 'create one (useradd --system postgres), run verify as a non-root user, or give --target <scratch server>',
-    });
-  }
-  const r = runner(asRoot);
+  const ids = asRoot ? await ensureOsUser() : undefined;
+  const { runner: r, isolation } = await sandbox(asRoot);
   const base = await mkdtemp(path.join(os.tmpdir(), 'rds-s3-backup-verify-'));
   let child: ChildProcess | undefined;
   const cleanupSync = (): void => {
@@ -168,6 +222,8 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
       // A single-transaction restore takes a lock per object: room for large schemas.
       'max_connections=20',
       'max_locks_per_transaction=2048',
+      // Error texts are matched to tell "the server lacks X" (could not verify) from a bad backup.
+      'lc_messages=C',
     ];
     child = spawnAs(r, path.join(install.binDir, 'postgres'), [
       '-D',
@@ -209,23 +265,36 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
     proc.stderr!.resume();
     const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
     let stopping: Promise<void> | undefined;
+    const admin: ResolvedConnection = {
+      host: base,
+      port: SOCKET_PORT,
+      user: 'postgres',
+      database: 'postgres',
+      sslmode: 'disable',
+      sslrootcert: null,
+      connectTimeoutSeconds: 10,
+      // Its password is given: no password file to fall back to.
+      env: {},
+      authMode: 'password',
+      password: async () => secret,
+    };
+    const restoreSecret = new Secret(randomBytes(24).toString('base64url'));
+    const c = await connect(admin);
+    try {
+      // NOINHERIT-free plain role: none of pg_execute_server_program, pg_read/write_server_files, pg_read_all_data.
+      await c.query(
+        `create role ${RESTORE_ROLE} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls password '${restoreSecret.reveal()}'`,
+      );
+    } finally {
+      await c.end().catch(() => undefined);
+    }
     return {
       major: install.major,
       version: install.version,
       socketDir: base,
-      connection: {
-        host: base,
-        port: SOCKET_PORT,
-        user: 'postgres',
-        database: 'postgres',
-        sslmode: 'disable',
-        sslrootcert: null,
-        connectTimeoutSeconds: 10,
-        // Its password is given: no password file to fall back to.
-        env: {},
-        authMode: 'password',
-        password: async () => secret,
-      },
+      connection: admin,
+      restoreConnection: { ...admin, user: RESTORE_ROLE, password: async () => restoreSecret },
+      isolation,
       stop: () =>
         (stopping ??= (async () => {
           if (proc.exitCode === null && proc.signalCode === null) {

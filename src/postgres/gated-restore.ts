@@ -38,7 +38,8 @@ export async function startGatedRestore(
   const gate = new CommitGate({ expectCommit: options.singleTransaction });
   gate.on('error', () => undefined);
   const guard = new RestrictGuard(key);
-  const stages = filter ? [restore.stdout!, guard, filter, gate, psql.stdin!] : [restore.stdout!, guard, gate, psql.stdin!];
+  const adapter = (await session.verifyAdapter?.()) ?? null;
+  const stages = [restore.stdout!, guard, ...(filter ? [filter] : []), ...(adapter ? [adapter.stream] : []), gate, psql.stdin!];
   const piped = (pipeline as (...s: unknown[]) => Promise<void>)(...stages);
 
   let failWith: (e: Error) => void = () => undefined;
@@ -100,8 +101,12 @@ export async function startGatedRestore(
 
   const report = (): ToolReport => ({
     toleratedErrors: 0,
-    filtered:
-      filter && filter.removed > 0 ? [`SET transaction_timeout (x${filter.removed}): the target server is older than PostgreSQL 17`] : [],
+    filtered: [
+      ...(filter && filter.removed > 0
+        ? [`SET transaction_timeout (x${filter.removed}): the target server is older than PostgreSQL 17`]
+        : []),
+      ...(adapter ? adapter.describe() : []),
+    ],
     notes: [],
   });
 

@@ -6,6 +6,7 @@ import { applyGlobals } from './apply-globals.ts';
 import { connect } from './client.ts';
 import { createDatabaseFromArchive } from './create-database.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
+import { Lz4CompressionFilter } from './compression-filter.ts';
 import { startGatedRestore } from './gated-restore.ts';
 import { restoreFile } from './parallel-restore.ts';
 import { PG17, type RestoreSession } from './restore-tools.ts';
@@ -21,8 +22,8 @@ export class PgRestoreTarget implements RestoreTarget {
   #server: ServerInfo | undefined;
   readonly #session: RestoreSession;
 
-  /** `database`: the database the target names (null: none given). */
-  constructor(conn: ResolvedConnection, tools: PgTools, database: string | null) {
+  /** `database`: the database the target names (null: none given). `adaptForVerify`: verify's throwaway server only. */
+  constructor(conn: ResolvedConnection, tools: PgTools, database: string | null, options: { adaptForVerify?: boolean } = {}) {
     this.#conn = conn;
     this.#tools = tools;
     this.database = database;
@@ -38,6 +39,7 @@ export class PgRestoreTarget implements RestoreTarget {
       needsTxTimeoutFilter: async () => (await this.serverInfo()).versionNum < PG17 && this.#tools.major >= 17,
       serverInfo: () => this.serverInfo(),
       withClient: (db, fn) => this.#withClient(db, fn),
+      ...(options.adaptForVerify ? { verifyAdapter: () => this.#lz4Adapter() } : {}),
     };
   }
 
@@ -49,6 +51,24 @@ export class PgRestoreTarget implements RestoreTarget {
     } finally {
       await c.end().catch(() => undefined);
     }
+  }
+
+  async #lz4Adapter(): Promise<{ stream: Lz4CompressionFilter; describe(): string[] } | null> {
+    const hasLz4 = await this.#withClient(null, async (c) => {
+      const r = await c.query<{ ok: boolean }>(
+        "select coalesce((select 'lz4' = any(enumvals) from pg_settings where name = 'default_toast_compression'), true) as ok",
+      );
+      return r.rows[0]?.ok ?? true;
+    });
+    if (hasLz4) return null;
+    const stream = new Lz4CompressionFilter();
+    return {
+      stream,
+      describe: () =>
+        stream.removed > 0
+          ? [`SET COMPRESSION lz4 (x${stream.removed}): this server has no lz4, those columns were stored with pglz (same data)`]
+          : [],
+    };
   }
 
   async serverInfo(): Promise<ServerInfo> {

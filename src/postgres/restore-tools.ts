@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import type pg from 'pg';
 import { quoteConnValue } from '../core/config/conninfo.ts';
 import type { ArchiveFilters } from '../core/ports/database-target.ts';
@@ -15,6 +16,8 @@ export type RestoreSession = {
   env(appName?: string): Promise<Record<string, string>>;
   /** The restore script filter is only needed (and only enabled) for servers that reject transaction_timeout. */
   needsTxTimeoutFilter(): Promise<boolean>;
+  /** verify only: adapts the script to what the throwaway server lacks (e.g. lz4), or null. */
+  verifyAdapter?(): Promise<{ readonly stream: Transform; describe(): string[] } | null>;
   serverInfo(): Promise<ServerInfo>;
   withClient<T>(database: string | null, fn: (c: pg.Client) => Promise<T>): Promise<T>;
 };

@@ -235,10 +235,13 @@ describe("the operators' requests are allowed by the reader and verify-record wr
     recorder.clear();
     const list = await runCli(['list', '--from', from, '--json'], aws());
     assert.equal(list.code, 0, list.stderr);
-    const restore = await runCli(['restore', '--from', from, '--database', 'app', '--latest', '--target', 'dbname=restored'], {
-      ...pg.env('postgres'),
-      ...aws(),
-    });
+    const restore = await runCli(
+      ['restore', '--from', from, '--database', 'app', '--latest', '--target', 'host=127.0.0.1 dbname=restored'],
+      {
+        ...pg.env('postgres'),
+        ...aws(),
+      },
+    );
     assert.equal(restore.code, 0, restore.stderr);
     assertKnown(recorder.requests());
     assert.ok(policies.reader, 'the module renders a reader policy');

@@ -56,7 +56,7 @@ for (const major of [13, 16] as PgMajor[]) {
           '--globals',
           '--create',
           '--target',
-          'dbname=postgres',
+          'host=127.0.0.1 dbname=postgres',
           '--json',
         ],
         env(),
@@ -86,7 +86,17 @@ for (const major of [13, 16] as PgMajor[]) {
       assert.equal(comment!.c, 'the shop', "the archive's own DATABASE entries were used");
 
       const again = await runCli(
-        ['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--create', '--target', 'dbname=postgres'],
+        [
+          'restore',
+          '--from',
+          `s3://${bucket}/p`,
+          '--database',
+          'shop',
+          '--latest',
+          '--create',
+          '--target',
+          'host=127.0.0.1 dbname=postgres',
+        ],
         env(),
       );
       assert.equal(again.code, 1);
@@ -107,7 +117,7 @@ for (const major of [13, 16] as PgMajor[]) {
           '2',
           '--no-owner',
           '--target',
-          'dbname=shop_par',
+          'host=127.0.0.1 dbname=shop_par',
           '--json',
         ],
         env(),
@@ -124,7 +134,18 @@ for (const major of [13, 16] as PgMajor[]) {
       // A real conflict: the tolerance is for the one known error only.
       await pg.query('create schema shop', 'shop_par2');
       const res = await runCli(
-        ['restore', '--from', `s3://${bucket}/p`, '--database', 'shop', '--latest', '--jobs', '2', '--target', 'dbname=shop_par2'],
+        [
+          'restore',
+          '--from',
+          `s3://${bucket}/p`,
+          '--database',
+          'shop',
+          '--latest',
+          '--jobs',
+          '2',
+          '--target',
+          'host=127.0.0.1 dbname=shop_par2',
+        ],
         env(),
       );
       assert.equal(res.code, 1);

@@ -87,7 +87,7 @@ after(async () => {
 
 test('--latest restores the newest backup into an existing empty database, in one transaction', async () => {
   await emptyDb('r_latest');
-  const res = await restore(['--database', 'shop', '--latest', '--target', 'dbname=r_latest', '--json']);
+  const res = await restore(['--database', 'shop', '--latest', '--target', 'host=127.0.0.1 dbname=r_latest', '--json']);
   assert.equal(res.code, 0, res.stderr);
   const report = JSON.parse(res.stdout) as {
     ok: boolean;
@@ -102,18 +102,18 @@ test('--latest restores the newest backup into an existing empty database, in on
 
 test('--at picks the newest backup started at or before the time; --key names one', async () => {
   await emptyDb('r_at');
-  const at = await restore(['--database', 'shop', '--at', stampOf(first.id), '--target', 'dbname=r_at']);
+  const at = await restore(['--database', 'shop', '--at', stampOf(first.id), '--target', 'host=127.0.0.1 dbname=r_at']);
   assert.equal(at.code, 0, at.stderr);
   assert.match(at.stderr, new RegExp(`backup ${first.id}`));
   assert.deepEqual(await fingerprint(pg, 'r_at'), stateFirst);
 
   await emptyDb('r_key');
   // A key names its database by itself: no --database needed.
-  const byKey = await restore(['--key', first.key, '--target', 'dbname=r_key', '-q']);
+  const byKey = await restore(['--key', first.key, '--target', 'host=127.0.0.1 dbname=r_key', '-q']);
   assert.equal(byKey.code, 0, byKey.stderr);
   assert.deepEqual(await fingerprint(pg, 'r_key'), stateFirst);
 
-  const before = await restore(['--database', 'shop', '--at', '2020-01-01T00:00:00Z', '--target', 'dbname=r_key']);
+  const before = await restore(['--database', 'shop', '--at', '2020-01-01T00:00:00Z', '--target', 'host=127.0.0.1 dbname=r_key']);
   assert.equal(before.code, 1);
   assert.match(before.stderr, /no complete backup of database "shop" matches/);
 });
@@ -121,13 +121,21 @@ test('--at picks the newest backup started at or before the time; --key names on
 test('selective restore: one table, schema-qualified, checked against the backup first', async () => {
   await emptyDb('r_table');
   await pg.query('create schema shop', 'r_table');
-  const res = await restore(['--database', 'shop', '--latest', '--table', 'shop.customers', '--target', 'dbname=r_table']);
+  const res = await restore(['--database', 'shop', '--latest', '--table', 'shop.customers', '--target', 'host=127.0.0.1 dbname=r_table']);
   assert.equal(res.code, 0, res.stderr);
   assert.deepEqual(await tables('r_table'), ['shop.customers']);
   const [n] = await pg.query<{ n: string }>('select count(*)::text as n from shop.customers', 'r_table');
   assert.equal(n!.n, stateSecond.customers!.split(':')[0]);
 
-  const missing = await restore(['--database', 'shop', '--latest', '--table', 'shop.Customers', '--target', 'dbname=r_table']);
+  const missing = await restore([
+    '--database',
+    'shop',
+    '--latest',
+    '--table',
+    'shop.Customers',
+    '--target',
+    'host=127.0.0.1 dbname=r_table',
+  ]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /table shop\.Customers is not in this backup/);
   assert.match(missing.stderr, /hint: it exists as shop\.customers/);
@@ -146,7 +154,7 @@ test('--list shows what would be restored without a target', async () => {
 
 test('--jobs 2: downloaded, verified, then pg_restore -j', async () => {
   await emptyDb('r_jobs');
-  const res = await restore(['--database', 'shop', '--latest', '--jobs', '2', '--target', 'dbname=r_jobs', '--json']);
+  const res = await restore(['--database', 'shop', '--latest', '--jobs', '2', '--target', 'host=127.0.0.1 dbname=r_jobs', '--json']);
   assert.equal(res.code, 0, res.stderr);
   const report = JSON.parse(res.stdout) as { database: { mode: string; jobs: number } };
   assert.equal(report.database.mode, 'parallel');
@@ -159,7 +167,7 @@ test('an object without a manifest is never chosen by --latest, and refused by -
   await putBytes(`prod/shop/${orphanId}.dump`, await getBytes(second.key));
   try {
     await emptyDb('r_orphan');
-    const res = await restore(['--database', 'shop', '--latest', '--target', 'dbname=r_orphan', '--json']);
+    const res = await restore(['--database', 'shop', '--latest', '--target', 'host=127.0.0.1 dbname=r_orphan', '--json']);
     assert.equal(res.code, 0, res.stderr);
     const report = JSON.parse(res.stdout) as { database: { backup: { id: string } }; passedOver: { id: string; status: string }[] };
     assert.equal(report.database.backup.id, second.id);
@@ -169,7 +177,7 @@ test('an object without a manifest is never chosen by --latest, and refused by -
     );
     const text = await restore(['--database', 'shop', '--latest', '--list']);
     assert.match(text.stderr, /1 newer incomplete\/invalid backup\(s\) passed over/);
-    const byKey = await restore(['--key', `prod/shop/${orphanId}.dump`, '--target', 'dbname=r_orphan']);
+    const byKey = await restore(['--key', `prod/shop/${orphanId}.dump`, '--target', 'host=127.0.0.1 dbname=r_orphan']);
     assert.equal(byKey.code, 1);
     assert.match(byKey.stderr, /cannot be restored: incomplete: no manifest/);
   } finally {
@@ -182,7 +190,7 @@ test('an object without a manifest is never chosen by --latest, and refused by -
 /** A target that already holds data: a copy of the first backup plus a sentinel row, fingerprinted. */
 async function occupiedTarget(name: string): Promise<Record<string, string>> {
   await emptyDb(name);
-  const res = await restore(['--database', 'shop', '--key', first.key, '--target', `dbname=${name}`, '-q']);
+  const res = await restore(['--database', 'shop', '--key', first.key, '--target', `host=127.0.0.1 dbname=${name}`, '-q']);
   assert.equal(res.code, 0, res.stderr);
   await pg.query("create table public.sentinel (v text); insert into public.sentinel values ('untouched')", name);
   return { ...(await fingerprint(pg, name)), tables: (await tables(name)).join(',') };
@@ -200,7 +208,17 @@ test('one flipped byte (pg_restore would not notice it) â‡’ refused, nothing com
   const before = await occupiedTarget('r_flip');
   // --clean: without the gate this would drop and replace everything in the target.
   const res = await runCli(
-    ['restore', '--from', `s3://${bucket}/corrupt`, '--database', 'shop', '--latest', '--clean', '--target', 'dbname=r_flip'],
+    [
+      'restore',
+      '--from',
+      `s3://${bucket}/corrupt`,
+      '--database',
+      'shop',
+      '--latest',
+      '--clean',
+      '--target',
+      'host=127.0.0.1 dbname=r_flip',
+    ],
     env(),
   );
   assert.equal(res.code, 1, res.stdout);
@@ -218,7 +236,17 @@ test('a truncated object in the bucket â‡’ refused before anything runs', async 
   await putBytes(b.key, body.subarray(0, Math.floor(body.length * 0.8)));
   await emptyDb('r_trunc_bucket');
   const res = await runCli(
-    ['restore', '--from', `s3://${bucket}/truncated`, '--database', 'shop', '--key', b.key, '--target', 'dbname=r_trunc_bucket'],
+    [
+      'restore',
+      '--from',
+      `s3://${bucket}/truncated`,
+      '--database',
+      'shop',
+      '--key',
+      b.key,
+      '--target',
+      'host=127.0.0.1 dbname=r_trunc_bucket',
+    ],
     env(),
   );
   assert.equal(res.code, 1);
@@ -261,7 +289,7 @@ test('a stream cut short after pg_restore has all it needs (selective restore) â
       '--table',
       'shop.customers',
       '--target',
-      'dbname=r_trunc_stream',
+      'host=127.0.0.1 dbname=r_trunc_stream',
     ]).values,
     e,
   );
@@ -274,14 +302,14 @@ test('a stream cut short after pg_restore has all it needs (selective restore) â
 
 test('a failing statement rolls everything back (restore into a database that already has the objects)', async () => {
   const before = await occupiedTarget('r_conflict');
-  const res = await restore(['--database', 'shop', '--latest', '--target', 'dbname=r_conflict']);
+  const res = await restore(['--database', 'shop', '--latest', '--target', 'host=127.0.0.1 dbname=r_conflict']);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /already exists/);
   assert.match(res.stderr, /hint: the target already has these objects/);
   assert.deepEqual({ ...(await fingerprint(pg, 'r_conflict')), tables: (await tables('r_conflict')).join(',') }, before);
 
   // --clean replaces the contents atomically.
-  const clean = await restore(['--database', 'shop', '--latest', '--clean', '--target', 'dbname=r_conflict', '-q']);
+  const clean = await restore(['--database', 'shop', '--latest', '--clean', '--target', 'host=127.0.0.1 dbname=r_conflict', '-q']);
   assert.equal(clean.code, 0, clean.stderr);
   assert.deepEqual(await fingerprint(pg, 'r_conflict'), stateSecond);
 });

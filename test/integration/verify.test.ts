@@ -85,10 +85,10 @@ describe('backups of every supported major, and corruption and scratch targets',
         assert.equal(Number(v.server?.version.split('.')[0]), major);
         assert.deepEqual(v.checks, { sha256: true, toc: true, restore: true, tables: 6, rowCounts: true });
         assert.match(v.summary, /exact row counts match \(2112 rows\)/);
-        assert.match(v.notes.join('\n'), /roles from globals backup .* applied first/);
+        assert.match(v.notes.join('\n'), /roles from globals backup .* created by name \(no attributes, no login\)/);
         const record = JSON.parse(await getText(bucket, v.recordKey!)) as { ok: boolean; mode: string; schema: string };
         assert.equal(record.ok, true);
-        assert.equal(record.schema, 'rds-s3-backup/verify@1');
+        assert.equal(record.schema, 'rds-s3-backup/verify@2');
         const list = await runCli(['list', '--from', `s3://${bucket}/p`, '--database', 'shop'], moto.env());
         assert.match(list.stdout, /verified ✓ at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(restore\)/);
       });

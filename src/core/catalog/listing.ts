@@ -1,3 +1,5 @@
+import { isVerdict, type Verdict } from './verdict.ts';
+import { text } from 'node:stream/consumers';
 import { describeError } from '../errors.ts';
 import { backupKeys, databaseFolder, globalsFolder, normalizePrefix, parseKey, type BackupKind } from './keys.ts';
 import { parseManifest, type Manifest } from './manifest.ts';
@@ -22,6 +24,8 @@ export type CatalogEntry = {
 
 export type VerificationRecord = {
   readonly ok: boolean;
+  /** Absent in records written before verdicts existed: read it with verdictOf(). */
+  readonly verdict?: Verdict;
   readonly verifiedAt: string;
   readonly mode: string;
   readonly summary: string;
@@ -151,7 +155,13 @@ async function resolveEntry(store: BackupStore, id: string, g: Group): Promise<C
       // A record counts only for the very object it checked: one left from before an overwrite says nothing about this one.
       const same = v.backup?.id === manifest.id && v.backup.sha256 === manifest.object.sha256 && v.backup.bytes === manifest.object.bytes;
       if (same && typeof v.ok === 'boolean' && typeof v.verifiedAt === 'string') {
-        verification = { ok: v.ok, verifiedAt: v.verifiedAt, mode: String(v.mode ?? ''), summary: String(v.summary ?? '') };
+        verification = {
+          ok: v.ok,
+          ...(isVerdict(v.verdict) ? { verdict: v.verdict } : {}),
+          verifiedAt: v.verifiedAt,
+          mode: String(v.mode ?? ''),
+          summary: String(v.summary ?? ''),
+        };
       }
     } catch {
       verification = null; // a broken verification record only means "not verified"

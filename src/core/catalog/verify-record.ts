@@ -5,7 +5,10 @@ import type { BackupStore } from '../ports/store.ts';
 import { TIER_TAG } from './tiers.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 
-const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
+import type { Verdict } from './verdict.ts';
+
+/** @1 records have no verdict (ok ⇒ verified, else failed: see verdictOf); @2 adds verdict and missing. */
+const VERIFY_SCHEMA = 'rds-s3-backup/verify@2';
 
 /**
  * `<id>.verify.json` beside the backup: the latest verification's verdict. `list` reads the first four fields
@@ -13,6 +16,9 @@ const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
  */
 export type VerifyRecord = VerificationRecord & {
   readonly schema: typeof VERIFY_SCHEMA;
+  readonly verdict: Verdict;
+  /** With could-not-verify: what the verifying server lacked (an extension, a compression method, ...). */
+  readonly missing: readonly string[];
   /** 'restore' (restored and compared) or 'integrity' (checksum and TOC only). */
   readonly mode: 'restore' | 'integrity';
   readonly backup: {
@@ -23,7 +29,13 @@ export type VerifyRecord = VerificationRecord & {
     readonly bytes: number;
   };
   /** Where it was restored; null for integrity-only. */
-  readonly server: { readonly version: string; readonly kind: 'embedded' | 'target'; readonly note: string } | null;
+  readonly server: {
+    readonly version: string;
+    readonly kind: 'embedded' | 'target';
+    readonly note: string;
+    /** Throwaway servers: network namespace, OS user, database role, environment, as in force. */
+    readonly isolation: readonly string[];
+  } | null;
   readonly checks: {
     /** null: not established (the restore failed before the end of the object). */
     readonly sha256: boolean | null;
@@ -34,6 +46,8 @@ export type VerifyRecord = VerificationRecord & {
     readonly rowCounts: boolean | null;
   };
   readonly mismatches: readonly string[];
+  /** What verify adapted or could not check (e.g. lz4 columns stored with pglz); @2. */
+  readonly notes: readonly string[];
   readonly durationMs: number;
   readonly tool: { readonly name: string; readonly version: string };
 };

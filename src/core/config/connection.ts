@@ -2,7 +2,7 @@ import { Secret } from '../secret.ts';
 import { bool, type Issues, int, str } from './coerce.ts';
 import { checkDatabaseName } from './database-name.ts';
 import { type ConnInfo, parseConnInfo } from './conninfo.ts';
-import type { RawValues } from './raw.ts';
+import { FROM_ENV, type RawValues } from './raw.ts';
 import { parseTargetUrl, type TargetUrl } from './target-url.ts';
 import { tlsDefaults } from './tls-defaults.ts';
 
@@ -48,6 +48,10 @@ export function output(raw: RawValues, issues: Issues): OutputSettings {
   return { json: bool(raw, 'json', issues, false), quiet: bool(raw, 'quiet', issues, false) };
 }
 
+/**
+ * libpq's order, one parameter at a time: an explicit flag, then the conninfo/URL's component, then the PG*
+ * variable, then the default. (Merging the variables with the flags let PGPORT override a --target's port.)
+ */
 export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   let ci: ConnInfo = {};
   const dbname = str(raw, 'dbname');
@@ -63,7 +67,10 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   // Our sessions carry our own names: a restore finds (and ends) its own session by a unique application_name.
   if (ci.application_name !== undefined)
     issues.add('dbname', 'application_name is not supported: rds-s3-backup names its own sessions (rds-s3-backup, or a per-restore name)');
-  const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
+  const fromEnv = raw[FROM_ENV] ?? new Set<string>();
+  const flag = (key: string): string | undefined => (fromEnv.has(key) ? undefined : str(raw, key));
+  const env = (key: string): string | undefined => (fromEnv.has(key) ? str(raw, key) : undefined);
+  const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => flag(key) ?? ci[ciKey] ?? env(key);
   const authMode = (str(raw, 'auth') ?? (str(raw, 'secretId') ? 'secret' : 'password')).toLowerCase();
   // Safe defaults (tls-defaults.ts): verify-full off this machine and with iam/secret auth.
   const tls = tlsDefaults({
@@ -74,13 +81,12 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
   });
   const sslmode = tls.sslmode;
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);
-  const portRaw = str(raw, 'port') ?? ci.port;
-  const port = int({ port: portRaw }, 'port', issues, 5432, 1, 65535);
-  const timeoutRaw = str(raw, 'connectTimeout') ?? ci.connect_timeout;
-  const connectTimeoutSeconds = int({ connectTimeout: timeoutRaw }, 'connectTimeout', issues, 10, 1, 3600);
-  const database = ci.dbname ?? str(raw, 'connectDatabase') ?? 'postgres';
+  const port = int({ port: pick('port', 'port') }, 'port', issues, 5432, 1, 65535);
+  const connectTimeoutSeconds = int({ connectTimeout: pick('connectTimeout', 'connect_timeout') }, 'connectTimeout', issues, 10, 1, 3600);
+  const database = pick('connectDatabase', 'dbname') ?? 'postgres';
   const dbIssue = checkDatabaseName(database);
   if (dbIssue) issues.add('connectDatabase', dbIssue);
+  // No password flag exists: the conninfo's, then PGPASSWORD.
   const password = ci.password ?? str(raw, 'password');
   const sslrootcert = tls.sslrootcert;
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !sslrootcert) {
@@ -97,6 +103,12 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     connectTimeoutSeconds,
     allowUnverifiedPassword: bool(raw, 'allowUnverifiedPassword', issues, false),
   };
+}
+
+/** Whether the host came from a flag or the conninfo (not the environment): a restore destination must be named. */
+export function explicitHost(raw: RawValues, ci: ConnInfo): boolean {
+  const fromEnv = raw[FROM_ENV] ?? new Set<string>();
+  return Boolean(ci.host) || (!fromEnv.has('host') && Boolean(str(raw, 'host')));
 }
 
 export function auth(raw: RawValues, issues: Issues): AuthSettings {

@@ -1,6 +1,15 @@
 import type { BackupSelector } from '../restore/select-backup.ts';
 import { bool, date, finish, Issues, int, nameList, str, unknownKeys } from './coerce.ts';
-import { type AuthSettings, auth, type ConnectionSettings, connection, type OutputSettings, output, target } from './connection.ts';
+import {
+  type AuthSettings,
+  auth,
+  type ConnectionSettings,
+  connection,
+  explicitHost,
+  type OutputSettings,
+  output,
+  target,
+} from './connection.ts';
 import { parseConnInfo } from './conninfo.ts';
 import { checkDatabaseName } from './database-name.ts';
 import type { RawValues } from './raw.ts';
@@ -69,7 +78,13 @@ export function restoreTarget(raw: RawValues, issues: Issues): RestoreTargetSett
     const bad = checkDatabaseName(parsed.dbname);
     if (bad) issues.add('target', bad);
   }
-  // Reuse the backup's connection rules: flags, then the conninfo, then libpq's variables.
+  // The environment may complete a destination but never choose its server: PGHOST is usually the source's.
+  if (!explicitHost(raw, parsed))
+    issues.add(
+      'target',
+      'names no host: give host=... (or a postgres://host/... URL, or --host); PGHOST is not used for a restore destination',
+    );
+  // The backup's connection rules: flag, then the conninfo's component, then libpq's variables.
   const conn = connection({ ...raw, dbname: t, connectDatabase: undefined }, issues);
   return { connection: conn, auth: auth(raw, issues), database: parsed.dbname ?? null };
 }

@@ -11,6 +11,8 @@ import type { RestoreTarget, TableCounts } from '../ports/database-target.ts';
 import { idFromKey, selectBackup, type BackupSelector } from './select-backup.ts';
 import type { BackupStore } from '../ports/store.ts';
 import { writeVerifyRecord, type VerifyRecord } from '../catalog/verify-record.ts';
+import type { Verdict } from '../catalog/verdict.ts';
+import { missingCapabilities } from './missing-capability.ts';
 
 export type VerifyPlan = {
   readonly selector: BackupSelector;
@@ -27,6 +29,8 @@ type Scratch = {
   readonly version: string;
   /** Why this server (e.g. which major was picked and why). */
   readonly note: string;
+  /** What isolation the server and the restore ran under (throwaway servers), in words. */
+  readonly isolation?: readonly string[];
   stop(): Promise<void>;
 };
 
@@ -35,7 +39,13 @@ export type ScratchProvider = (backupServerMajor: number) => Promise<Scratch>;
 
 export type VerifyEvent =
   | RestoreEvent
-  | { readonly type: 'scratch'; readonly kind: 'embedded' | 'target'; readonly version: string; readonly note: string }
+  | {
+      readonly type: 'scratch';
+      readonly kind: 'embedded' | 'target';
+      readonly version: string;
+      readonly note: string;
+      readonly isolation: readonly string[];
+    }
   | { readonly type: 'checked'; readonly ok: boolean; readonly summary: string };
 
 export type VerifyDeps = {
@@ -49,7 +59,11 @@ export type VerifyDeps = {
 };
 
 export type VerifyReport = {
+  /** verdict === 'verified'. */
   readonly ok: boolean;
+  readonly verdict: Verdict;
+  /** With could-not-verify: what the verifying server lacked. */
+  readonly missing: readonly string[];
   readonly mode: 'restore' | 'integrity';
   readonly backup: BackupRef;
   readonly summary: string;
@@ -171,6 +185,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   let checks: VerifyRecord['checks'] = { sha256: null, toc: null, restore: null, tables: null, rowCounts: null };
   let server: VerifyRecord['server'] = null;
   let compared: CompareResult | null = null;
+  let missing: string[] = [];
   try {
     if (plan.integrityOnly) {
       const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
@@ -207,8 +222,9 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
     } else {
       if (!deps.scratch) throw new RestoreError('no scratch server to restore into');
       const scratch = await deps.scratch(Math.floor(m.server.versionNum / 10000));
-      deps.onEvent?.({ type: 'scratch', kind: scratch.kind, version: scratch.version, note: scratch.note });
-      server = { version: scratch.version, kind: scratch.kind, note: scratch.note };
+      const isolation = scratch.isolation ?? [];
+      deps.onEvent?.({ type: 'scratch', kind: scratch.kind, version: scratch.version, note: scratch.note, isolation });
+      server = { version: scratch.version, kind: scratch.kind, note: scratch.note, isolation };
       try {
         // Owners and grants are part of the proof when the roles can be had: the nearest globals backup, on a
         // throwaway server only (never create roles on someone's scratch server).
@@ -219,7 +235,9 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
             const report = await scratch.target.applyGlobals(await readGlobalsObject(g, deps.store, deps.signal), `globals backup ${g.id}`);
             if (report.errors.length === 0) {
               withRoles = true;
-              notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
+              notes.push(
+                `roles from globals backup ${g.id} created by name (no attributes, no login): privileges restored too; owners not (--no-owner: the restore role is not a superuser)`,
+              );
             } else
               notes.push(
                 `roles from globals backup ${g.id} did not apply cleanly (${report.errors[0]}): restored without owners and privileges`,
@@ -237,7 +255,8 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
               create: false,
               singleTransaction: true,
               jobs: 1,
-              selection: { schemas: [], tables: [], noOwner: !withRoles, noAcl: !withRoles, clean: false },
+              // Owners need a superuser to restore (ALTER OWNER across roles): the throwaway server restores without one.
+              selection: { schemas: [], tables: [], noOwner: !withRoles || scratch.kind === 'embedded', noAcl: !withRoles, clean: false },
               tempDir: plan.tempDir,
             },
             {
@@ -271,15 +290,22 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
     }
   } catch (err) {
     if (!isVerdict(err)) throw err;
-    mismatches.push(describeError(err));
+    // The server lacking a feature the archive uses proves nothing about the backup: inconclusive, not failed.
+    missing = err instanceof ToolProcessError ? missingCapabilities(err.stderrTail) : [];
+    if (missing.length > 0) notes.push(`the restore stopped: ${describeError(err)}`);
+    else mismatches.push(describeError(err));
     if (err instanceof IntegrityError) checks = { ...checks, sha256: false };
     if (checks.restore === null && !plan.integrityOnly) checks = { ...checks, restore: false };
   }
 
-  const ok = mismatches.length === 0;
+  const verdict: Verdict = mismatches.length > 0 ? 'failed' : missing.length > 0 ? 'could-not-verify' : 'verified';
+  const ok = verdict === 'verified';
   const mode = plan.integrityOnly ? 'integrity' : 'restore';
   let summary: string;
-  if (!ok) summary = `FAILED: ${mismatches.slice(0, 3).join('; ')}${mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : ''}`;
+  if (verdict === 'could-not-verify')
+    summary = `could not verify: PostgreSQL ${server?.version} (${server?.kind === 'embedded' ? 'throwaway' : 'scratch target'}) lacks ${missing.join('; ')}; the backup was not judged`;
+  else if (!ok)
+    summary = `FAILED: ${mismatches.slice(0, 3).join('; ')}${mismatches.length > 3 ? `; and ${mismatches.length - 3} more` : ''}`;
   else if (plan.integrityOnly)
     summary = `SHA-256 and length match; archive TOC readable${checks.toc ? ' and equal to the manifest' : ''}${checks.tables !== null ? ` (${checks.tables} tables)` : ''}; not restored`;
   else {
@@ -290,6 +316,8 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   const durationMs = Date.now() - started;
   const record = {
     ok,
+    verdict,
+    missing,
     verifiedAt,
     mode,
     summary,
@@ -297,9 +325,10 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
     server,
     checks,
     mismatches,
+    notes,
     durationMs,
   } as const;
   const recordKey = plan.record ? await writeVerifyRecord(deps.store, { ...entry, manifest: m }, record) : null;
   deps.onEvent?.({ type: 'checked', ok, summary });
-  return { ok, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };
+  return { ok, verdict, missing, mode, backup: ref, summary, checks, mismatches, notes, server, verifiedAt, durationMs, recordKey };
 }

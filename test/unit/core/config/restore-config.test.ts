@@ -41,12 +41,12 @@ test('restore: defaults, selector, target conninfo with its password kept out of
   assert.ok(!JSON.stringify(c).includes('S3cret-pw'));
 });
 
-test('restore: libpq variables complete --target; --at parses a time; lists split on commas', () => {
+test('restore: libpq variables complete --target (never its host); --at parses a time; lists split on commas', () => {
   const c = restore(
-    ['--database', 'app', '--at', '2026-11-20T00:00:00Z', '--target', 'dbname=x', '--table', 'a, sales.b', '--schema', 'sales'],
+    ['--database', 'app', '--at', '2026-11-20T00:00:00Z', '--target', 'host=h dbname=x', '--table', 'a, sales.b', '--schema', 'sales'],
     {
       RDS_S3_BACKUP_TO: 's3://bkt/p',
-      PGHOST: 'h',
+      PGHOST: 'production-host',
       PGUSER: 'u',
       PGPASSWORD: 'pw-from-env',
     },
@@ -61,11 +61,11 @@ test('restore: libpq variables complete --target; --at parses a time; lists spli
 
 test('restore: the backup must be chosen, exactly one way; a target is required unless --list', () => {
   assert.match(
-    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--target', 'dbname=a'])),
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--target', 'host=h dbname=a'])),
     /choose the backup: --latest, --at <time> or --key <key>/,
   );
   assert.match(
-    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--key', 'k', '--target', 'dbname=a'])),
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--key', 'k', '--target', 'host=h dbname=a'])),
     /mutually exclusive/,
   );
   assert.match(
@@ -74,28 +74,29 @@ test('restore: the backup must be chosen, exactly one way; a target is required 
   );
   assert.equal(restore(['--from', 'file:///x', '--database', 'a', '--latest', '--list']).target, null);
   assert.match(
-    issues(() => restore(['--from', 'file:///x', '--latest', '--target', 'dbname=a'])),
+    issues(() => restore(['--from', 'file:///x', '--latest', '--target', 'host=h dbname=a'])),
     /--database: is required/,
   );
 });
 
 test('restore: --jobs turns off the single transaction, and refuses an explicit --single-transaction', () => {
   assert.equal(
-    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4']).singleTransaction,
+    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--jobs', '4']).singleTransaction,
     false,
   );
   assert.match(
     issues(() =>
-      restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--jobs', '4', '--single-transaction']),
+      restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--jobs', '4', '--single-transaction']),
     ),
     /--jobs: cannot be combined/,
   );
   assert.equal(
-    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--no-single-transaction']).singleTransaction,
+    restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--no-single-transaction'])
+      .singleTransaction,
     false,
   );
   assert.match(
-    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'dbname=a', '--create', '--clean'])),
+    issues(() => restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--create', '--clean'])),
     /--clean: cannot be combined with --create/,
   );
 });
