@@ -459,6 +459,16 @@ export const OPTIONS = [
     default: 'false',
   },
   {
+    key: 'progress',
+    flag: 'progress',
+    env: null,
+    type: 'string',
+    commands: ['backup'],
+    group: 'output',
+    help: 'auto | bar | json | none. Percent, database MB/s, ETA and table, read from the server by a second session: auto draws a bar on a terminal and stays quiet otherwise; json writes one event per line on stderr (with --json too, for scripts).',
+    default: 'auto',
+  },
+  {
     key: 'quiet',
     flag: 'quiet',
     short: 'q',
