@@ -57,19 +57,15 @@ export function progressLog(log: Log, extra: () => Record<string, unknown> = () 
   const due = (): boolean => Date.now() - loggedAt >= intervalMs;
   const emit = (): void => {
     loggedAt = Date.now();
+    // One message for every line (log filters match it); `progress` is the human reading.
     if (latest)
-      log.info(`backup progress: ${latest.database} ${estimateText(latest)}`, {
+      log.info('backup progress', {
+        progress: `${latest.database} ${estimateText(latest)}`,
         ...estimateFields(latest),
         ...extra(),
         ...(bytes ? { archiveBytes: bytes.bytes } : {}),
       });
-    else if (bytes)
-      log.info(`backup progress: ${bytes.database ?? 'globals'}`, {
-        database: bytes.database,
-        bytes: bytes.bytes,
-        elapsedMs: bytes.elapsedMs,
-        ...extra(),
-      });
+    else if (bytes) log.info('backup progress', { database: bytes.database, bytes: bytes.bytes, elapsedMs: bytes.elapsedMs, ...extra() });
   };
   return (e: BackupEvent): void => {
     switch (e.type) {

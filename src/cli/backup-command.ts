@@ -21,7 +21,7 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
     env: io.env,
     // --json keeps stderr quiet unless progress events were asked for explicitly.
     onEvent: backupProgress(io.stderr, {
-      quiet: config.progress === 'none' || (config.progress !== 'json' && (config.output.quiet || config.output.json)),
+      quiet: config.output.quiet || config.output.json,
       mode: config.progress,
     }),
   });

@@ -49,7 +49,7 @@ export function backupProgress(out: Output, options: ProgressOptions): (e: Backu
   const live = mode === 'bar' || (mode === 'auto' && out.isTTY);
   let estimated = false;
   return (e) => {
-    if (options.quiet) return;
+    if (options.quiet || mode === 'none') return;
     switch (e.type) {
       case 'plan':
         out.write(

@@ -4,6 +4,8 @@ import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResul
 import type { BackupConfig } from '../core/config/backup-config.ts';
 import { AbortedError, BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
+import { progressLog } from '../app/progress-log.ts';
+import { ForesightAbortError, foresee } from './foresight.ts';
 import { HardStopError, LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';
 import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts';
 import { applySelection, parseEvent } from './event.ts';
@@ -50,8 +52,7 @@ export type HandlerDeps = {
 
 export type BackupHandler = (event: unknown, context: LambdaContext) => Promise<BackupSummary>;
 
-const PROGRESS_LOG_INTERVAL_MS = 60_000;
-/** How often the pipeline reports bytes: only sampled into memory, logged every PROGRESS_LOG_INTERVAL_MS. */
+/** How often the pipeline reports bytes: only sampled into memory, logged every 30 s (app/progress-log.ts). */
 const PROGRESS_SAMPLE_MS = 200;
 
 function describeConfig(c: LambdaConfig): Record<string, unknown> {
@@ -120,6 +121,16 @@ function budgetError(report: BackupReport | null, inFlight: CutShort | null, cau
   return new AbortedError(lines.join('\n'), { cause, hint: LONGER_RUNNER_HINT });
 }
 
+/** The early-abort error with what completed before it and what was not backed up. */
+function withOutcome(err: ForesightAbortError, report: BackupReport): ForesightAbortError {
+  const done = report.results.filter((r) => r.ok).map((r) => r.database ?? 'globals');
+  const notDone = report.results.filter((r) => !r.ok).map((r) => r.database ?? 'globals');
+  const lines = [err.message];
+  if (done.length > 0) lines.push(`completed before the abort: ${done.join(', ')}`);
+  if (notDone.length > 0) lines.push(`not backed up: ${notDone.join(', ')}`);
+  return new ForesightAbortError(lines.join('\n'), { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
+}
+
 /** Our errors are redacted at construction; anything else is wrapped so no unredacted text reaches Lambda's error record. */
 function toThrown(err: unknown): Error {
   if (err instanceof BackupToolError) return err;
@@ -168,8 +179,11 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
       backup = withEndpoint(backup, ep.host, ep.port);
     }
 
-    let inFlight: { database: string | null; bytes: number; startedAt: number; loggedAt: number } | null = null;
+    let inFlight: { database: string | null; bytes: number; startedAt: number } | null = null;
+    let foresight: ForesightAbortError | null = null;
+    const logProgress = progressLog(logger, () => ({ remainingMs: context.getRemainingTimeInMillis() }));
     const onEvent = (e: BackupEvent): void => {
+      logProgress(e);
       switch (e.type) {
         case 'plan':
           logger.info('backup plan', {
@@ -180,20 +194,19 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
           });
           break;
         case 'start':
-          inFlight = { database: e.database, bytes: 0, startedAt: Date.now(), loggedAt: Date.now() };
+          inFlight = { database: e.database, bytes: 0, startedAt: Date.now() };
           logger.info('backup started', { database: e.database, key: e.key, partSize: e.partSize, tier: e.tier });
           break;
         case 'progress':
-          if (inFlight) {
-            inFlight.bytes = e.bytes;
-            if (Date.now() - inFlight.loggedAt >= PROGRESS_LOG_INTERVAL_MS) {
-              inFlight.loggedAt = Date.now();
-              logger.info('backup progress', {
-                database: e.database,
-                bytes: e.bytes,
-                elapsedMs: e.elapsedMs,
-                remainingMs: context.getRemainingTimeInMillis(),
-              });
+          if (inFlight) inFlight.bytes = e.bytes;
+          break;
+        case 'estimate':
+          // Foresight: a dump that cannot finish is stopped now, not when the budget runs out.
+          if (e.estimate && !foresight) {
+            foresight = foresee(e.estimate, context.getRemainingTimeInMillis(), cfg.lambda.abortMarginMs);
+            if (foresight) {
+              logger.warn('aborting early: the projection says the dump cannot finish in time', { error: foresight.message });
+              budget.abort(foresight);
             }
           }
           break;
@@ -245,6 +258,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         budget.hardStop,
       ]);
     } catch (err) {
+      if (foresight && !(err instanceof HardStopError)) throw foresight;
       if (err instanceof HardStopError) {
         // Cleanup did not finish: do not claim the upload was aborted.
         throw new AbortedError(
@@ -256,6 +270,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
       throw err;
     }
     if (!report.ok) {
+      if (foresight) throw withOutcome(foresight, report);
       if (budget.expired()) throw budgetError(report, lastInFlight(), new BackupRunError(report));
       throw new BackupRunError(report);
     }
