@@ -52,7 +52,10 @@ test('not a TTY: no live updates, one line per finished database; quiet: nothing
 
 function renderEstimate(isTTY: boolean, mode: 'auto' | 'bar' | 'json' | 'none'): string {
   let text = '';
-  const on = backupProgress({ write: (t) => void (text += t), isTTY }, { quiet: false, mode });
+  const write = (t: string): void => {
+    text += t;
+  };
+  const on = backupProgress({ write, isTTY }, { quiet: false, mode });
   on({ type: 'start', database: 'app', key: 'p/app/x.dump', partSize: 16 << 20, tier: 'daily' });
   on({ type: 'estimate', database: 'app', estimate: estimate('app', sample, 10_000), reason: null });
   on({ type: 'progress', database: 'app', bytes: 1024 * 1024, elapsedMs: 500 });
