@@ -124,10 +124,7 @@ export async function createDataset(pg: PgServer, plan: DatasetPlan, targetMb: n
   return { ...plan, targetMb, generateSeconds, ...(await describeDataset(pg, plan.database)) };
 }
 
-export async function describeDataset(
-  pg: PgServer,
-  database: string,
-): Promise<Pick<DatasetInfo, 'databaseBytes' | 'tables' | 'sampleMd5'>> {
+async function describeDataset(pg: PgServer, database: string): Promise<Pick<DatasetInfo, 'databaseBytes' | 'tables' | 'sampleMd5'>> {
   const [size] = await pg.query<{ bytes: string }>(`select pg_database_size(current_database())::text as bytes`, database);
   const tables = await pg.query<{ table: string; rows: string; bytes: string }>(
     `select n.nspname || '.' || c.relname as table, c.reltuples::bigint::text as rows, pg_total_relation_size(c.oid)::text as bytes

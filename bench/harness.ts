@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startMoto, type MotoServer } from '../test/support/moto.ts';
@@ -14,9 +14,9 @@ import { assertOk, runTimed, runTool, type TimedRun, type ToolRun } from './meas
 
 const exec = promisify(execFile);
 
-export const PGTOOLS = path.join(REPO, '.cache', 'pgtools', `linux-${process.arch}`);
+const PGTOOLS = path.join(REPO, '.cache', 'pgtools', `linux-${process.arch}`);
 export const PG_DUMP = path.join(PGTOOLS, 'bin', 'pg_dump');
-export const PG_RESTORE = path.join(PGTOOLS, 'bin', 'pg_restore');
+const PG_RESTORE = path.join(PGTOOLS, 'bin', 'pg_restore');
 /** The tool's own default (src/core/config/options.ts); the floor gets it too so both do identical work. */
 const LOCK_WAIT_TIMEOUT = '2min';
 
@@ -217,10 +217,6 @@ export class Harness {
   async pin(pid: number, cpus: string): Promise<void> {
     await exec('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
   }
-}
-
-export async function fileSize(file: string): Promise<number> {
-  return (await stat(file)).size;
 }
 
 export function dumpFileIn(dir: string, key: string): string {

@@ -57,14 +57,14 @@ export type TimedRun = ProcessRun & {
   readonly sysS: number;
 };
 
-export type NodeProbe = {
+type NodeProbe = {
   readonly maxRssKb: number;
   readonly userS: number;
   readonly sysS: number;
   readonly peak: { readonly rss: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number };
 };
 
-export type ChildSeen = {
+type ChildSeen = {
   /** Peak VmHWM (kB). */
   readonly hwmKb: number;
   /** Seconds after the spawn of the tool when the child was first / last seen (50 ms polls). */

@@ -15,12 +15,6 @@ export function spread(values: readonly number[]): Spread {
 export const MB = 1e6;
 export const MiB = 1024 * 1024;
 
-export function round(value: number, digits = 2): number {
-  if (!Number.isFinite(value)) return value;
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
 /** Rotates `items` by `rep` so that over n reps each item runs first once (cancels order effects). */
 export function rotate<T>(items: readonly T[], rep: number): T[] {
   const k = rep % items.length;

@@ -102,7 +102,7 @@ export type PackageInfo = {
   readonly coldInitRssMiB: Spread | null;
 };
 
-export type Environment = {
+type Environment = {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly mode: 'quick' | 'full';

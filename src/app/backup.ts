@@ -4,14 +4,14 @@ import { resolveConnection } from '../postgres/credentials.ts';
 import { PgSource } from '../postgres/source.ts';
 import { locatePgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 
 /** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
-export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent> = {}): Promise<BackupReport> {
-  const env = options.env ?? process.env;
+export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent>): Promise<BackupReport> {
+  const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
-  const conn = await resolveConnection(config.connection, config.auth, { env, ...(options.signer ? { signer: options.signer } : {}) });
-  const store = options.store ?? openStore(config.target, { kmsKeyId: config.kmsKeyId });
+  const conn = await resolveConnection(config.connection, config.auth, { env, signer: options.signer });
+  const store = options.store ?? openStore(config.target, { env, kmsKeyId: config.kmsKeyId });
   const source = new PgSource(conn, tools);
   try {
     return await runBackup(
@@ -25,7 +25,7 @@ export async function executeBackup(config: BackupConfig, options: ExecuteOption
         queueSize: config.queueSize,
         kmsKeyId: config.kmsKeyId,
       },
-      { source, store, ...runOptions(options) },
+      { source, store, signal: options.signal, onEvent: options.onEvent, progressIntervalMs: options.progressIntervalMs },
     );
   } finally {
     await source.close();

@@ -7,30 +7,28 @@ import { listArchive } from '../postgres/archive-list.ts';
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
+import type { Env } from '../core/env.ts';
 
 /** A restore target on the server the settings name, with credentials resolved (password, secret or IAM). */
 export async function openRestoreTarget(
   settings: RestoreTargetSettings,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined },
 ): Promise<PgRestoreTarget> {
   const conn = await resolveConnection(settings.connection, settings.auth, {
-    env: options.env ?? process.env,
-    ...(options.signer ? { signer: options.signer } : {}),
+    env: options.env,
+    signer: options.signer,
   });
   return new PgRestoreTarget(conn, tools, settings.database);
 }
 
 /** Wires the adapters around core/restore/restore.ts for the CLI. */
-export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent> = {}): Promise<RestoreReport> {
-  const env = options.env ?? process.env;
+export async function executeRestore(config: RestoreConfig, options: ExecuteOptions<RestoreEvent>): Promise<RestoreReport> {
+  const env = options.env;
   const tools = await locatePgTools(config.pgtoolsDir, env);
-  const store = options.store ?? openStore(config.source);
-  const target =
-    config.target && !config.list
-      ? await openRestoreTarget(config.target, tools, { env, ...(options.signer ? { signer: options.signer } : {}) })
-      : null;
+  const store = options.store ?? openStore(config.source, { env });
+  const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, signer: options.signer }) : null;
   try {
     return await runRestore(
       {
@@ -49,7 +47,9 @@ export async function executeRestore(config: RestoreConfig, options: ExecuteOpti
         store,
         target,
         lister: (head, filters) => listArchive(tools, head, filters),
-        ...runOptions(options),
+        signal: options.signal,
+        onEvent: options.onEvent,
+        progressIntervalMs: options.progressIntervalMs,
       },
     );
   } finally {

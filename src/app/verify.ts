@@ -7,8 +7,9 @@ import { chooseEmbeddedMajor, type EmbeddedInstall, embeddedInstalls, startEmbed
 import { PgRestoreTarget } from '../postgres/restore-target.ts';
 import { locatePgTools, type PgTools } from '../postgres/tools.ts';
 import { openStore } from '../storage/open-store.ts';
-import { type ExecuteOptions, runOptions } from './options.ts';
+import type { ExecuteOptions } from './options.ts';
 import { openRestoreTarget } from './restore.ts';
+import type { Env } from '../core/env.ts';
 
 /** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
 export type EmbeddedServers = {
@@ -17,13 +18,13 @@ export type EmbeddedServers = {
   readonly missingHint: string;
 };
 
-export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers };
+export type ExecuteVerifyOptions = ExecuteOptions<VerifyEvent> & { readonly embedded?: EmbeddedServers | undefined };
 
 /** Scratch servers for verify: the user's --target, else a throwaway embedded PostgreSQL of the right major. */
-export function scratchProvider(
+function scratchProvider(
   config: VerifyConfig,
   tools: PgTools,
-  options: { env?: Readonly<Record<string, string | undefined>>; signer?: IamSigner; embedded?: EmbeddedServers } = {},
+  options: { readonly env: Env; readonly signer?: IamSigner | undefined; readonly embedded?: EmbeddedServers | undefined },
 ): ScratchProvider {
   return async (major) => {
     if (config.target) {
@@ -59,9 +60,9 @@ export function scratchProvider(
 }
 
 /** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
-export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions = {}): Promise<VerifyReport> {
-  const env = options.env ?? process.env;
-  const store = options.store ?? openStore(config.source);
+export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions): Promise<VerifyReport> {
+  const env = options.env;
+  const store = options.store ?? openStore(config.source, { env });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
   return runVerify(
     {
@@ -73,14 +74,10 @@ export async function executeVerify(config: VerifyConfig, options: ExecuteVerify
     },
     {
       store,
-      scratch: tools
-        ? scratchProvider(config, tools, {
-            env,
-            ...(options.signer ? { signer: options.signer } : {}),
-            ...(options.embedded ? { embedded: options.embedded } : {}),
-          })
-        : null,
-      ...runOptions(options),
+      scratch: tools ? scratchProvider(config, tools, { env, signer: options.signer, embedded: options.embedded }) : null,
+      signal: options.signal,
+      onEvent: options.onEvent,
+      progressIntervalMs: options.progressIntervalMs,
     },
   );
 }

@@ -1,8 +1,9 @@
 import type { Output } from './progress.ts';
+import type { Env } from '../core/env.ts';
 
 export type CliIO = {
   readonly stdout: Output;
   readonly stderr: Output;
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly env: Env;
   readonly signal: AbortSignal;
 };

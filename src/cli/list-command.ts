@@ -21,7 +21,7 @@ export async function listCommand(argv: readonly string[], io: CliIO): Promise<n
     return ExitCode.ok;
   }
   const config = parseListConfig(collectRaw('list', args.values, io.env));
-  const { url, entries, uploads } = await executeList(config);
+  const { url, entries, uploads } = await executeList(config, { env: io.env });
   if (config.output.json) {
     io.stdout.write(
       JSON.stringify(

@@ -14,10 +14,6 @@ const COMMANDS: Record<string, CommandFn> = {
   verify: async (argv, io) => (await import('./verify-command.ts')).verifyCommand(argv, io),
 };
 
-export function registerCommand(name: string, fn: CommandFn): void {
-  COMMANDS[name] = fn;
-}
-
 function stream(s: NodeJS.WriteStream): Output {
   return { write: (t) => void s.write(t), isTTY: Boolean(s.isTTY) };
 }

@@ -38,7 +38,7 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
     let databases = config.databases;
     if (!databases) {
       const source = config.forDatabase('postgres').source;
-      const entries = await listCatalog(openStore(source), { kind: 'database' });
+      const entries = await listCatalog(openStore(source, { env: deps.env }), { kind: 'database' });
       databases = [...new Set(entries.filter((e) => e.status === 'complete' && e.database).map((e) => e.database!))].sort();
       logger.info('databases with backups', { source: source.url, databases });
       if (databases.length === 0) throw new DrillFailedError(`no complete backup found in ${source.url}: nothing to verify`);

@@ -15,7 +15,7 @@ export class BackupToolError extends Error {
   /** What the user can do about it, printed under the message. */
   readonly hint: string | undefined;
 
-  constructor(message: string, options: { cause?: unknown; hint?: string; exitCode?: ExitCode } = {}) {
+  constructor(message: string, options: { cause?: unknown; hint?: string | undefined; exitCode?: ExitCode } = {}) {
     super(redact(message), options.cause === undefined ? undefined : { cause: sanitizeCause(options.cause) });
     this.name = new.target.name;
     this.exitCode = options.exitCode ?? ExitCode.failed;
@@ -54,7 +54,7 @@ export class ToolProcessError extends BackupToolError {
   constructor(
     tool: string,
     status: { code: number | null; signal: string | null; stderrTail: string },
-    options: { cause?: unknown; hint?: string; detail?: string } = {},
+    options: { cause?: unknown; hint?: string | undefined; detail?: string } = {},
   ) {
     const how = status.signal !== null ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
     const tail = status.stderrTail.trim();

@@ -24,8 +24,3 @@ export function redact(text: string): string {
     .replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, `$1${REDACTED}@`)
     .replace(/(X-Amz-Signature=|X-Amz-Credential=|X-Amz-Security-Token=)[^&\s]+/g, `$1${REDACTED}`);
 }
-
-/** For tests only. */
-export function clearSecretsForTest(): void {
-  secrets.clear();
-}

@@ -1,4 +1,4 @@
-import { registerSecret } from './redact.ts';
+import { REDACTED, registerSecret } from './redact.ts';
 
 /** Holds a credential so that logging, JSON or string interpolation of a config can never print it. */
 export class Secret {
@@ -11,12 +11,12 @@ export class Secret {
     return this.#value;
   }
   toJSON(): string {
-    return '[REDACTED]';
+    return REDACTED;
   }
   toString(): string {
-    return '[REDACTED]';
+    return REDACTED;
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return 'Secret([REDACTED])';
+    return `Secret(${REDACTED})`;
   }
 }

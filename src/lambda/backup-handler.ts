@@ -2,17 +2,15 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { executeBackup } from '../app/backup.ts';
 import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResult } from '../core/backup/run-backup.ts';
 import type { BackupConfig } from '../core/config/backup-config.ts';
-import { AbortedError, BackupToolError, ConfigError, describeError } from '../core/errors.ts';
+import { BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
-import { progressLog } from '../app/progress-log.ts';
 import { ForesightAbortError, foresee } from './foresight.ts';
-import { HardStopError, LONGER_RUNNER_HINT, watchTimeBudget, type TimeBudget } from './budget.ts';
+import { budgetError, type CutShort, cleanupUnfinishedError, HardStopError, type TimeBudget, watchTimeBudget } from './budget.ts';
 import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts';
 import { applySelection, parseEvent } from './event.ts';
 import { resolveInstance, type DescribeInstance } from './instance.ts';
-import { createTelemetry, METRICS, publishDatabaseMetrics, type Telemetry } from './telemetry.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from './telemetry.ts';
+import type { Env } from '../core/env.ts';
 
 /** The part of Lambda's context object the handler uses. */
 export type LambdaContext = {
@@ -95,32 +93,6 @@ function summarize(report: BackupReport): BackupSummary {
   };
 }
 
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/** The error for a run the time budget cut short: it names the database and what to do about it. */
-/** What was being dumped when the budget ran out (taken at the abort, not after the cleanup). */
-type CutShort = { readonly database: string | null; readonly bytes: number; readonly elapsedMs: number };
-
-function budgetError(report: BackupReport | null, inFlight: CutShort | null, cause: unknown): AbortedError {
-  const cut = report?.results.find(
-    (r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message),
-  );
-  const who = cut ? (cut.database ?? 'globals') : inFlight ? (inFlight.database ?? 'globals') : null;
-  const streamed = inFlight ? ` (${mib(inFlight.bytes)} dumped in ${(inFlight.elapsedMs / 1000).toFixed(0)} s)` : '';
-  const done = report?.results.filter((r) => r.ok).map((r) => r.database ?? 'globals') ?? [];
-  const skipped = report?.results.filter((r) => !r.ok && r !== cut).map((r) => r.database ?? 'globals') ?? [];
-  const lines = [
-    who
-      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`
-      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`,
-  ];
-  if (done.length > 0) lines.push(`completed before the cut: ${done.join(', ')}`);
-  if (skipped.length > 0) lines.push(`not backed up: ${skipped.join(', ')}`);
-  return new AbortedError(lines.join('\n'), { cause, hint: LONGER_RUNNER_HINT });
-}
-
 /** The early-abort error with what completed before it and what was not backed up. */
 function withOutcome(err: ForesightAbortError, report: BackupReport): ForesightAbortError {
   const done = report.results.filter((r) => r.ok).map((r) => r.database ?? 'globals');
@@ -173,65 +145,22 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         region: (backup.auth.mode === 'iam' ? backup.auth.region : null) ?? (env.RDS_S3_BACKUP_DB_REGION || null),
         authMode: backup.auth.mode,
         signal: budget.signal,
-        ...(deps.describeInstance ? { describe: deps.describeInstance } : {}),
+        describe: deps.describeInstance,
       });
       logger.info('RDS instance resolved', { instance: ep.id, host: ep.host, port: ep.port, status: ep.status, engine: ep.engine });
       backup = withEndpoint(backup, ep.host, ep.port);
     }
 
-    let inFlight: { database: string | null; bytes: number; startedAt: number } | null = null;
+    const events = backupEventLogger(telemetry, () => context.getRemainingTimeInMillis());
     let foresight: ForesightAbortError | null = null;
-    const logProgress = progressLog(logger, () => ({ remainingMs: context.getRemainingTimeInMillis() }));
     const onEvent = (e: BackupEvent): void => {
-      logProgress(e);
-      switch (e.type) {
-        case 'plan':
-          logger.info('backup plan', {
-            databases: e.databases,
-            globals: e.globals,
-            serverVersion: e.server.version,
-            pgDumpVersion: e.pgDumpVersion,
-          });
-          break;
-        case 'start':
-          inFlight = { database: e.database, bytes: 0, startedAt: Date.now() };
-          logger.info('backup started', { database: e.database, key: e.key, partSize: e.partSize, tier: e.tier });
-          break;
-        case 'progress':
-          if (inFlight) inFlight.bytes = e.bytes;
-          break;
-        case 'estimate':
-          // Foresight: a dump that cannot finish is stopped now, not when the budget runs out.
-          if (e.estimate && !foresight) {
-            foresight = foresee(e.estimate, context.getRemainingTimeInMillis(), cfg.lambda.abortMarginMs);
-            if (foresight) {
-              logger.warn('aborting early: the projection says the dump cannot finish in time', { error: foresight.message });
-              budget.abort(foresight);
-            }
-          }
-          break;
-        case 'done':
-          inFlight = null;
-          logger.info('backup done', {
-            database: e.result.database,
-            kind: e.result.kind,
-            key: e.result.key,
-            manifestKey: e.result.manifestKey,
-            bytes: e.result.bytes,
-            durationMs: e.result.durationMs,
-            tier: e.result.tier,
-          });
-          publishDatabaseMetrics(telemetry.database, e.result);
-          break;
-        case 'failed':
-          logger.error('backup failed', {
-            database: e.result.database,
-            kind: e.result.kind,
-            durationMs: e.result.durationMs,
-            error: e.result.error,
-          });
-          publishDatabaseMetrics(telemetry.database, e.result);
-          break;
+      events.onEvent(e);
+      // Foresight: a dump that cannot finish is stopped now, not when the budget runs out.
+      if (e.type !== 'estimate' || !e.estimate || foresight) return;
+      foresight = foresee(e.estimate, context.getRemainingTimeInMillis(), cfg.lambda.abortMarginMs);
+      if (foresight) {
+        logger.warn('aborting early: the projection says the dump cannot finish in time', { error: foresight.message });
+        budget.abort(foresight);
       }
     };
 
@@ -240,7 +169,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     budget.signal.addEventListener(
       'abort',
       () => {
-        const f = inFlight as { database: string | null; bytes: number; startedAt: number } | null;
+        const f = events.inFlight();
         if (f) cutShort = { database: f.database, bytes: f.bytes, elapsedMs: Date.now() - f.startedAt };
       },
       { once: true },
@@ -253,7 +182,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
           env,
           onEvent,
           progressIntervalMs: PROGRESS_SAMPLE_MS,
-          ...(deps.signer ? { signer: deps.signer } : {}),
+          signer: deps.signer,
         }),
         budget.hardStop,
       ]);
@@ -261,10 +190,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
       if (foresight && !(err instanceof HardStopError)) throw foresight;
       if (err instanceof HardStopError) {
         // Cleanup did not finish: do not claim the upload was aborted.
-        throw new AbortedError(
-          `the Lambda time budget ran out while backing up ${lastInFlight()?.database ?? 'the backup'} and cleanup did not finish: an incomplete multipart upload may remain until the bucket lifecycle rule removes it (it never lists as a backup)`,
-          { cause: err, hint: LONGER_RUNNER_HINT },
-        );
+        throw cleanupUnfinishedError(lastInFlight(), err);
       }
       if (budget.expired() && !(err instanceof ConfigError)) throw budgetError(null, lastInFlight(), err);
       throw err;

@@ -1,6 +1,7 @@
+import type { BackupReport } from '../core/backup/run-backup.ts';
 import { AbortedError } from '../core/errors.ts';
 
-export const LONGER_RUNNER_HINT =
+const LONGER_RUNNER_HINT =
   'run this database from a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host (or raise the function timeout if it is below the 15-minute maximum)';
 
 export type TimeBudget = {
@@ -77,4 +78,38 @@ export function watchTimeBudget(remainingMs: () => number, marginMs: number): Ti
       clearTimeout(hardTimer);
     },
   };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** What was being dumped when the budget ran out (taken at the abort, not after the cleanup). */
+export type CutShort = { readonly database: string | null; readonly bytes: number; readonly elapsedMs: number };
+
+/** The error for a run the time budget cut short: it names the database and what to do about it. */
+export function budgetError(report: BackupReport | null, inFlight: CutShort | null, cause: unknown): AbortedError {
+  const cut = report?.results.find(
+    (r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message),
+  );
+  const who = cut ? (cut.database ?? 'globals') : inFlight ? (inFlight.database ?? 'globals') : null;
+  const streamed = inFlight ? ` (${mib(inFlight.bytes)} dumped in ${(inFlight.elapsedMs / 1000).toFixed(0)} s)` : '';
+  const done = report?.results.filter((r) => r.ok).map((r) => r.database ?? 'globals') ?? [];
+  const skipped = report?.results.filter((r) => !r.ok && r !== cut).map((r) => r.database ?? 'globals') ?? [];
+  const lines = [
+    who
+      ? `the Lambda time budget ran out while backing up ${who}${streamed}: the dump and its multipart upload were aborted and no partial backup was left. ${who} needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`
+      : `the Lambda time budget ran out before the backup started; it needs a longer-running runner: an ECS/Fargate task or the rds-s3-backup CLI on a host.`,
+  ];
+  if (done.length > 0) lines.push(`completed before the cut: ${done.join(', ')}`);
+  if (skipped.length > 0) lines.push(`not backed up: ${skipped.join(', ')}`);
+  return new AbortedError(lines.join('\n'), { cause, hint: LONGER_RUNNER_HINT });
+}
+
+/** The budget ran out and cleanup did not finish: do not claim the upload was aborted. */
+export function cleanupUnfinishedError(inFlight: CutShort | null, cause: unknown): AbortedError {
+  return new AbortedError(
+    `the Lambda time budget ran out while backing up ${inFlight?.database ?? 'the backup'} and cleanup did not finish: an incomplete multipart upload may remain until the bucket lifecycle rule removes it (it never lists as a backup)`,
+    { cause, hint: LONGER_RUNNER_HINT },
+  );
 }

@@ -2,29 +2,13 @@ import { existsSync } from 'node:fs';
 import { parseBackupConfig, type BackupConfig } from '../core/config/backup-config.ts';
 import { collectRaw } from '../core/config/raw.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
+import type { Env } from '../core/env.ts';
 
 /**
  * The Lambda's configuration: the CLI's schema (src/core/config/, one parser per command) read from the function's environment, with
  * Lambda defaults (IAM auth, TLS verify-full against a CA file) and a few Lambda-only variables kept here
  * because core/config/options.ts is shared with the CLI.
  */
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-export type LambdaOptionSpec = { readonly env: string; readonly help: string; readonly default?: string };
-
-/** Lambda-only variables (the rest are the CLI's, see src/core/config/options.ts). */
-export const LAMBDA_OPTIONS = [
-  {
-    env: 'RDS_S3_BACKUP_DB_INSTANCE_ID',
-    help: 'RDS DB instance identifier (or its ARN) resolved to host and port at every run with rds:DescribeDBInstances; instead of PGHOST/PGPORT.',
-  },
-  {
-    env: 'RDS_S3_BACKUP_ABORT_MARGIN_SECONDS',
-    help: 'Seconds before the function timeout at which a running backup is aborted (pg_dump killed, multipart upload aborted) so the failure is reported instead of a timeout.',
-    default: '30',
-  },
-] as const satisfies readonly LambdaOptionSpec[];
 
 /**
  * Where Lambda's Node.js runtime keeps its CA file (AWS documents it as holding the Amazon RDS CAs). It is the
@@ -62,7 +46,7 @@ export type DbInstanceRef = {
   readonly region: string | null;
 };
 
-export type LambdaSettings = {
+type LambdaSettings = {
   readonly instance: DbInstanceRef | null;
   readonly abortMarginMs: number;
 };

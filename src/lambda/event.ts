@@ -23,7 +23,7 @@ export type InvocationEvent = {
   readonly selection: Selection;
 };
 
-export const SELECTION_FIELDS = ['databases', 'globals'] as const;
+const SELECTION_FIELDS = ['databases', 'globals'] as const;
 
 /** The keys of an EventBridge event envelope (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html). */
 const ENVELOPE_FIELDS = ['version', 'id', 'detail-type', 'source', 'account', 'time', 'region', 'resources', 'detail'] as const;
@@ -40,7 +40,7 @@ function shownKey(key: string): string {
 }
 
 /** Why a field is refused: the message names what the field looks like it tries to do. */
-export function refusalFor(key: string): string {
+function refusalFor(key: string): string {
   const k = key.toLowerCase();
   if (/pass|secret|token|cred|auth|api.?key|access.?key|private|session|cert|signature/.test(k)) {
     return 'an event cannot carry credentials: the function reads them from Secrets Manager or signs an RDS IAM token (RDS_S3_BACKUP_AUTH)';

@@ -12,9 +12,12 @@ export type InstanceEndpoint = {
 };
 
 /** The only call the function makes to the RDS API: one instance, so the policy can name its ARN. */
-export type DescribeInstance = (ref: DbInstanceRef, options: { region: string | null; signal?: AbortSignal }) => Promise<unknown>;
+export type DescribeInstance = (
+  ref: DbInstanceRef,
+  options: { region: string | null; signal?: AbortSignal | undefined },
+) => Promise<unknown>;
 
-export const describeWithSdk: DescribeInstance = async (ref, options) => {
+const describeWithSdk: DescribeInstance = async (ref, options) => {
   const client = new RDSClient(options.region ? { region: options.region } : {});
   try {
     const out = await client.send(
@@ -37,13 +40,13 @@ type DescribedInstance = {
 /** rds:DescribeDBInstances on that one instance → host and port, checked for what a backup needs. */
 export async function resolveInstance(
   ref: DbInstanceRef,
-  options: { region: string | null; authMode: string; signal?: AbortSignal; describe?: DescribeInstance },
+  options: { region: string | null; authMode: string; signal?: AbortSignal | undefined; describe?: DescribeInstance | undefined },
 ): Promise<InstanceEndpoint> {
   const describe = options.describe ?? describeWithSdk;
   const region = ref.region ?? options.region;
   let found: DescribedInstance | undefined;
   try {
-    found = (await describe(ref, { region, ...(options.signal ? { signal: options.signal } : {}) })) as DescribedInstance | undefined;
+    found = (await describe(ref, { region, signal: options.signal })) as DescribedInstance | undefined;
   } catch (err) {
     const name = (err as { name?: string })?.name ?? '';
     const hint =

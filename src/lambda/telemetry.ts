@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { progressLog } from '../app/progress-log.ts';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DatabaseResult } from '../core/backup/run-backup.ts';
-
-type Env = Readonly<Record<string, string | undefined>>;
+import type { BackupEvent, DatabaseResult } from '../core/backup/run-backup.ts';
+import type { Env } from '../core/env.ts';
 
 /** Names the Terraform module's alarms depend on: change them together. */
 export const METRICS = {
@@ -20,7 +20,7 @@ export const METRICS = {
 
 export const DEFAULT_NAMESPACE = 'RdsS3Backup';
 /** Dimension value for the roles/tablespaces backup: '@' never starts a name in keys (see core/catalog/keys.ts). */
-export const GLOBALS_DIMENSION = '@globals';
+const GLOBALS_DIMENSION = '@globals';
 
 export type Telemetry = {
   readonly logger: Logger;
@@ -61,4 +61,62 @@ export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult)
     metrics.addMetric(METRICS.duration, MetricUnit.Milliseconds, result.durationMs);
   }
   metrics.publishStoredMetrics();
+}
+
+/** The dump being streamed right now: the budget error names it when the time runs out. */
+export type InFlight = { database: string | null; bytes: number; startedAt: number };
+
+/**
+ * Logs each backup event (progress every 30 s, the same line as the container's: app/progress-log.ts) and
+ * publishes per-database metrics; keeps track of the dump in flight.
+ */
+export function backupEventLogger(
+  telemetry: Telemetry,
+  remainingMs: () => number,
+): { readonly onEvent: (e: BackupEvent) => void; inFlight(): InFlight | null } {
+  let inFlight: InFlight | null = null;
+  const logProgress = progressLog(telemetry.logger, () => ({ remainingMs: remainingMs() }));
+  const onEvent = (e: BackupEvent): void => {
+    logProgress(e);
+    switch (e.type) {
+      case 'plan':
+        telemetry.logger.info('backup plan', {
+          databases: e.databases,
+          globals: e.globals,
+          serverVersion: e.server.version,
+          pgDumpVersion: e.pgDumpVersion,
+        });
+        break;
+      case 'start':
+        inFlight = { database: e.database, bytes: 0, startedAt: Date.now() };
+        telemetry.logger.info('backup started', { database: e.database, key: e.key, partSize: e.partSize, tier: e.tier });
+        break;
+      case 'progress':
+        if (inFlight) inFlight.bytes = e.bytes;
+        break;
+      case 'done':
+        inFlight = null;
+        telemetry.logger.info('backup done', {
+          database: e.result.database,
+          kind: e.result.kind,
+          key: e.result.key,
+          manifestKey: e.result.manifestKey,
+          bytes: e.result.bytes,
+          durationMs: e.result.durationMs,
+          tier: e.result.tier,
+        });
+        publishDatabaseMetrics(telemetry.database, e.result);
+        break;
+      case 'failed':
+        telemetry.logger.error('backup failed', {
+          database: e.result.database,
+          kind: e.result.kind,
+          durationMs: e.result.durationMs,
+          error: e.result.error,
+        });
+        publishDatabaseMetrics(telemetry.database, e.result);
+        break;
+    }
+  };
+  return { onEvent, inFlight: () => inFlight };
 }

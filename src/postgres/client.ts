@@ -74,7 +74,7 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
   throw connectionError(c, database, lastErr);
 }
 
-export function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {
+function connectionError(c: ResolvedConnection, database: string, err: unknown): ConnectionError {
   const msg = describeError(err);
   const where = `${c.user ?? '(default user)'}@${c.host ?? '(local socket)'}:${c.port}/${database}`;
   let hint: string | undefined;
@@ -95,5 +95,5 @@ export function connectionError(c: ResolvedConnection, database: string, err: un
     hint =
       "the server's pg_hba.conf does not admit this user, database and client address (on RDS: check the security group and the user's grants)";
   else if (/certificate|SSL|self.signed/i.test(msg)) hint = 'TLS failed: check PGSSLMODE and PGSSLROOTCERT';
-  return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, ...(hint ? { hint } : {}) });
+  return new ConnectionError(`cannot connect to ${where}: ${msg}`, { cause: err, hint });
 }

@@ -71,7 +71,7 @@ export async function createDatabaseFromArchive(
  * provider those servers have, so dropping the clause changes nothing). Anything else an older server rejects
  * is reported by psql as it is.
  */
-export async function adaptDatabaseScript(
+async function adaptDatabaseScript(
   script: string,
   serverVersionNum: number,
   toolsMajor: number,

@@ -3,6 +3,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { AuthSettings, ConnectionSettings } from '../core/config/connection.ts';
 import { CredentialsError, describeError } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
+import type { Env } from '../core/env.ts';
 
 /** The connection as it will be used: configured settings completed by the secret, plus how to get a password. */
 export type ResolvedConnection = {
@@ -14,6 +15,8 @@ export type ResolvedConnection = {
   readonly sslrootcert: string | null;
   readonly connectTimeoutSeconds: number;
   readonly authMode: AuthSettings['mode'];
+  /** The environment libpq may fall back to for a password file (PGPASSFILE, HOME/.pgpass). */
+  readonly env: Env;
   /** Called for every new connection: IAM tokens live 15 minutes. */
   password(): Promise<Secret | null>;
 };
@@ -43,7 +46,7 @@ export function parseRdsSecret(text: string | undefined): RdsSecret {
   };
 }
 
-export async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
+async function fetchSecret(secretId: string, client?: SecretsManagerClient): Promise<RdsSecret> {
   let text: string | undefined;
   try {
     const sm = await import('@aws-sdk/client-secrets-manager');
@@ -62,11 +65,7 @@ export async function fetchSecret(secretId: string, client?: SecretsManagerClien
 }
 
 /** The IAM token must be signed for the database's region, which is not necessarily the bucket's. */
-export function regionForIam(
-  configured: string | null,
-  host: string | null,
-  env: Readonly<Record<string, string | undefined>>,
-): string | null {
+export function regionForIam(configured: string | null, host: string | null, env: Env): string | null {
   if (configured) return configured;
   const m = host ? /\.([a-z]{2}(?:-gov)?-[a-z]+-\d)\.rds\.amazonaws\.com(?:\.cn)?$/.exec(host) : null;
   if (m) return m[1]!;
@@ -75,7 +74,7 @@ export function regionForIam(
 
 export type IamSigner = (p: { hostname: string; port: number; username: string; region: string }) => Promise<string>;
 
-export const defaultIamSigner: IamSigner = async (p) => {
+const defaultIamSigner: IamSigner = async (p) => {
   const { Signer } = await import('@aws-sdk/rds-signer');
   return new Signer(p).getAuthToken();
 };
@@ -83,9 +82,9 @@ export const defaultIamSigner: IamSigner = async (p) => {
 export async function resolveConnection(
   conn: ConnectionSettings,
   auth: AuthSettings,
-  deps: { env?: Readonly<Record<string, string | undefined>>; secrets?: SecretsManagerClient; signer?: IamSigner } = {},
+  deps: { readonly env: Env; readonly secrets?: SecretsManagerClient; readonly signer?: IamSigner | undefined },
 ): Promise<ResolvedConnection> {
-  const env = deps.env ?? process.env;
+  const env = deps.env;
   const base = {
     host: conn.host,
     port: conn.port,
@@ -95,6 +94,7 @@ export async function resolveConnection(
     sslrootcert: conn.sslrootcert,
     connectTimeoutSeconds: conn.connectTimeoutSeconds,
     authMode: auth.mode,
+    env,
   };
   if (auth.mode === 'password') {
     return { ...base, password: async () => conn.password };
@@ -133,10 +133,8 @@ export async function resolveConnection(
 }
 
 /** Environment for a pg tool: only libpq's variables, built from scratch (nothing else of ours leaks in). */
-export async function libpqEnv(
-  c: ResolvedConnection,
-  parentEnv: Readonly<Record<string, string | undefined>> = process.env,
-): Promise<Record<string, string>> {
+export async function libpqEnv(c: ResolvedConnection): Promise<Record<string, string>> {
+  const parentEnv = c.env;
   const env: Record<string, string> = {
     PGPORT: String(c.port),
     PGSSLMODE: c.sslmode,

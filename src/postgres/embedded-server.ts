@@ -18,7 +18,7 @@ import type { ResolvedConnection } from './credentials.ts';
  * initdb and postgres refuse to run as root: as root they run as the OS user `postgres`.
  */
 
-export const EMBEDDED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
+const EMBEDDED_MAJORS = [13, 14, 15, 16, 17, 18] as const;
 const OS_USER = 'postgres';
 const SOCKET_PORT = 5432;
 const START_TIMEOUT_MS = 60_000;
@@ -221,6 +221,8 @@ export async function startEmbeddedServer(install: EmbeddedInstall): Promise<Emb
         sslmode: 'disable',
         sslrootcert: null,
         connectTimeoutSeconds: 10,
+        // Its password is given: no password file to fall back to.
+        env: {},
         authMode: 'password',
         password: async () => secret,
       },

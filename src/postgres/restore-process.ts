@@ -25,7 +25,7 @@ export type PipedToolOptions = {
   readonly stdin: boolean;
   readonly stdout: boolean;
   /** Every complete stderr line (unredacted: the callback must not print it without redact()). */
-  readonly onStderrLine?: (line: string) => void;
+  readonly onStderrLine?: ((line: string) => void) | undefined;
 };
 
 /**

@@ -7,7 +7,7 @@ import { Transform, type TransformCallback } from 'node:stream';
  * `SET idle_in_transaction_session_timeout = 0;`, outside COPY data. Everything else passes through unchanged;
  * COPY data (nearly all of the bytes) is scanned only for its end marker.
  */
-export const TX_TIMEOUT_LINE = 'SET transaction_timeout = 0;';
+const TX_TIMEOUT_LINE = 'SET transaction_timeout = 0;';
 const PRECEDING_LINE = 'SET idle_in_transaction_session_timeout = 0;';
 const COPY_END = Buffer.from('\n\\.\n', 'latin1');
 const NL = 0x0a;

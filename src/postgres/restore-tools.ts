@@ -48,7 +48,7 @@ export function spawnPsql(
   onStderrLine?: (l: string) => void,
 ): PipedTool {
   const args = ['--no-psqlrc', '--quiet', '--no-password', '--set', `ON_ERROR_STOP=${onErrorStop ? 1 : 0}`, '--file=-', dbArg(database)];
-  return spawnPipedTool('psql', tools.psql, args, env, { stdin: true, stdout: false, ...(onStderrLine ? { onStderrLine } : {}) });
+  return spawnPipedTool('psql', tools.psql, args, env, { stdin: true, stdout: false, onStderrLine });
 }
 
 export async function killTools(...tools: PipedTool[]): Promise<void> {

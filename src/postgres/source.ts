@@ -69,7 +69,7 @@ export class PgSource implements DatabaseSource {
     }
   }
 
-  async exportSnapshot(database: string, countRows: boolean, lockWaitTimeout: string | null = null): Promise<Snapshot> {
+  async exportSnapshot(database: string, lockWaitTimeout: string | null): Promise<Snapshot> {
     const c = await connect(this.#conn, database);
     try {
       await c.query('begin transaction isolation level repeatable read read only');
@@ -77,20 +77,18 @@ export class PgSource implements DatabaseSource {
       if (lockWaitTimeout) await c.query("select set_config('lock_timeout', $1, true)", [lockWaitTimeout]);
       const [snap] = (await c.query<{ id: string }>('select pg_export_snapshot() as id')).rows;
       const rowCounts: Record<string, number> = {};
-      if (countRows) {
-        const tables = (
-          await c.query<{ nspname: string; relname: string }>(
-            `select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-             where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'
-               and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
-             order by 1, 2`,
-          )
-        ).rows;
-        for (const t of tables) {
-          const ident = `${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`;
-          const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${ident}`)).rows;
-          rowCounts[`${t.nspname}.${t.relname}`] = Number(r!.n);
-        }
+      const tables = (
+        await c.query<{ nspname: string; relname: string }>(
+          `select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'
+             and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+           order by 1, 2`,
+        )
+      ).rows;
+      for (const t of tables) {
+        const ident = `${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`;
+        const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${ident}`)).rows;
+        rowCounts[`${t.nspname}.${t.relname}`] = Number(r!.n);
       }
       return {
         id: snap!.id,
@@ -104,13 +102,10 @@ export class PgSource implements DatabaseSource {
     } catch (err) {
       await c.end().catch(() => undefined);
       const lock = /lock timeout/i.test(describeError(err));
-      throw new ConnectionError(
-        `exporting a snapshot of ${database}${countRows ? ' and counting its rows' : ''} failed: ${describeError(err)}`,
-        {
-          cause: err,
-          ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
-        },
-      );
+      throw new ConnectionError(`exporting a snapshot of ${database} and counting its rows failed: ${describeError(err)}`, {
+        cause: err,
+        ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
+      });
     }
   }
 
@@ -125,7 +120,6 @@ export class PgSource implements DatabaseSource {
     ];
     if (req.snapshot) args.push(`--snapshot=${req.snapshot}`);
     if (req.lockWaitTimeout) args.push(`--lock-wait-timeout=${req.lockWaitTimeout}`);
-    args.push(...req.extraArgs);
     return spawnTool('pg_dump', this.#tools.pgDump, args, env);
   }
 

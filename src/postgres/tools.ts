@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ToolError, describeError } from '../core/errors.ts';
+import type { Env } from '../core/env.ts';
 
 const run = promisify(execFile);
 
@@ -20,7 +21,7 @@ export type PgTools = {
 };
 
 /** The Lambda layer mounts here. */
-export const LAYER_DIR = '/opt/pgtools';
+const LAYER_DIR = '/opt/pgtools';
 
 /** Where `npm run pgtools` puts the bundle, relative to the package root (two levels above src/ or lib/). */
 export function packageBundleDir(arch: string = process.arch): string {
@@ -73,7 +74,7 @@ async function probe(file: string): Promise<{ version: string; major: number }> 
 /** Order: explicit setting → the bundle (package cache, then the Lambda layer) → pg_dump on PATH. */
 export async function locatePgTools(
   explicitDir: string | null,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  env: Env,
   places: { readonly bundleDir: string; readonly layerDir: string } = { bundleDir: packageBundleDir(), layerDir: LAYER_DIR },
 ): Promise<PgTools> {
   let found: Omit<PgTools, 'version' | 'major'> | undefined;

@@ -1,9 +1,14 @@
 import type { BackupStore } from '../core/ports/store.ts';
 import type { TargetUrl } from '../core/config/target-url.ts';
+import type { Env } from '../core/env.ts';
 import { FileStore } from './file.ts';
-import { S3Store } from './s3.ts';
+import { createS3Client, S3Store } from './s3.ts';
 
-export function openStore(target: TargetUrl, options: { kmsKeyId?: string | null } = {}): BackupStore {
-  if (target.kind === 's3') return new S3Store({ bucket: target.bucket, prefix: target.prefix, kmsKeyId: options.kmsKeyId ?? null });
+/** The store a target URL names; `env` configures the S3 client (region, endpoint). */
+export function openStore(target: TargetUrl, options: { readonly env: Env; readonly kmsKeyId?: string | null }): BackupStore {
+  if (target.kind === 's3') {
+    const client = createS3Client(options.env);
+    return new S3Store({ bucket: target.bucket, prefix: target.prefix, kmsKeyId: options.kmsKeyId ?? null, client });
+  }
   return new FileStore(target.root);
 }

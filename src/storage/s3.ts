@@ -12,19 +12,21 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
 import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import type { Env } from '../core/env.ts';
 
 export type S3StoreOptions = {
   readonly bucket: string;
   readonly prefix: string;
   readonly kmsKeyId: string | null;
-  readonly client?: S3Client;
+  /** Built by createS3Client from the entrypoint's environment (or a test's). */
+  readonly client: S3Client;
 };
 
 /** Bounds each AbortMultipartUpload attempt so that cleanup fits in the Lambda's abort margin even when S3 stalls. */
 const ABORT_TIMEOUT_MS = 10_000;
 
 /** Local S3-compatible servers (moto, MinIO) answer on an address, not on bucket sub-domains. */
-export function needsPathStyle(env: Readonly<Record<string, string | undefined>>): boolean {
+function needsPathStyle(env: Env): boolean {
   const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   if (!endpoint) return false;
   try {
@@ -42,7 +44,7 @@ export type S3Timeouts = {
   readonly socketTimeoutMs?: number;
 };
 
-export function createS3Client(env: Readonly<Record<string, string | undefined>> = process.env, timeouts: S3Timeouts = {}): S3Client {
+export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
   return new S3Client({
     forcePathStyle: needsPathStyle(env),
     // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
@@ -64,7 +66,7 @@ function errorCode(err: unknown): string {
 }
 
 /** Turns SDK errors into a message that says what failed and what to do. */
-export function s3Error(action: string, where: string, err: unknown): StorageError {
+function s3Error(action: string, where: string, err: unknown): StorageError {
   const code = errorCode(err);
   const msg = describeError(err);
   let hint: string | undefined;
@@ -92,7 +94,7 @@ export function s3Error(action: string, where: string, err: unknown): StorageErr
   else if (/region/i.test(msg)) hint = 'set AWS_REGION';
   return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
     cause: err,
-    ...(hint ? { hint } : {}),
+    hint,
   });
 }
 
@@ -107,7 +109,7 @@ export class S3Store implements BackupStore {
     this.bucket = options.bucket;
     this.prefix = options.prefix;
     this.#kmsKeyId = options.kmsKeyId;
-    this.#client = options.client ?? createS3Client();
+    this.#client = options.client;
     this.url = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}`;
   }
 
@@ -192,7 +194,7 @@ export class S3Store implements BackupStore {
         const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
         if (!leftOpen) throw e;
         const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
-        throw new Kind(e.message + leftOpen, { cause, ...(e.hint ? { hint: e.hint } : {}) });
+        throw new Kind(e.message + leftOpen, { cause, hint: e.hint });
       },
     );
     return { done, uploadedBytes: () => uploaded };

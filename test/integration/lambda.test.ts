@@ -6,47 +6,21 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DIST, ensureLambdaArtifacts, LAYER_ARCH } from '../support/dist.ts';
 import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const DIST = path.join(ROOT, 'dist');
-const LAYER_ARCH = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 const PASSWORD = 'Zq9-lambda-DISTINCTIVE-pw-7f3c';
 const WRONG_PASSWORD = 'Zq9-lambda-WRONG-pw-4b1e';
 const SERVICE = 'rds-s3-backup-test';
-
-// ------------------------------------------------------------------------------------------------ artifacts
-function newestMtime(p: string): number {
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(p).map((n) => newestMtime(path.join(p, n))));
-}
-
-/** Reuses dist/ when it is newer than everything that goes into it; otherwise runs the package script. */
-function ensureArtifacts(): { rebuilt: boolean } {
-  const files = ['function.zip', `pgtools-layer-${LAYER_ARCH}.zip`, 'manifest.json'].map((f) => path.join(DIST, f));
-  const inputs = [
-    path.join(ROOT, 'src'),
-    path.join(ROOT, 'scripts', 'package.ts'),
-    path.join(ROOT, 'scripts', 'package'),
-    path.join(ROOT, 'package-lock.json'),
-    path.join(ROOT, '.cache', 'pgtools'),
-  ];
-  const fresh =
-    files.every((f) => existsSync(f)) &&
-    Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
-  if (fresh) return { rebuilt: false };
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-  return { rebuilt: true };
-}
 
 // ---------------------------------------------------------------------------------------------- the runner
 // Stands in for the Lambda runtime: import (cold init, measured), then invoke the handler once per spec entry.
@@ -351,7 +325,7 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
 
   before(async () => {
     const t0 = performance.now();
-    const { rebuilt } = ensureArtifacts();
+    const { rebuilt } = ensureLambdaArtifacts();
     workDir = mkdtempSync(path.join(tmpdir(), 'rds-s3-backup-lambda-'));
     functionDir = path.join(workDir, 'task');
     const opt = path.join(workDir, 'opt');

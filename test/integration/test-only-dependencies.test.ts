@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ensureLambdaArtifacts } from '../support/lambda-runner.ts';
+import { ensureLambdaArtifacts } from '../support/dist.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const FORBIDDEN = /@cloud-copilot|iam-simulate|iam-policy|iam-data/;

@@ -3,36 +3,12 @@
 // index.handler. Here for the reliability suite (faults and the secrets harness), which also needs the process id
 // (to sample /proc) and the raw output.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DIST, ensureLambdaArtifacts, LAYER_ARCH } from './dist.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
-const DIST = path.join(ROOT, 'dist');
-const LAYER_ARCH = process.arch === 'arm64' ? 'arm64' : 'x86_64';
 export const LAMBDA_SERVICE = 'rds-s3-backup-reliability';
-
-function newestMtime(p: string): number {
-  const st = statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(p).map((n) => newestMtime(path.join(p, n))));
-}
-
-/** Reuses dist/ when it is newer than its inputs, else runs `scripts/package.ts` (as `npm run package` does). */
-export function ensureLambdaArtifacts(): void {
-  const files = ['function.zip', `pgtools-layer-${LAYER_ARCH}.zip`].map((f) => path.join(DIST, f));
-  const inputs = [
-    path.join(ROOT, 'src'),
-    path.join(ROOT, 'scripts', 'package.ts'),
-    path.join(ROOT, 'package-lock.json'),
-    path.join(ROOT, '.cache', 'pgtools'),
-  ];
-  const fresh =
-    files.every((f) => existsSync(f)) &&
-    Math.min(...files.map((f) => statSync(f).mtimeMs)) > Math.max(...inputs.filter(existsSync).map(newestMtime));
-  if (!fresh)
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.ts')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-}
 
 const RUNNER = String.raw`
 import { writeSync } from 'node:fs';

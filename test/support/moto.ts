@@ -151,7 +151,7 @@ export async function startMoto(opts: StartMotoOptions = {}): Promise<MotoServer
       return { accessKeyId: xmlValue(key, 'AccessKeyId'), secretAccessKey: xmlValue(key, 'SecretAccessKey'), arn: xmlValue(user, 'Arn') };
     };
     const motoApi = async (what: string, body?: string): Promise<void> => {
-      const response = await fetch(`${endpoint}/moto-api/${what}`, { method: 'POST', body });
+      const response = await fetch(`${endpoint}/moto-api/${what}`, { method: 'POST', body: body ?? null });
       if (!response.ok) throw new Error(`POST /moto-api/${what}: HTTP ${response.status}: ${await response.text()}`);
     };
     const enforce = async (): Promise<void> => {

@@ -14,7 +14,7 @@ export type TocEntry = {
   readonly hasData: boolean;
 };
 
-export type ArchiveHeader = {
+type ArchiveHeader = {
   readonly archiveVersion: string;
   readonly format: 'custom' | 'other';
   readonly compression: string;
@@ -42,7 +42,7 @@ export type TocSummary = {
 class NeedMoreData extends Error {}
 export class NotAnArchiveError extends Error {}
 /** A newer pg_dump than this reader knows: the archive may be fine, only its TOC cannot be summarised. */
-export class UnsupportedArchiveVersionError extends Error {}
+class UnsupportedArchiveVersionError extends Error {}
 
 const MAGIC = 'PGDMP';
 const MIN_VERSION = [1, 12] as const;

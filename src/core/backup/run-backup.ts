@@ -1,6 +1,6 @@
 import { AbortedError, BackupToolError, describeError } from '../errors.ts';
 import { backupKeys, databaseFolder, globalsFolder, newBackupId, parseKey } from '../catalog/keys.ts';
-import { serializeManifest, type Manifest } from '../catalog/manifest.ts';
+import { MANIFEST_SCHEMA, serializeManifest, type Manifest } from '../catalog/manifest.ts';
 import { choosePartSize } from '../config/part-size.ts';
 import type { DatabaseSource, ServerInfo, Snapshot } from '../ports/database-source.ts';
 import type { BackupStore } from '../ports/store.ts';
@@ -64,16 +64,16 @@ export type BackupDeps = {
   readonly source: DatabaseSource;
   readonly store: BackupStore;
   readonly now?: () => Date;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (event: BackupEvent) => void;
+  readonly signal?: AbortSignal | undefined;
+  readonly onEvent?: ((event: BackupEvent) => void) | undefined;
   /** How often progress events fire. */
-  readonly progressIntervalMs?: number;
+  readonly progressIntervalMs?: number | undefined;
   /** How often the server is asked for the dump's progress (estimate events). */
-  readonly estimateIntervalMs?: number;
+  readonly estimateIntervalMs?: number | undefined;
 };
 
-export const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
-export const GLOBALS_CONTENT_TYPE = 'application/sql';
+const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
+const GLOBALS_CONTENT_TYPE = 'application/sql';
 
 /** Raised by callers that must fail on any unsuccessful database (CLI exit code, Lambda error). */
 export class BackupRunError extends BackupToolError {
@@ -143,7 +143,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     const partSize = choosePartSize(size, plan.partSizeMinBytes);
     deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
 
-    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, true, plan.lockWaitTimeout);
+    if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, plan.lockWaitTimeout);
     const proc =
       one.kind === 'database'
         ? await deps.source.startDump({
@@ -151,7 +151,6 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
             compression: plan.compression,
             snapshot: snapshot?.id ?? null,
             lockWaitTimeout: plan.lockWaitTimeout,
-            extraArgs: [],
           })
         : await deps.source.startGlobalsDump();
     if (one.kind === 'database') watch = watchProgress(deps, one.database!);
@@ -188,7 +187,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
 
     const finished = one.now();
     const manifest: Manifest = {
-      schema: 'rds-s3-backup/manifest@1',
+      schema: MANIFEST_SCHEMA,
       kind: one.kind,
       id,
       database: one.database,

@@ -6,6 +6,7 @@ import { NotAnArchiveError, TocReader, type ArchiveToc } from '../archive/toc.ts
 import { ArchiveFramingChecker } from '../archive/framing.ts';
 import type { RunningTool } from '../ports/database-source.ts';
 import type { BackupStore, UploadOptions } from '../ports/store.ts';
+import { DUMP_TOOLS_HINT, dumpExitHint, dumpHint } from '../pg-hints.ts';
 
 export type StreamResult = {
   readonly bytes: number;
@@ -87,7 +88,7 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
     }
   })().catch((err: unknown) => {
     if (err instanceof NotAnArchiveError)
-      fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: TOOLS_HINT }));
+      fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: DUMP_TOOLS_HINT }));
     else fail(err instanceof Error ? err : new Error(String(err)));
   });
 
@@ -107,9 +108,9 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
     if (!firstError && body.destroyed) await uploadOutcome;
 
     if (!firstError && (status.code !== 0 || status.signal !== null)) {
-      fail(new ToolProcessError(proc.tool, status, { hint: hintFor(status.stderrTail) ?? exitHint(status) }));
+      fail(new ToolProcessError(proc.tool, status, { hint: dumpHint(status.stderrTail) ?? dumpExitHint(status) }));
     }
-    if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: TOOLS_HINT }));
+    if (!firstError && bytes === 0) fail(new ArchiveFormatError(`${proc.tool} exited 0 but wrote nothing`, { hint: DUMP_TOOLS_HINT }));
     let parsedToc: ArchiveToc | null = null;
     if (!firstError && toc && framing) {
       try {
@@ -118,7 +119,7 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
       } catch (err) {
         fail(
           new ArchiveFormatError(`${proc.tool} exited 0 but its output is not a complete pg_dump archive: ${describeError(err)}`, {
-            hint: TOOLS_HINT,
+            hint: DUMP_TOOLS_HINT,
           }),
         );
       }
@@ -137,44 +138,4 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
       throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });
     return { bytes, sha256: hash.digest('hex'), versionId: outcome.result.versionId, toc: parsedToc };
   }
-}
-
-const TOOLS_HINT =
-  'the pg_dump that ran does not behave like pg_dump (a wrapper or a broken install?): check --pgtools-dir / RDS_S3_BACKUP_PGTOOLS_DIR, or rebuild the bundled client with `npm run pgtools`';
-
-function exitHint(status: { signal: string | null }): string {
-  if (status.signal === 'SIGKILL')
-    return 'pg_dump was killed from outside (SIGKILL often means the out-of-memory killer): check memory limits and the system log, then run the backup again';
-  if (status.signal !== null)
-    return `pg_dump was killed by ${status.signal}: check the system log (a crash or an operator), then run the backup again`;
-  return 'nothing was stored: fix what pg_dump reports above and run the backup again';
-}
-
-export function hintFor(stderr: string): string | undefined {
-  if (/password authentication failed|no password supplied|PAM authentication failed/i.test(stderr))
-    return 'check the user and password (PGUSER, PGPASSWORD, the secret, or IAM auth settings)';
-  if (/database ".*" does not exist/i.test(stderr))
-    return 'check the database name (--databases); with `--databases all` it was dropped after the list was taken: run the backup again';
-  if (/server version mismatch/i.test(stderr))
-    return 'use a pg_dump at least as new as the server: npm run pgtools builds the bundled PostgreSQL 18 client';
-  // pg_dump implements --lock-wait-timeout with statement_timeout around its LOCK TABLE statements.
-  if (
-    /could not obtain lock|lock timeout|canceling statement due to lock timeout/i.test(stderr) ||
-    /statement timeout[\s\S]*Query was: LOCK TABLE/i.test(stderr)
-  ) {
-    return 'another session holds a conflicting lock on a table (pg_dump gave up after --lock-wait-timeout); retry later or raise --lock-wait-timeout';
-  }
-  if (/out of shared memory|max_locks_per_transaction/i.test(stderr))
-    return 'pg_dump locks every table in one transaction: raise max_locks_per_transaction on the server (on RDS: the DB parameter group, then reboot)';
-  if (
-    /terminating connection|server closed the connection unexpectedly|connection to server .*lost|no connection to the server|SSL SYSCALL error|could not receive data from server/i.test(
-      stderr,
-    )
-  ) {
-    return "the server ended pg_dump's session mid-dump (restart, failover, pg_terminate_backend or a crash): nothing was stored; check the server log and run the backup again";
-  }
-  if (/timeout expired|could not connect|Connection refused|No route to host/i.test(stderr))
-    return 'check host, port, security groups and that the server is running (PGHOST, PGPORT, PGCONNECT_TIMEOUT)';
-  if (/SSL|certificate/i.test(stderr)) return 'check PGSSLMODE and PGSSLROOTCERT (the CA bundle)';
-  return undefined;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { MAX_NAME_BYTES } from '../config/database-name.ts';
 
 /**
  * Bucket layout (the bucket alone must be enough to find and restore any backup):
@@ -9,21 +10,19 @@ import { randomBytes } from 'node:crypto';
  * Keys of one database sort by time; '@' never appears in an encoded database name, so '@globals' cannot collide.
  */
 
-export const GLOBALS_FOLDER = '@globals';
+const GLOBALS_FOLDER = '@globals';
 
-export const Suffix = {
+const Suffix = {
   dump: '.dump',
   globals: '.sql',
   manifest: '.manifest.json',
   verify: '.verify.json',
 } as const;
 
-const MAX_DB_NAME_BYTES = 63; // PostgreSQL's NAMEDATALEN - 1
-
 /** Percent-encode everything outside a conservative set so names with '/', '..', control characters or unicode stay one safe path segment. */
 export function encodeDatabaseName(name: string): string {
   if (name.length === 0) throw new RangeError('database name is empty');
-  if (Buffer.byteLength(name, 'utf8') > MAX_DB_NAME_BYTES) throw new RangeError('database name is longer than 63 bytes');
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) throw new RangeError(`database name is longer than ${MAX_NAME_BYTES} bytes`);
   const out = Array.from(Buffer.from(name, 'utf8'))
     .map((b) => {
       const c = String.fromCharCode(b);

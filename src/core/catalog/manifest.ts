@@ -5,7 +5,7 @@ export const MANIFEST_SCHEMA = 'rds-s3-backup/manifest@1';
 
 const tierValues = Object.values(Tier) as [Tier, ...Tier[]];
 
-export const manifestSchema = z.object({
+const manifestSchema = z.object({
   schema: z.literal(MANIFEST_SCHEMA),
   kind: z.enum(['database', 'globals']),
   id: z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/),

@@ -13,10 +13,6 @@ export type Tier = (typeof Tier)[keyof typeof Tier];
 
 export const TIER_TAG = 'backup-tier';
 
-export function isTier(value: string): value is Tier {
-  return Object.hasOwn(Tier, value);
-}
-
 /** Monday 00:00 UTC of the ISO week containing `d`. */
 export function isoWeekStart(d: Date): number {
   const day = (d.getUTCDay() + 6) % 7;

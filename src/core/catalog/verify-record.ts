@@ -5,7 +5,7 @@ import type { BackupStore } from '../ports/store.ts';
 import { TIER_TAG } from './tiers.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 
-export const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
+const VERIFY_SCHEMA = 'rds-s3-backup/verify@1';
 
 /**
  * `<id>.verify.json` beside the backup: the latest verification's verdict. `list` reads the first four fields
@@ -38,11 +38,11 @@ export type VerifyRecord = VerificationRecord & {
   readonly tool: { readonly name: string; readonly version: string };
 };
 
-export function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
+function verifyRecordKey(store: BackupStore, manifest: Manifest): string {
   return backupKeys(store.prefix, manifest.kind, manifest.database, manifest.id).verify;
 }
 
-export function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
+function serializeVerifyRecord(r: Omit<VerifyRecord, 'schema' | 'tool'>): string {
   const full: VerifyRecord = { schema: VERIFY_SCHEMA, ...r, tool: { name: TOOL_NAME, version: TOOL_VERSION } };
   return JSON.stringify(full, null, 2) + '\n';
 }

@@ -5,10 +5,9 @@ import { type ConnInfo, parseConnInfo } from './conninfo.ts';
 import type { RawValues } from './raw.ts';
 import { parseTargetUrl, type TargetUrl } from './target-url.ts';
 
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
-export const AUTH_MODES = ['password', 'secret', 'iam'] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+type SslMode = (typeof SSL_MODES)[number];
+const AUTH_MODES = ['password', 'secret', 'iam'] as const;
 
 export type ConnectionSettings = {
   readonly host: string | null;
@@ -54,6 +53,13 @@ export function connection(raw: RawValues, issues: Issues): ConnectionSettings {
     if (typeof parsed === 'string') issues.add('dbname', parsed);
     else ci = parsed;
   }
+  // libpq connects to hostaddr but checks TLS and the password file against host; the pg client and the tools here
+  // would not do both, so it is refused rather than used as the host.
+  if (ci.hostaddr !== undefined)
+    issues.add('dbname', 'hostaddr is not supported: give the server as host= (a name, or an IP address with sslmode below verify-full)');
+  // Our sessions carry our own names: a restore finds (and ends) its own session by a unique application_name.
+  if (ci.application_name !== undefined)
+    issues.add('dbname', 'application_name is not supported: rds-s3-backup names its own sessions (rds-s3-backup, or a per-restore name)');
   const pick = (key: string, ciKey: keyof ConnInfo): string | undefined => str(raw, key) ?? ci[ciKey];
   const sslmode = (pick('sslmode', 'sslmode') ?? 'prefer').toLowerCase();
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) issues.add('sslmode', `must be one of ${SSL_MODES.join(', ')}`);

@@ -1,9 +1,8 @@
-/** libpq connection strings: key=value form (with quoting) and postgres:// URLs. Only the keys we use. */
-export type ConnInfo = Partial<
-  Record<'host' | 'port' | 'user' | 'password' | 'dbname' | 'sslmode' | 'sslrootcert' | 'connect_timeout', string>
->;
-
-const KNOWN = new Set([
+/**
+ * The libpq parameters a connection string may hold here. hostaddr and application_name are parsed so the config
+ * can refuse them by name (see core/config/connection.ts); any other parameter is refused by the parser.
+ */
+const KNOWN = [
   'host',
   'hostaddr',
   'port',
@@ -14,7 +13,15 @@ const KNOWN = new Set([
   'sslrootcert',
   'connect_timeout',
   'application_name',
-]);
+] as const;
+type ConnInfoKey = (typeof KNOWN)[number];
+
+/** libpq connection strings: key=value form (with quoting) and postgres:// URLs. */
+export type ConnInfo = Partial<Record<ConnInfoKey, string>>;
+
+function isKnown(key: string): key is ConnInfoKey {
+  return (KNOWN as readonly string[]).includes(key);
+}
 
 export function parseConnInfo(input: string): ConnInfo | string {
   const s = input.trim();
@@ -30,7 +37,7 @@ function parseUrl(s: string): ConnInfo | string {
   } catch {
     return 'not a valid postgres:// URL';
   }
-  const out: Record<string, string> = {};
+  const out: ConnInfo = {};
   try {
     if (u.hostname) out.host = decodeURIComponent(u.hostname.replace(/^\[|\]$/g, ''));
     if (u.port) out.port = u.port;
@@ -43,14 +50,14 @@ function parseUrl(s: string): ConnInfo | string {
     return 'not a valid postgres:// URL (bad percent-encoding)';
   }
   for (const [k, v] of u.searchParams) {
-    if (!KNOWN.has(k)) return `unsupported connection parameter "${k}"`;
-    out[k === 'hostaddr' ? 'host' : k] = v;
+    if (!isKnown(k)) return `unsupported connection parameter "${k}"`;
+    out[k] = v;
   }
-  return out as ConnInfo;
+  return out;
 }
 
 function parseKeyValue(s: string): ConnInfo | string {
-  const out: Record<string, string> = {};
+  const out: ConnInfo = {};
   let i = 0;
   while (i < s.length) {
     while (i < s.length && /\s/.test(s[i]!)) i++;
@@ -91,10 +98,10 @@ function parseKeyValue(s: string): ConnInfo | string {
         i++;
       }
     }
-    if (!KNOWN.has(key)) return `unsupported connection parameter "${key}"`;
-    out[key === 'hostaddr' ? 'host' : key] = value;
+    if (!isKnown(key)) return `unsupported connection parameter "${key}"`;
+    out[key] = value;
   }
-  return out as ConnInfo;
+  return out;
 }
 
 /** Quote a value for a libpq key=value conninfo (so a database name can never be read as more parameters). */

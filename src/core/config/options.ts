@@ -5,7 +5,7 @@
 import { DEFAULT_COMPRESSION } from './compression.ts';
 import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
 
-export type OptionType = 'string' | 'boolean' | 'integer' | 'list';
+type OptionType = 'string' | 'boolean' | 'integer' | 'list';
 export type Command = 'backup' | 'list' | 'restore' | 'verify';
 
 export type OptionSpec = {
@@ -480,8 +480,6 @@ export const OPTIONS = [
     default: 'false',
   },
 ] as const satisfies readonly OptionSpec[];
-
-export type OptionKey = (typeof OPTIONS)[number]['key'];
 
 export function optionsFor(command: Command): readonly OptionSpec[] {
   return (OPTIONS as readonly OptionSpec[]).filter((o) => o.commands.includes(command));

@@ -1,8 +1,8 @@
 const MiB = 1024 * 1024;
 
-export const S3_MIN_PART = 5 * MiB;
+const S3_MIN_PART = 5 * MiB;
 export const S3_MAX_PART = 5 * 1024 * MiB;
-export const S3_MAX_PARTS = 10_000;
+const S3_MAX_PARTS = 10_000;
 export const S3_MAX_OBJECT = 5 * 1024 * 1024 * MiB;
 /**
  * Upload defaults chosen by measurement (bench/results/summary.md, part size × queue sweep): 8 MiB × 2 uploads
@@ -10,7 +10,7 @@ export const S3_MAX_OBJECT = 5 * 1024 * 1024 * MiB;
  */
 export const DEFAULT_PART_MIB = 8;
 export const DEFAULT_QUEUE_SIZE = 2;
-export const DEFAULT_MIN_PART = DEFAULT_PART_MIB * MiB;
+const DEFAULT_MIN_PART = DEFAULT_PART_MIB * MiB;
 
 /**
  * Part size for a dump whose size is unknown until it ends. The estimate is the database's on-disk size;

@@ -1,10 +1,11 @@
 import { type Command, optionsFor } from './options.ts';
+import type { Env } from '../env.ts';
 
-export type RawValue = string | boolean;
+type RawValue = string | boolean;
 export type RawValues = Readonly<Record<string, RawValue | undefined>>;
 
 /** Merge sources: flags win over the environment; the environment only feeds options that name a variable. */
-export function collectRaw(command: Command, flags: RawValues, env: Readonly<Record<string, string | undefined>>): RawValues {
+export function collectRaw(command: Command, flags: RawValues, env: Env): RawValues {
   const out: Record<string, RawValue | undefined> = {};
   for (const o of optionsFor(command)) {
     const fromFlag = flags[o.key];

@@ -8,7 +8,7 @@ export type TargetUrl =
 const BUCKET = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Validates a prefix: path segments only, no traversal, no control characters. */
-export function checkPrefix(prefix: string): string | undefined {
+function checkPrefix(prefix: string): string | undefined {
   // Bytes, not characters: S3 keys are at most 1024 UTF-8 bytes, and the database folder and file name need ~230.
   if (Buffer.byteLength(prefix, 'utf8') > 512) return 'prefix is longer than 512 bytes (UTF-8)';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this pattern rejects

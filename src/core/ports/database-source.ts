@@ -28,7 +28,6 @@ export type DumpRequest = {
   readonly compression: string;
   readonly snapshot: string | null;
   readonly lockWaitTimeout: string | null;
-  readonly extraArgs: readonly string[];
 };
 
 export type Snapshot = {
@@ -47,7 +46,7 @@ export interface DatabaseSource {
    * Export a snapshot in a REPEATABLE READ transaction and count every table's rows inside it; counting waits for
    * table locks at most `lockWaitTimeout` (as pg_dump's --lock-wait-timeout does).
    */
-  exportSnapshot(database: string, countRows: boolean, lockWaitTimeout?: string | null): Promise<Snapshot>;
+  exportSnapshot(database: string, lockWaitTimeout: string | null): Promise<Snapshot>;
   startDump(request: DumpRequest): Promise<RunningTool>;
   startGlobalsDump(): Promise<RunningTool>;
   /** A probe for the dump of `database` (absent: progress is not known, as with the fakes in tests). */

@@ -59,9 +59,9 @@ export type RestoreDeps = {
   /** May be null only for listOnly. */
   readonly target: RestoreTarget | null;
   readonly lister: ArchiveLister;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: RestoreEvent) => void;
-  readonly progressIntervalMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly onEvent?: ((e: RestoreEvent) => void) | undefined;
+  readonly progressIntervalMs?: number | undefined;
   /** Free bytes in a directory (tests replace it). */
   readonly freeBytes?: (dir: string) => Promise<number>;
 };

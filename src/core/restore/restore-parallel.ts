@@ -20,7 +20,7 @@ import { type ArchiveHead, readArchiveHead, VerifyingReader } from './verifying-
 /** Left free beside the downloaded archive, so a restore never fills the disk to the last byte. */
 const TEMP_SPACE_MARGIN = 64 * 1024 * 1024;
 
-export async function defaultFreeBytes(dir: string): Promise<number> {
+async function defaultFreeBytes(dir: string): Promise<number> {
   const s = await statfs(dir);
   return Number(s.bavail) * Number(s.bsize);
 }

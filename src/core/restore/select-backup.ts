@@ -19,7 +19,7 @@ export type Selection = {
   readonly skipped: readonly CatalogEntry[];
 };
 
-export function describeSelector(s: BackupSelector): string {
+function describeSelector(s: BackupSelector): string {
   if (s.by === 'latest') return 'the latest backup';
   if (s.by === 'at') return `the newest backup started at or before ${s.at.toISOString()}`;
   return `backup ${s.key}`;

@@ -5,6 +5,7 @@ import { ArchiveFormatError, ExitCode, IntegrityError, ToolProcessError, describ
 import type { Manifest } from '../catalog/manifest.ts';
 import { type BackupRef, backupRef, type RestoreEvent, RestoreError } from './common.ts';
 import { restoreArchive } from './restore-archive.ts';
+import { readGlobalsObject } from './restore-globals.ts';
 import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';
 import type { RestoreTarget, TableCounts } from '../ports/database-target.ts';
 import { idFromKey, selectBackup, type BackupSelector } from './select-backup.ts';
@@ -20,7 +21,7 @@ export type VerifyPlan = {
 };
 
 /** A server to restore into: a throwaway embedded one, or the user's scratch server (--target). */
-export type Scratch = {
+type Scratch = {
   readonly target: RestoreTarget;
   readonly kind: 'embedded' | 'target';
   readonly version: string;
@@ -41,9 +42,9 @@ export type VerifyDeps = {
   readonly store: BackupStore;
   /** Not needed for integrity-only. */
   readonly scratch: ScratchProvider | null;
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: VerifyEvent) => void;
-  readonly progressIntervalMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  readonly onEvent?: ((e: VerifyEvent) => void) | undefined;
+  readonly progressIntervalMs?: number | undefined;
   readonly now?: () => Date;
 };
 
@@ -215,15 +216,7 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
         if (scratch.kind === 'embedded') {
           const g = nearestGlobals(await listCatalog(deps.store, { kind: 'globals' }), entry.startedAt);
           if (g) {
-            const gm = g.manifest!;
-            const reader = new VerifyingReader(await deps.store.read(gm.object.key), gm.object, deps.signal);
-            const chunks: Buffer[] = [];
-            try {
-              await reader.drain((c) => void chunks.push(c));
-            } finally {
-              reader.destroy();
-            }
-            const report = await scratch.target.applyGlobals(Buffer.concat(chunks));
+            const report = await scratch.target.applyGlobals(await readGlobalsObject(g, deps.store, deps.signal));
             if (report.errors.length === 0) {
               withRoles = true;
               notes.push(`roles from globals backup ${g.id} applied first: owners and privileges restored too`);
@@ -251,9 +244,9 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
               store: deps.store,
               target: scratch.target,
               lister: async () => [],
-              ...(deps.signal ? { signal: deps.signal } : {}),
-              ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
-              ...(deps.progressIntervalMs !== undefined ? { progressIntervalMs: deps.progressIntervalMs } : {}),
+              signal: deps.signal,
+              onEvent: deps.onEvent,
+              progressIntervalMs: deps.progressIntervalMs,
             },
           );
           checks = { ...checks, sha256: true, restore: true };

@@ -247,7 +247,7 @@ test('database dropped between listing and dumping ⇒ that database fails with 
   Object.assign(process.env, moto.env());
   const config = parseBackupConfig(collectRaw('backup', { to: `s3://${bucket}/p`, databases: 'all' }, pg18.env('postgres')));
   const conn = await resolveConnection(config.connection, config.auth, { env: {} });
-  const real = new PgSource(conn, await locatePgTools(null));
+  const real = new PgSource(conn, await locatePgTools(null, process.env));
   // The listing is taken, then the database disappears before its turn comes.
   const source: DatabaseSource = {
     listDatabases: async () => {
@@ -258,7 +258,7 @@ test('database dropped between listing and dumping ⇒ that database fails with 
     serverInfo: () => real.serverInfo(),
     dumpToolVersion: () => real.dumpToolVersion(),
     databaseSize: (d: string) => real.databaseSize(d),
-    exportSnapshot: (d: string, c: boolean) => real.exportSnapshot(d, c),
+    exportSnapshot: (d: string, l: string | null) => real.exportSnapshot(d, l),
     startDump: (r: Parameters<PgSource['startDump']>[0]) => real.startDump(r),
     startGlobalsDump: () => real.startGlobalsDump(),
     close: () => real.close(),

@@ -299,7 +299,7 @@ test('the engine in process: thrown errors and every cause in their chain', asyn
   for (const c of configs) {
     const config = parseBackupConfig(c.raw);
     try {
-      const report = await executeBackup(config);
+      const report = await executeBackup(config, { env: process.env });
       add(`in-process ${c.label} report`, inspect(report, { depth: Infinity }));
     } catch (err) {
       add(`in-process ${c.label} error`, inspect(err, { depth: Infinity, showHidden: true }));

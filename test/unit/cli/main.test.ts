@@ -43,3 +43,18 @@ test('unknown flags and commands are usage errors', async () => {
   assert.equal(await main(['bakcup'], d.io), 2);
   assert.match(d.err.join(''), /unknown command "bakcup"/);
 });
+
+test('a stray word on the command line is a usage error naming it, not silently ignored', async () => {
+  // `backup --to s3://b/p app` used to back up `postgres` (the default), not `app`.
+  for (const argv of [
+    ['backup', '--to', 's3://b/p', 'app'],
+    ['list', 'app', '--from', 's3://b/p'],
+    ['restore', '--from', 's3://b/p', '--latest', '--database', 'app', '--target', 'dbname=x', 'extra'],
+    ['verify', '--from', 's3://b/p', '--latest', 'app'],
+  ]) {
+    const c = capture();
+    assert.equal(await main(argv, c.io), 2, argv.join(' '));
+    const word = argv.includes('extra') ? 'extra' : 'app';
+    assert.match(c.err.join(''), new RegExp(`unexpected argument "${word}"`), argv.join(' '));
+  }
+});

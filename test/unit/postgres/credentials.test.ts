@@ -20,12 +20,12 @@ test('IAM tokens are signed for the database region, not the bucket region', asy
       return 'token-abcdef-123456';
     },
   });
-  const env = await libpqEnv(conn, {});
+  const env = await libpqEnv(conn);
   assert.deepEqual(calls, [
     { hostname: 'app.abc123.eu-central-1.rds.amazonaws.com', port: 5433, username: 'backup', region: 'eu-central-1' },
   ]);
   assert.equal(env.PGPASSWORD, 'token-abcdef-123456');
-  await libpqEnv(conn, {});
+  await libpqEnv(conn);
   assert.equal(calls.length, 2, 'a fresh token per connection');
 });
 
@@ -54,11 +54,9 @@ test('RDS secret shape', () => {
 
 test('the child environment holds only libpq variables', async () => {
   const c = cfg({}, { PGHOST: 'h', PGUSER: 'u', PGPASSWORD: 'pw-123456', PGSSLMODE: 'require' });
-  const env = await libpqEnv(await resolveConnection(c.connection, c.auth, { env: {} }), {
-    AWS_SECRET_ACCESS_KEY: 'x',
-    AWS_ACCESS_KEY_ID: 'y',
-    HOME: '/root',
-  });
+  const env = await libpqEnv(
+    await resolveConnection(c.connection, c.auth, { env: { AWS_SECRET_ACCESS_KEY: 'x', AWS_ACCESS_KEY_ID: 'y', HOME: '/root' } }),
+  );
   assert.deepEqual(Object.keys(env).sort(), [
     'LC_ALL',
     'PATH',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeTier, isoWeekStart } from '../../../../src/core/catalog/tiers.ts';
+import { computeTier, isoWeekStart, Tier } from '../../../../src/core/catalog/tiers.ts';
 
 const d = (s: string): Date => new Date(s);
 
@@ -23,9 +23,17 @@ test('tier table across year, month and ISO week boundaries', () => {
   }
 });
 
-test('a re-run on the same day is deterministic', () => {
-  const existing = [d('2026-11-02T03:00:00Z'), d('2026-11-23T03:00:00Z')];
-  assert.equal(computeTier(d('2026-11-24T03:00:00Z'), existing), computeTier(d('2026-11-24T03:00:00Z'), existing));
+test('a re-run on the same day does not take the tier again: the earlier run of that day already holds it', () => {
+  // The first backup of the year, month and week each take that tier once; a second run the same day is daily.
+  const before = [d('2025-12-31T03:00:00Z')];
+  assert.equal(computeTier(d('2026-01-01T03:00:00Z'), before), Tier.yearly);
+  assert.equal(computeTier(d('2026-01-01T05:00:00Z'), [...before, d('2026-01-01T03:00:00Z')]), Tier.daily);
+  const november = [d('2026-01-01T03:00:00Z'), d('2026-10-30T03:00:00Z')];
+  assert.equal(computeTier(d('2026-11-02T03:00:00Z'), november), Tier.monthly);
+  assert.equal(computeTier(d('2026-11-02T23:59:59Z'), [...november, d('2026-11-02T03:00:00Z')]), Tier.daily);
+  const week = [...november, d('2026-11-02T03:00:00Z')];
+  assert.equal(computeTier(d('2026-11-09T00:00:00Z'), week), Tier.weekly);
+  assert.equal(computeTier(d('2026-11-09T12:00:00Z'), [...week, d('2026-11-09T00:00:00Z')]), Tier.daily);
 });
 
 test('ISO week starts on Monday 00:00 UTC', () => {

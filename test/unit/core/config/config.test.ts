@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBackupConfig } from '../../../../src/core/config/backup-config.ts';
 import { parseListConfig } from '../../../../src/core/config/list-config.ts';
+import { parseRestoreConfig } from '../../../../src/core/config/restore-config.ts';
 import { collectRaw } from '../../../../src/core/config/raw.ts';
 import { ConfigError } from '../../../../src/core/errors.ts';
 
@@ -63,6 +64,30 @@ test('conninfo in --dbname: password never needs argv to reach pg_dump, flags ov
   assert.equal(c.connection.password?.reveal(), SECRET);
   assert.equal(c.connection.sslmode, 'require');
   assert.deepEqual(c.databases, ['app']);
+});
+
+test('hostaddr and application_name in a conninfo are refused by name, never dropped or turned into host', () => {
+  // libpq connects to hostaddr but checks TLS and the password file against host; application_name is ours (a
+  // restore finds its own session by it). Silently using hostaddr as host, or dropping either, would not do what
+  // the user asked.
+  for (const dbname of [
+    'host=db.example.com hostaddr=10.0.0.5 dbname=app',
+    'postgres://u@db.example.com/app?hostaddr=10.0.0.5',
+    'hostaddr=10.0.0.5 dbname=app',
+  ]) {
+    const err = errorOf(() => parseBackupConfig(collectRaw('backup', { to: 'file:///x', dbname }, {})));
+    assert.match(err.message, /hostaddr is not supported/, dbname);
+  }
+  for (const dbname of ['host=h application_name=mine dbname=app', 'postgres://u@h/app?application_name=mine']) {
+    const err = errorOf(() => parseBackupConfig(collectRaw('backup', { to: 'file:///x', dbname }, {})));
+    assert.match(err.message, /application_name is not supported/, dbname);
+  }
+  const restore = errorOf(() =>
+    parseRestoreConfig(
+      collectRaw('restore', { from: 'file:///x', latest: true, database: 'app', target: 'host=h hostaddr=10.0.0.5 dbname=copy' }, {}),
+    ),
+  );
+  assert.match(restore.message, /hostaddr is not supported/);
 });
 
 test('databases: all, lists, hostile names', () => {

@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Manifest } from '../../../../src/core/catalog/manifest.ts';
-import { compareRestored, compareToc } from '../../../../src/core/restore/verify.ts';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { readToc, summarizeToc } from '../../../../src/core/archive/toc.ts';
+import { backupKeys } from '../../../../src/core/catalog/keys.ts';
+import { MANIFEST_SCHEMA, type Manifest, serializeManifest } from '../../../../src/core/catalog/manifest.ts';
+import type { RestoreTarget } from '../../../../src/core/ports/database-target.ts';
+import type { BackupStore } from '../../../../src/core/ports/store.ts';
+import { RestoreError } from '../../../../src/core/restore/common.ts';
+import { GLOBALS_MAX_BYTES } from '../../../../src/core/restore/restore-globals.ts';
+import { compareRestored, compareToc, runVerify, type ScratchProvider } from '../../../../src/core/restore/verify.ts';
+import { FileStore } from '../../../../src/storage/file.ts';
 
 const toc = {
   archiveVersion: '1.16.0',
@@ -56,4 +68,77 @@ test('the archive TOC must equal the manifest summary', () => {
     'TOC has 3 TABLE DATA entries, manifest says 2',
   ]);
   assert.match(compareToc(null, toc).notes.join(), /no TOC summary/);
+});
+
+test("verify reads the globals object with restore's size cap: an oversized one is refused before a byte is read", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-verify-unit-'));
+  try {
+    const fixture = readFileSync(new URL('../../../fixtures/pg18-small.dump', import.meta.url));
+    const files: BackupStore = new FileStore(dir);
+    const put = async (kind: 'database' | 'globals', id: string, data: Buffer, bytes: number): Promise<void> => {
+      const keys = backupKeys('', kind, kind === 'database' ? 'fixture' : null, id);
+      await mkdir(path.dirname(path.join(dir, keys.data)), { recursive: true });
+      await writeFile(path.join(dir, keys.data), data);
+      const at = `${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T${id.slice(9, 11)}:${id.slice(11, 13)}:${id.slice(13, 15)}.000Z`;
+      const m: Manifest = {
+        schema: MANIFEST_SCHEMA,
+        kind,
+        id,
+        database: kind === 'database' ? 'fixture' : null,
+        tool: { name: 'rds-s3-backup', version: 'test' },
+        pgDump: { version: '18.6' },
+        server: { version: '18.4', versionNum: 180004, host: null },
+        startedAt: at,
+        finishedAt: at,
+        durationMs: 1,
+        object: { key: keys.data, bytes, sha256: createHash('sha256').update(data).digest('hex'), versionId: null, contentType: 'x' },
+        format: kind === 'database' ? 'custom' : 'sql',
+        compression: 'none',
+        tier: 'yearly',
+        encryption: { kmsKeyId: null },
+        toc: kind === 'database' ? summarizeToc(readToc(data)!) : null,
+        rowCounts: null,
+      };
+      await files.putSmall(keys.manifest, serializeManifest(m), { contentType: 'application/json', metadata: {}, tags: {} });
+    };
+    await put('database', '20261124T031500Z-0a0b0c0d', fixture, fixture.length);
+    // The manifest claims more than restore would ever load into memory.
+    await put('globals', '20261124T031400Z-0a0b0c0e', Buffer.from('-- roles\n'), GLOBALS_MAX_BYTES + 1);
+    const reads: string[] = [];
+    const store: BackupStore = {
+      url: files.url,
+      prefix: files.prefix,
+      upload: (k, b, o) => files.upload(k, b, o),
+      putSmall: (k, b, o) => files.putSmall(k, b, o),
+      // The listing agrees with the manifest (as a bucket holding such an object would), so the catalog calls it complete.
+      list: async function* (p) {
+        for await (const o of files.list(p)) yield o.key.endsWith('.sql') ? { ...o, size: GLOBALS_MAX_BYTES + 1 } : o;
+      },
+      listIncomplete: (p) => files.listIncomplete(p),
+      read: async (k) => {
+        reads.push(k);
+        return files.read(k);
+      },
+    };
+    let applied = 0;
+    const target = {
+      applyGlobals: async () => {
+        applied++;
+        return { expectedErrors: [], errors: [] };
+      },
+    } as unknown as RestoreTarget;
+    const scratch: ScratchProvider = async () => ({ target, kind: 'embedded', version: '18.4', note: '', stop: async () => undefined });
+    await assert.rejects(
+      runVerify({ selector: { by: 'latest' }, database: 'fixture', integrityOnly: false, record: false, tempDir: dir }, { store, scratch }),
+      (err: unknown) => err instanceof RestoreError && /refusing to load more than/.test(err.message),
+    );
+    assert.deepEqual(
+      reads.filter((k) => k.endsWith('.sql')),
+      [],
+      'the globals object was not read',
+    );
+    assert.equal(applied, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
