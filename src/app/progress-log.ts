@@ -2,7 +2,7 @@ import type { DumpEstimate } from '../core/backup/dump-progress.ts';
 import type { BackupEvent } from '../core/backup/run-backup.ts';
 
 /** Database megabytes (10^6, as the server's sizes are usually read): the rate of the data, not of the archive. */
-export function megabytes(bytes: number): string {
+function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0)} MB`;
 }
 
@@ -24,7 +24,7 @@ export function estimateText(e: DumpEstimate): string {
 }
 
 /** The structured fields of a progress log line (Lambda and container). */
-export function estimateFields(e: DumpEstimate): Record<string, unknown> {
+function estimateFields(e: DumpEstimate): Record<string, unknown> {
   return {
     database: e.database,
     percent: Math.round(e.percent * 10) / 10,
@@ -38,7 +38,7 @@ export function estimateFields(e: DumpEstimate): Record<string, unknown> {
   };
 }
 
-export const PROGRESS_LOG_INTERVAL_MS = 30_000;
+const PROGRESS_LOG_INTERVAL_MS = 30_000;
 
 type Log = {
   info(message: string, fields: Record<string, unknown>): void;

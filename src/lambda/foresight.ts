@@ -2,7 +2,7 @@ import { clock, estimateText } from '../app/progress-log.ts';
 import type { DumpEstimate } from '../core/backup/dump-progress.ts';
 import { AbortedError } from '../core/errors.ts';
 
-export const ECS_RUNNER_HINT =
+const ECS_RUNNER_HINT =
   'set runner = "ecs" for this database in the Terraform module (an ECS/Fargate task has no 15-minute limit), or run the rds-s3-backup CLI on a host';
 
 /** The projection said the dump cannot finish in the time left: aborted early, before the budget ran out. */

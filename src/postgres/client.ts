@@ -30,7 +30,7 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
 }
 
 /** Session settings for a connection that must stay out of the way (the progress probe). */
-export type SessionOptions = {
+type SessionOptions = {
   readonly applicationName?: string;
   readonly statementTimeoutMs?: number;
   readonly lockTimeoutMs?: number;

@@ -4,7 +4,7 @@ import { connect } from './client.ts';
 import type { ResolvedConnection } from './credentials.ts';
 
 /** How the probe's session shows in pg_stat_activity, so an operator can tell it from the dump itself. */
-export const PROBE_APPLICATION_NAME = 'rds-s3-backup progress';
+const PROBE_APPLICATION_NAME = 'rds-s3-backup progress';
 /** pg_dump runs with PGAPPNAME=rds-s3-backup (credentials.ts): how its backend is found. */
 const DUMP_APPLICATION_NAME = 'rds-s3-backup';
 

@@ -20,16 +20,15 @@ export type DumpEstimate = {
   readonly stable: boolean;
 };
 
-export const STABLE_PERCENT = 5;
+const STABLE_PERCENT = 5;
 export const STABLE_AFTER_MS = 60_000;
 /** One cheap catalog query per interval: far below anything a server notices (docs/benchmarks.md). */
 export const DEFAULT_PROBE_INTERVAL_MS = 1000;
 
-export function estimate(database: string, s: ProgressSample, elapsedMs: number): DumpEstimate {
+/** `rate`: database bytes per second to project with (default: the average since the start). */
+export function estimate(database: string, s: ProgressSample, elapsedMs: number, rate: number | null = null): DumpEstimate {
   const percent = s.totalBytes > 0 ? Math.min(100, (s.doneBytes / s.totalBytes) * 100) : 0;
-  // The average since the start, not a recent window: pg_dump's rate swings table by table (wide text rows vs
-  // narrow numeric ones), and the whole-run average is what the remaining tables most resemble.
-  const rate = s.doneBytes > 0 && elapsedMs > 0 ? (s.doneBytes * 1000) / elapsedMs : null;
+  rate ??= s.doneBytes > 0 && elapsedMs > 0 ? (s.doneBytes * 1000) / elapsedMs : null;
   const etaMs = rate ? Math.round(((s.totalBytes - s.doneBytes) * 1000) / rate) : null;
   return {
     database,
@@ -49,6 +48,24 @@ export function estimate(database: string, s: ProgressSample, elapsedMs: number)
 
 export type DumpWatch = { stop(): Promise<void> };
 
+type Point = { readonly t: number; readonly done: number };
+
+/**
+ * The rate over the last third of the copy so far (at least two samples apart), from the first sample that saw
+ * data moving: pg_dump's start (catalog reads, locks) is not copy time, and the rate swings table by table (wide
+ * text and bytea rows vs narrow numeric ones), so the recent past predicts the rest better than the whole run.
+ */
+export function recentRate(points: readonly Point[]): number | null {
+  const first = points.findIndex((p) => p.done > 0);
+  if (first < 0) return null;
+  const copying = points.slice(Math.max(0, first - 1));
+  const last = copying.at(-1)!;
+  const since = last.t - (last.t - copying[0]!.t) / 3;
+  const from = [...copying].reverse().find((p) => p.t <= since && p !== last) ?? copying[0]!;
+  if (last.t <= from.t || last.done <= from.done) return null;
+  return ((last.done - from.done) * 1000) / (last.t - from.t);
+}
+
 /**
  * Samples the probe on a timer, beside the pipeline and never in it. Any error ends the watch with `onUnknown`:
  * progress is then unknown and nothing else changes (the dump does not depend on this session at all).
@@ -66,12 +83,15 @@ export function watchDump(
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
+  const points: Point[] = [{ t: options.startedAt, done: 0 }];
   const tick = (): void => {
     inFlight = (async () => {
       try {
         const s = await probe.sample();
         if (stopped) return;
-        options.onEstimate(estimate(options.database, s, Date.now() - options.startedAt));
+        const now = Date.now();
+        points.push({ t: now, done: s.doneBytes });
+        options.onEstimate(estimate(options.database, s, now - options.startedAt, recentRate(points)));
       } catch (err) {
         if (stopped) return;
         stopped = true;

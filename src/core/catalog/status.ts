@@ -11,7 +11,7 @@ export function verdictOf(record: VerificationRecord): Verdict {
   return record.ok ? 'verified' : 'failed';
 }
 
-export type StatusLimits = { readonly maxAgeMs: number; readonly maxVerifyAgeMs: number | null };
+type StatusLimits = { readonly maxAgeMs: number; readonly maxVerifyAgeMs: number | null };
 
 export type DatabaseStatus = {
   readonly database: string;
@@ -33,7 +33,7 @@ export type DatabaseStatus = {
   readonly problems: readonly string[];
 };
 
-export const TREND_WINDOW = 5;
+const TREND_WINDOW = 5;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -62,7 +62,7 @@ function databases(raw: RawValues, issues: Issues, fallback: string): 'all' | re
   return Object.freeze([...new Set(list)]);
 }
 
-export const PROGRESS_MODES = ['auto', 'bar', 'json', 'none'] as const;
+const PROGRESS_MODES = ['auto', 'bar', 'json', 'none'] as const;
 export type ProgressMode = (typeof PROGRESS_MODES)[number];
 
 function progressMode(raw: RawValues, issues: Issues): ProgressMode {

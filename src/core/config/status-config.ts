@@ -17,7 +17,7 @@ export type StatusConfig = {
 const UNIT_MS = { s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
 /** "26h", "8d", "1d12h", "90m", "45s" → milliseconds; undefined when it is not such a duration. */
-export function parseAge(text: string): number | undefined {
+function parseAge(text: string): number | undefined {
   const s = text.trim().toLowerCase();
   if (!/^(\d+(\.\d+)?(s|min|m|h|d|w))+$/.test(s)) return undefined;
   let ms = 0;
