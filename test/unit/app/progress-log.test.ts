@@ -45,18 +45,18 @@ test('progressLog: one line per interval, from the estimate when there is one, e
     info: (msg: string, fields: Record<string, unknown>) => lines.push({ level: 'info', msg, fields }),
     debug: (msg: string, fields: Record<string, unknown>) => lines.push({ level: 'debug', msg, fields }),
   };
-  const on = progressLog(log, () => ({ remainingMs: 1 }), 20);
+  const on = progressLog(log, () => ({ remainingMs: 1 }), 100);
   on({ type: 'start', database: 'shop', key: 'k', partSize: 1, tier: 'daily' });
   on({ type: 'progress', database: 'shop', bytes: 5, elapsedMs: 1 });
   assert.equal(lines.length, 0, 'not before the interval');
-  await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 120));
   on({ type: 'progress', database: 'shop', bytes: 7, elapsedMs: 30 });
   assert.deepEqual(lines.at(-1), {
     level: 'info',
     msg: 'backup progress',
     fields: { database: 'shop', bytes: 7, elapsedMs: 30, remainingMs: 1 },
   });
-  await new Promise((r) => setTimeout(r, 25));
+  await new Promise((r) => setTimeout(r, 120));
   on({ type: 'estimate', database: 'shop', estimate: estimate('shop', sample, 10_000), reason: null });
   assert.equal(lines.at(-1)!.fields.progress, 'shop 25.0% of 1000 MB, 25.0 MB/s, ETA 0:30, public.orders (3/12)');
   assert.equal(lines.at(-1)!.fields.percent, 25);

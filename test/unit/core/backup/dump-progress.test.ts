@@ -32,7 +32,7 @@ test('a probe error ends the watch: progress unknown once, the probe closed, no 
     onEstimate: (e) => estimates.push(e),
     onUnknown: (r) => unknown.push(r),
   });
-  await new Promise((r) => setTimeout(r, 60));
+  await new Promise((r) => setTimeout(r, 200));
   assert.equal(estimates.length, 1);
   assert.deepEqual(unknown, ['sorry, too many clients already (2)']);
   assert.equal(p.calls, 2, 'no query after the failure');
@@ -50,12 +50,12 @@ test('stop: no estimate after it, the probe is closed, a consumer that throws on
     onEstimate: (e) => estimates.push(e),
     onUnknown: () => undefined,
   });
-  await new Promise((r) => setTimeout(r, 30));
+  await new Promise((r) => setTimeout(r, 200));
   await w.stop();
   const n = estimates.length;
   assert.ok(n >= 1);
   assert.equal(estimates[0]!.percent, 10);
-  await new Promise((r) => setTimeout(r, 30));
+  await new Promise((r) => setTimeout(r, 200));
   assert.equal(estimates.length, n);
   assert.equal(p.closed, 1);
 
@@ -72,7 +72,7 @@ test('stop: no estimate after it, the probe is closed, a consumer that throws on
       onUnknown: (r) => unknown.push(r),
     },
   );
-  await new Promise((r) => setTimeout(r, 30));
+  await new Promise((r) => setTimeout(r, 200));
   await w2.stop();
   assert.deepEqual(unknown, ['renderer bug']);
 });
