@@ -182,6 +182,10 @@ async function main(): Promise<void> {
             'LANG=C.UTF-8',
           ],
           workingDir: '/tmp',
+          // ECS creates a bind mount at a task volume's containerPath owned by root, mode 0755, unless the image
+          // declares the path a VOLUME: then it takes the image's directory (1777 here), so the unprivileged
+          // user can write /tmp with a read-only root file system.
+          volumes: ['/tmp'],
           labels,
         });
         gc(layout);

@@ -14,6 +14,7 @@ export type ImageConfig = {
   readonly cmd: readonly string[];
   readonly env: readonly string[];
   readonly workingDir: string;
+  readonly volumes: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
 };
 
@@ -92,6 +93,8 @@ export function configure(layout: string, tag: string, c: ImageConfig): void {
     `--created=${c.created}`,
     `--config.user=${c.user}`,
     `--config.workingdir=${c.workingDir}`,
+    '--clear=config.volume',
+    ...c.volumes.map((v) => `--config.volume=${v}`),
     '--clear=config.entrypoint',
     '--clear=config.cmd',
     '--clear=config.env',

@@ -12,7 +12,7 @@ import { openRestoreTarget } from './restore.ts';
 import type { Env } from '../core/env.ts';
 
 /** Throwaway servers from somewhere else than the npm packages (the verify image's /opt/postgresql). */
-export type EmbeddedServers = {
+type EmbeddedServers = {
   readonly installs: readonly EmbeddedInstall[];
   /** What to do when none is new enough. */
   readonly missingHint: string;

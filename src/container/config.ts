@@ -1,30 +1,31 @@
 import { checkDatabaseName } from '../core/config/database-name.ts';
 import { collectRaw } from '../core/config/raw.ts';
+import { type ListConfig, parseListConfig } from '../core/config/list-config.ts';
 import { parseVerifyConfig, type VerifyConfig } from '../core/config/verify-config.ts';
 import { ConfigError, type ConfigIssue } from '../core/errors.ts';
-import { parseLambdaConfig, type LambdaConfig, type RunnerProfile } from '../lambda/config.ts';
+import { parseLambdaConfig, type LambdaConfig, type RunnerProfile } from '../runner/config.ts';
 
 /**
  * The container's configuration: the Lambda's environment schema and checks (one source of truth:
- * src/lambda/config.ts on top of src/core/config/), with the image's CA bundle as the verify-full default.
+ * src/runner/config.ts on top of src/core/config/), with the image's CA bundle as the verify-full default.
  */
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Where the image keeps the Amazon RDS CA bundle (scripts/image/rootfs.ts writes it). */
-export const CONTAINER_CA_FILE = '/etc/ssl/certs/rds-ca-bundle.pem';
+const CONTAINER_CA_FILE = '/etc/ssl/certs/rds-ca-bundle.pem';
 
-export const CONTAINER_RUNNER: RunnerProfile = {
+const CONTAINER_RUNNER: RunnerProfile = {
   name: 'the ECS task',
   configuration: 'the task definition',
-  caFile: CONTAINER_CA_FILE,
+  caFile: () => CONTAINER_CA_FILE,
   caSource: 'the Amazon RDS CA bundle of the image, or a file mounted into the task',
 };
 
 export type ContainerBackupConfig = LambdaConfig;
 
 export function parseContainerBackupConfig(env: Env, caFile: string = CONTAINER_CA_FILE): ContainerBackupConfig {
-  return parseLambdaConfig(env, { ...CONTAINER_RUNNER, caFile });
+  return parseLambdaConfig(env, { ...CONTAINER_RUNNER, caFile: () => caFile });
 }
 
 export type DrillConfig = {
@@ -32,6 +33,8 @@ export type DrillConfig = {
   readonly databases: readonly string[] | null;
   /** The verify configuration of one database (source, selector latest, recorded). */
   readonly forDatabase: (database: string) => VerifyConfig;
+  /** Listing the bucket, to find the databases when none are configured. */
+  readonly list: ListConfig;
 };
 
 /**
@@ -77,5 +80,6 @@ export function parseDrillConfig(env: Env): DrillConfig {
   if (!env.RDS_S3_BACKUP_FROM?.trim() && !env.RDS_S3_BACKUP_TO?.trim())
     issues.push({ field: 'RDS_S3_BACKUP_FROM', message: 'is required (or RDS_S3_BACKUP_TO): the bucket whose backups are verified' });
   if (issues.length > 0) throw new ConfigError(issues);
-  return Object.freeze({ databases: databases ? Object.freeze(databases) : null, forDatabase });
+  const list = parseListConfig(collectRaw('list', {}, verifyEnv));
+  return Object.freeze({ databases: databases ? Object.freeze(databases) : null, forDatabase, list });
 }

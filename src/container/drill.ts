@@ -1,16 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { executeList } from '../app/list.ts';
 import { executeVerify } from '../app/verify.ts';
-import { listCatalog } from '../core/catalog/listing.ts';
 import { BackupToolError, describeError } from '../core/errors.ts';
 import type { VerifyReport } from '../core/restore/verify.ts';
-import { openStore } from '../storage/open-store.ts';
 import type { DrillConfig } from './config.ts';
 import type { EmbeddedInstall } from '../postgres/embedded-server.ts';
 import type { Shutdown } from './shutdown.ts';
 import type { ContainerTelemetry } from './telemetry.ts';
 import { DRILL_METRICS } from './drill-metrics.ts';
-
-export { DRILL_METRICS };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -22,7 +19,7 @@ export type DrillDeps = {
   readonly embeddedInstalls: readonly EmbeddedInstall[] | null;
 };
 
-export class DrillFailedError extends BackupToolError {}
+class DrillFailedError extends BackupToolError {}
 
 /**
  * The scheduled restore drill: for each configured database (or every database with a backup), verify its
@@ -37,11 +34,12 @@ export async function runDrill(config: DrillConfig, deps: DrillDeps): Promise<re
   try {
     let databases = config.databases;
     if (!databases) {
-      const source = config.forDatabase('postgres').source;
-      const entries = await listCatalog(openStore(source, { env: deps.env }), { kind: 'database' });
-      databases = [...new Set(entries.filter((e) => e.status === 'complete' && e.database).map((e) => e.database!))].sort();
-      logger.info('databases with backups', { source: source.url, databases });
-      if (databases.length === 0) throw new DrillFailedError(`no complete backup found in ${source.url}: nothing to verify`);
+      const { url, entries } = await executeList(config.list, { env: deps.env });
+      databases = [
+        ...new Set(entries.filter((e) => e.kind === 'database' && e.status === 'complete' && e.database).map((e) => e.database!)),
+      ].sort();
+      logger.info('databases with backups', { source: url, databases });
+      if (databases.length === 0) throw new DrillFailedError(`no complete backup found in ${url}: nothing to verify`);
     }
     for (const database of databases) {
       if (deps.shutdown.signal.aborted) throw deps.shutdown.signal.reason;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { EmbeddedInstall } from '../postgres/embedded-server.ts';
 
 /** Where the verify image installs its throwaway servers (scripts/image/rootfs.ts): <dir>/<major>/bin/postgres. */
-export const IMAGE_POSTGRES_DIR = '/opt/postgresql';
+const IMAGE_POSTGRES_DIR = '/opt/postgresql';
 
 /**
  * The throwaway PostgreSQL servers installed in the image, newest first; null when the directory does not exist

@@ -5,7 +5,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AbortedError, BackupToolError, ConfigError, describeError, ExitCode } from '../core/errors.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { METRICS } from '../lambda/telemetry.ts';
+import { METRICS } from '../runner/telemetry.ts';
 import { DRILL_METRICS } from './drill-metrics.ts';
 import { DEFAULT_HARD_STOP_MS, watchShutdown, type SignalSource } from './shutdown.ts';
 import { createContainerTelemetry, type ContainerTelemetry, type MetricSink } from './telemetry.ts';

@@ -19,7 +19,7 @@ export type Shutdown = {
 /** Well inside ECS's 30 s default: room for the final log lines and the metrics call. */
 export const DEFAULT_HARD_STOP_MS = 20_000;
 
-export class CleanupTimeoutError extends AbortedError {}
+class CleanupTimeoutError extends AbortedError {}
 
 export type SignalSource = {
   on(event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;

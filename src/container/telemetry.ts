@@ -2,7 +2,7 @@ import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type Standard
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describeError } from '../core/errors.ts';
-import { DEFAULT_NAMESPACE, type Telemetry } from '../lambda/telemetry.ts';
+import { DEFAULT_NAMESPACE, type Telemetry } from '../runner/telemetry.ts';
 
 /**
  * Metrics from an ECS task. The Lambda writes EMF documents to stdout and Lambda's log delivery extracts them.
@@ -69,7 +69,7 @@ class QueuedMetrics extends Metrics {
   }
 }
 
-export const sdkMetricSink = (region: string | undefined): MetricSink => {
+const sdkMetricSink = (region: string | undefined): MetricSink => {
   let client: CloudWatchClient | undefined;
   return async (namespace, data) => {
     client ??= new CloudWatchClient(region ? { region } : {});

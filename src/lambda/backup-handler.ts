@@ -6,10 +6,10 @@ import { BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
 import { ForesightAbortError, foresee } from './foresight.ts';
 import { budgetError, type CutShort, cleanupUnfinishedError, HardStopError, type TimeBudget, watchTimeBudget } from './budget.ts';
-import { parseLambdaConfig, withEndpoint, type LambdaConfig } from './config.ts';
+import { parseLambdaConfig, withEndpoint, type LambdaConfig } from '../runner/config.ts';
 import { applySelection, parseEvent } from './event.ts';
-import { resolveInstance, type DescribeInstance } from './instance.ts';
-import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from './telemetry.ts';
+import { resolveInstance, type DescribeInstance } from '../runner/instance.ts';
+import { backupEventLogger, createTelemetry, METRICS, type Telemetry } from '../runner/telemetry.ts';
 import type { Env } from '../core/env.ts';
 
 /** The part of Lambda's context object the handler uses. */

@@ -304,11 +304,12 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
         AWS_ENDPOINT_URL_CLOUDWATCH: cloudwatch.url,
         AWS_REGION: moto.region,
         AWS_CONTAINER_CREDENTIALS_FULL_URI: creds.url,
+        // No RDS_S3_BACKUP_DATABASES: every database with a complete backup in the bucket.
         RDS_S3_BACKUP_FROM: `s3://${bucket}/prod`,
-        RDS_S3_BACKUP_DATABASES: 'shop',
       },
     });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(r.logs.find((l) => l.message === 'databases with backups')?.databases, ['shop']);
     const ok = r.logs.find((l) => l.message === 'verify succeeded')!;
     assert.ok(ok, messages(r.logs).join('\n'));
     assert.match(String(ok.summary), /rows/);

@@ -19,7 +19,9 @@ function importsOf(text: string): Import[] {
 }
 
 const ADAPTERS = ['postgres', 'storage'];
-const ENTRYPOINTS = ['cli', 'lambda'];
+const ENTRYPOINTS = ['cli', 'lambda', 'container'];
+/** Shared by the scheduled runners (Lambda, ECS task): environment config, RDS instance lookup, telemetry. */
+const RUNNER = 'runner';
 /** npm packages core may use: pure data validation, no I/O. */
 const CORE_PACKAGES = ['zod'];
 
@@ -43,8 +45,10 @@ function violation(from: string, imp: Import): string | null {
   if (ENTRYPOINTS.includes(to)) return `nothing imports an entrypoint (${to}/)`;
   if (ADAPTERS.includes(layer)) return to === 'core' ? null : `adapters import only core/ (found ${to}/)`;
   if (layer === 'app') return to === 'core' || ADAPTERS.includes(to) ? null : `app imports core/ and adapters only (found ${to}/)`;
+  if (layer === RUNNER)
+    return to === 'core' || to === 'app' || ADAPTERS.includes(to) ? null : `runner/ imports core/, app/ and adapters only (found ${to}/)`;
   if (ENTRYPOINTS.includes(layer)) {
-    if (to === 'core' || to === 'app') return null;
+    if (to === 'core' || to === 'app' || (to === RUNNER && layer !== 'cli')) return null;
     // A type names what the entrypoint may hand to app/ (an injected signer, say); wiring the adapter is app's job.
     if (ADAPTERS.includes(to) && imp.typeOnly) return null;
     return `entrypoints wire adapters through app/ (found a value import from ${to}/)`;

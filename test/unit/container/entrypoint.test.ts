@@ -11,7 +11,7 @@ import { runContainer } from '../../../src/container/main.ts';
 import { watchShutdown } from '../../../src/container/shutdown.ts';
 import { createContainerTelemetry, emfToDatums } from '../../../src/container/telemetry.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { publishDatabaseMetrics } from '../../../src/lambda/telemetry.ts';
+import { publishDatabaseMetrics } from '../../../src/runner/telemetry.ts';
 
 const capture = () => {
   let text = '';

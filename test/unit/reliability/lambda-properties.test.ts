@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { applySelection, parseEvent } from '../../../src/lambda/event.ts';
-import { parseLambdaConfig } from '../../../src/lambda/config.ts';
+import { parseLambdaConfig } from '../../../src/runner/config.ts';
 import { ConfigError } from '../../../src/core/errors.ts';
 import { OPTIONS, type OptionSpec } from '../../../src/core/config/options.ts';
 

@@ -27,16 +27,16 @@ export type RunnerProfile = {
   readonly name: string;
   /** Where its environment is readable by others (why passwords are refused there). */
   readonly configuration: string;
-  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset. */
-  readonly caFile: string;
+  /** The CA file for verify-ca/verify-full when PGSSLROOTCERT is unset (it may depend on the environment). */
+  readonly caFile: (env: Env) => string;
   /** Where that CA file comes from, for the message when it is missing. */
   readonly caSource: string;
 };
 
-export const LAMBDA_RUNNER: RunnerProfile = {
+const LAMBDA_RUNNER: RunnerProfile = {
   name: 'the Lambda',
   configuration: 'the function configuration',
-  caFile: LAMBDA_CA_FILE,
+  caFile: () => LAMBDA_CA_FILE,
   caSource: 'the Amazon RDS CA bundle shipped in a layer or the function',
 };
 
@@ -110,7 +110,7 @@ export function parseLambdaConfig(env: Env, runner: RunnerProfile = LAMBDA_RUNNE
   const sslmode = (set('PGSSLMODE') ?? 'verify-full').toLowerCase();
   effective.PGSSLMODE = sslmode;
   // Only for verify-*: with a root CA file present libpq silently upgrades sslmode=require to verify-ca.
-  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile;
+  if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && !set('PGSSLROOTCERT')) effective.PGSSLROOTCERT = runner.caFile(env);
   const rootcert = effective.PGSSLROOTCERT?.trim();
   if ((sslmode === 'verify-full' || sslmode === 'verify-ca') && rootcert && !existsSync(rootcert)) {
     add('PGSSLROOTCERT', `file ${rootcert} does not exist (the CA bundle for sslmode=${sslmode}, e.g. ${runner.caSource})`);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionError } from '../../../src/core/errors.ts';
-import { resolveInstance, type DescribeInstance } from '../../../src/lambda/instance.ts';
+import { resolveInstance, type DescribeInstance } from '../../../src/runner/instance.ts';
 
 const described =
   (instance: unknown): DescribeInstance =>

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../../src/core/errors.ts';
-import { DEFAULT_ABORT_MARGIN_MS, LAMBDA_CA_FILE, parseInstanceRef, parseLambdaConfig, withEndpoint } from '../../../src/lambda/config.ts';
+import { DEFAULT_ABORT_MARGIN_MS, LAMBDA_CA_FILE, parseInstanceRef, parseLambdaConfig, withEndpoint } from '../../../src/runner/config.ts';
 
 const CA = path.join(mkdtempSync(path.join(tmpdir(), 'lambda-config-')), 'ca.pem');
 writeFileSync(CA, '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
