@@ -20,15 +20,15 @@ export async function startPgThrottle(target: { host: string; port: number }, by
     const upstream = net.connect(target.port, target.host);
     sockets.add(client);
     sockets.add(upstream);
-    const started = Date.now();
-    let sent = 0;
+    // When the bytes sent so far are paid for: idle time earns no credit, so a COPY after slow catalog
+    // queries does not start with a burst.
+    let paidUntil = Date.now();
     client.on('data', (d) => upstream.write(d));
     upstream.on('data', (d) => {
-      sent += d.length;
       total += d.length;
+      paidUntil = Math.max(paidUntil, Date.now()) + (d.length / rate) * 1000;
       const ok = client.write(d);
-      // Ahead of the allowance: pause until the elapsed time has paid for what was sent.
-      const aheadMs = (sent / rate) * 1000 - (Date.now() - started);
+      const aheadMs = paidUntil - Date.now();
       if (aheadMs > 0 || !ok) {
         upstream.pause();
         const resume = (): void => {
