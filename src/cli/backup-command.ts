@@ -21,7 +21,11 @@ export async function backupCommand(argv: readonly string[], io: CliIO): Promise
   const report = await executeBackup(config, {
     signal: io.signal,
     env: io.env,
-    onEvent: backupProgress(io.stderr, { quiet: config.output.quiet || config.output.json }),
+    // --json keeps stderr quiet unless progress events were asked for explicitly.
+    onEvent: backupProgress(io.stderr, {
+      quiet: config.output.quiet || config.output.json,
+      mode: config.progress,
+    }),
   });
   if (config.output.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
   else {

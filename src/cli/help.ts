@@ -7,6 +7,8 @@ const SUMMARY: Record<Command, string> = {
   restore:
     'Restore a backup into a database: checksum-verified while streaming, in one transaction that only commits when the object is intact.',
   verify: 'Prove a backup restores: into a throwaway PostgreSQL (or --target), comparing tables and exact row counts with the manifest.',
+  status:
+    "One line per database: the newest complete backup's age, size and trend, the newest verify's verdict and age; exits 1 when any is over the limits (for cron and monitoring checks).",
 };
 
 const EXAMPLES: Record<Command, string[]> = {
@@ -55,6 +57,17 @@ const EXAMPLES: Record<Command, string[]> = {
     '# on a scratch server of your own (a temporary database is created and dropped)',
     'rds-s3-backup verify --from s3://my-backups/prod --database app --at 2026-11-01 --target "host=scratch user=verify"',
   ],
+  status: [
+    '# every database backed up within 26 hours and verified within 8 days? (exit 0 yes, 1 no)',
+    'rds-s3-backup status --from s3://my-backups/prod',
+    'rds-s3-backup status --from s3://my-backups/prod --max-age 2d --max-verify-age off --json',
+  ],
+};
+
+/** Exit codes where a command's differ from the common ones. */
+const EXIT_CODES: Partial<Record<Command, string>> = {
+  status:
+    'Exit codes: 0 every database is within the limits, 1 any database has no complete backup, a backup older than --max-age, a newest verify that failed, or no successful verify within --max-verify-age (also: no backups at all, or the listing failed), 2 invalid arguments.',
 };
 
 const GROUP_TITLES: Record<OptionSpec['group'], string> = {
@@ -85,7 +98,9 @@ export function commandHelp(command: Command, extra: readonly OptionSpec[] = [])
   }
   lines.push("AWS settings come from the SDK's standard sources: AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...", '');
   if (EXAMPLES[command].length > 0) lines.push('Examples:', ...EXAMPLES[command].map((l) => (l ? `  ${l}` : '')), '');
-  lines.push('Exit codes: 0 success, 1 a backup or operation failed, 2 invalid arguments or configuration, 130 interrupted.');
+  lines.push(
+    EXIT_CODES[command] ?? 'Exit codes: 0 success, 1 a backup or operation failed, 2 invalid arguments or configuration, 130 interrupted.',
+  );
   return lines.join('\n');
 }
 
@@ -100,6 +115,7 @@ export function mainHelp(): string {
     `  list     ${SUMMARY.list}`,
     `  restore  ${SUMMARY.restore}`,
     `  verify   ${SUMMARY.verify}`,
+    `  status   ${SUMMARY.status}`,
     '',
     'Run `rds-s3-backup <command> --help` for its options and examples.',
     '',
@@ -107,6 +123,7 @@ export function mainHelp(): string {
     '  rds-s3-backup backup --to s3://my-backups/prod --databases all --globals',
     '  rds-s3-backup list --from s3://my-backups/prod',
     '  rds-s3-backup verify --from s3://my-backups/prod --database app --latest',
+    '  rds-s3-backup status --from s3://my-backups/prod --max-age 26h --max-verify-age 8d',
     '  rds-s3-backup restore --from s3://my-backups/prod --database app --latest --target "host=... dbname=postgres" --create',
   ].join('\n');
 }

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, CommandFn> = {
   list: async (argv, io) => (await import('./list-command.ts')).listCommand(argv, io),
   restore: async (argv, io) => (await import('./restore-command.ts')).restoreCommand(argv, io),
   verify: async (argv, io) => (await import('./verify-command.ts')).verifyCommand(argv, io),
+  status: async (argv, io) => (await import('./status-command.ts')).statusCommand(argv, io),
 };
 
 function stream(s: NodeJS.WriteStream): Output {

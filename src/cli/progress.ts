@@ -1,4 +1,6 @@
 import type { BackupEvent } from '../core/backup/run-backup.ts';
+import { estimateText } from '../app/progress-log.ts';
+import type { ProgressMode } from '../core/config/backup-config.ts';
 import { formatBytes, formatDuration, formatRate } from './format.ts';
 
 export type Output = { write(text: string): void; isTTY: boolean };
@@ -20,12 +22,34 @@ export function liveLine(out: Output): { show(text: string): void; clear(): void
   };
 }
 
-/** Renders backup events: a live line on a TTY, one line per finished database otherwise. */
-export function backupProgress(out: Output, options: { quiet: boolean }): (e: BackupEvent) => void {
+const BAR_WIDTH = 24;
+
+/** [█████████░░░░░░░░░░░░░░░] */
+function bar(percent: number, width = BAR_WIDTH): string {
+  const full = Math.round((Math.max(0, Math.min(100, percent)) / 100) * width);
+  return `[${'█'.repeat(full)}${'░'.repeat(width - full)}]`;
+}
+
+export type ProgressOptions = { readonly quiet: boolean; readonly mode?: ProgressMode };
+
+/** One JSON document per event on stderr (--progress=json): what a script can follow without parsing the bar. */
+function jsonLine(e: BackupEvent): string {
+  return JSON.stringify({ event: e.type, at: new Date().toISOString(), ...e, type: undefined }) + '\n';
+}
+
+/**
+ * Renders backup events: on a TTY a live bar from the server's estimate (falling back to archive bytes while
+ * there is none), one line per finished database otherwise; --progress=json: JSON lines instead.
+ */
+export function backupProgress(out: Output, options: ProgressOptions): (e: BackupEvent) => void {
+  const mode = options.mode ?? 'auto';
+  if (mode === 'json') return (e) => out.write(jsonLine(e));
   const line = liveLine(out);
   const clear = line.clear;
+  const live = mode === 'bar' || (mode === 'auto' && out.isTTY);
+  let estimated = false;
   return (e) => {
-    if (options.quiet) return;
+    if (options.quiet || mode === 'none') return;
     switch (e.type) {
       case 'plan':
         out.write(
@@ -33,13 +57,19 @@ export function backupProgress(out: Output, options: { quiet: boolean }): (e: Ba
         );
         break;
       case 'start':
-        if (out.isTTY) line.show(`${e.database ?? 'globals'}: starting (${e.tier})`);
+        estimated = false;
+        if (live) line.show(`${e.database ?? 'globals'}: starting (${e.tier})`);
         break;
       case 'progress':
-        if (out.isTTY)
+        if (live && !estimated)
           line.show(
             `${e.database ?? 'globals'}: ${formatBytes(e.bytes)}  ${formatRate(e.bytes, e.elapsedMs)}  ${formatDuration(e.elapsedMs)}`,
           );
+        break;
+      case 'estimate':
+        // Unknown progress: back to the archive bytes, which keep coming.
+        estimated = e.estimate !== null;
+        if (live && e.estimate) line.show(`${e.database} ${bar(e.estimate.percent)} ${estimateText(e.estimate)}`);
         break;
       case 'done':
         clear();

@@ -1,5 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { executeBackup } from '../app/backup.ts';
+import { progressLog } from '../app/progress-log.ts';
 import { BackupRunError, type BackupEvent, type BackupReport } from '../core/backup/run-backup.ts';
 import type { BackupConfig } from '../core/config/backup-config.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
@@ -20,14 +21,14 @@ export type BackupDeps = {
   readonly describeInstance?: DescribeInstance;
 };
 
-/** Progress lines every minute: a long dump shows it is alive without flooding the log group. */
-const PROGRESS_LOG_INTERVAL_MS = 60_000;
 const PROGRESS_SAMPLE_MS = 1000;
 
 function eventLogger(t: ContainerTelemetry): (e: BackupEvent) => void {
   const { logger } = t;
-  let loggedAt = 0;
+  // The same 30-s progress line as the Lambda's.
+  const logProgress = progressLog(logger);
   return (e) => {
+    logProgress(e);
     switch (e.type) {
       case 'plan':
         logger.info('backup plan', {
@@ -38,14 +39,7 @@ function eventLogger(t: ContainerTelemetry): (e: BackupEvent) => void {
         });
         break;
       case 'start':
-        loggedAt = Date.now();
         logger.info('backup started', { database: e.database, key: e.key, partSize: e.partSize, tier: e.tier });
-        break;
-      case 'progress':
-        if (Date.now() - loggedAt >= PROGRESS_LOG_INTERVAL_MS) {
-          loggedAt = Date.now();
-          logger.info('backup progress', { database: e.database, bytes: e.bytes, elapsedMs: e.elapsedMs });
-        }
         break;
       case 'done':
         logger.info('backup done', {

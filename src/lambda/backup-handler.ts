@@ -1,9 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { executeBackup } from '../app/backup.ts';
-import { BackupRunError, type BackupReport, type DatabaseResult } from '../core/backup/run-backup.ts';
+import { BackupRunError, type BackupEvent, type BackupReport, type DatabaseResult } from '../core/backup/run-backup.ts';
 import type { BackupConfig } from '../core/config/backup-config.ts';
 import { BackupToolError, ConfigError, describeError } from '../core/errors.ts';
 import type { IamSigner } from '../postgres/credentials.ts';
+import { ForesightAbortError, foresee } from './foresight.ts';
 import { budgetError, type CutShort, cleanupUnfinishedError, HardStopError, type TimeBudget, watchTimeBudget } from './budget.ts';
 import { parseLambdaConfig, withEndpoint, type LambdaConfig } from '../runner/config.ts';
 import { applySelection, parseEvent } from './event.ts';
@@ -49,7 +50,7 @@ export type HandlerDeps = {
 
 export type BackupHandler = (event: unknown, context: LambdaContext) => Promise<BackupSummary>;
 
-/** How often the pipeline reports bytes: only sampled into memory, logged every PROGRESS_LOG_INTERVAL_MS. */
+/** How often the pipeline reports bytes: only sampled into memory, logged every 30 s (app/progress-log.ts). */
 const PROGRESS_SAMPLE_MS = 200;
 
 function describeConfig(c: LambdaConfig): Record<string, unknown> {
@@ -90,6 +91,16 @@ function summarize(report: BackupReport): BackupSummary {
       durationMs: r.durationMs,
     })),
   };
+}
+
+/** The early-abort error with what completed before it and what was not backed up. */
+function withOutcome(err: ForesightAbortError, report: BackupReport): ForesightAbortError {
+  const done = report.results.filter((r) => r.ok).map((r) => r.database ?? 'globals');
+  const notDone = report.results.filter((r) => !r.ok).map((r) => r.database ?? 'globals');
+  const lines = [err.message];
+  if (done.length > 0) lines.push(`completed before the abort: ${done.join(', ')}`);
+  if (notDone.length > 0) lines.push(`not backed up: ${notDone.join(', ')}`);
+  return new ForesightAbortError(lines.join('\n'), { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
 }
 
 /** Our errors are redacted at construction; anything else is wrapped so no unredacted text reaches Lambda's error record. */
@@ -141,6 +152,17 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     }
 
     const events = backupEventLogger(telemetry, () => context.getRemainingTimeInMillis());
+    let foresight: ForesightAbortError | null = null;
+    const onEvent = (e: BackupEvent): void => {
+      events.onEvent(e);
+      // Foresight: a dump that cannot finish is stopped now, not when the budget runs out.
+      if (e.type !== 'estimate' || !e.estimate || foresight) return;
+      foresight = foresee(e.estimate, context.getRemainingTimeInMillis(), cfg.lambda.abortMarginMs);
+      if (foresight) {
+        logger.warn('aborting early: the projection says the dump cannot finish in time', { error: foresight.message });
+        budget.abort(foresight);
+      }
+    };
 
     let report: BackupReport;
     let cutShort: CutShort | null = null;
@@ -158,13 +180,14 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
         executeBackup(backup, {
           signal: budget.signal,
           env,
-          onEvent: events.onEvent,
+          onEvent,
           progressIntervalMs: PROGRESS_SAMPLE_MS,
           signer: deps.signer,
         }),
         budget.hardStop,
       ]);
     } catch (err) {
+      if (foresight && !(err instanceof HardStopError)) throw foresight;
       if (err instanceof HardStopError) {
         // Cleanup did not finish: do not claim the upload was aborted.
         throw cleanupUnfinishedError(lastInFlight(), err);
@@ -173,6 +196,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
       throw err;
     }
     if (!report.ok) {
+      if (foresight) throw withOutcome(foresight, report);
       if (budget.expired()) throw budgetError(report, lastInFlight(), new BackupRunError(report));
       throw new BackupRunError(report);
     }

@@ -8,6 +8,8 @@ export type TimeBudget = {
   /** Aborted (reason: an AbortedError) when the remaining time drops to the margin. */
   readonly signal: AbortSignal;
   expired(): boolean;
+  /** Abort now with this reason (the projection says the run cannot finish); no-op once aborted. */
+  abort(reason: AbortedError): void;
   /** Rejects once there is almost no time left at all: the run must report now, finished cleanup or not. */
   readonly hardStop: Promise<never>;
   dispose(): void;
@@ -67,6 +69,9 @@ export function watchTimeBudget(remainingMs: () => number, marginMs: number): Ti
   return {
     signal: controller.signal,
     expired: () => controller.signal.aborted,
+    abort: (reason) => {
+      if (!controller.signal.aborted) controller.abort(reason);
+    },
     hardStop,
     dispose: () => {
       clearTimeout(timer);

@@ -32,8 +32,15 @@ function sslFor(c: ResolvedConnection, attempt: 'ssl' | 'plain'): SslOption {
   }
 }
 
+/** Session settings for a connection that must stay out of the way (the progress probe). */
+type SessionOptions = {
+  readonly applicationName?: string;
+  readonly statementTimeoutMs?: number;
+  readonly lockTimeoutMs?: number;
+};
+
 /** Connect with libpq's sslmode semantics (prefer/allow fall back to plain text, as libpq does). */
-export async function connect(c: ResolvedConnection, database: string = c.database): Promise<pg.Client> {
+export async function connect(c: ResolvedConnection, database: string = c.database, session: SessionOptions = {}): Promise<pg.Client> {
   const attempts: ('ssl' | 'plain')[] =
     c.sslmode === 'disable' ? ['plain'] : c.sslmode === 'allow' ? ['plain', 'ssl'] : c.sslmode === 'prefer' ? ['ssl', 'plain'] : ['ssl'];
   let lastErr: unknown;
@@ -57,7 +64,9 @@ export async function connect(c: ResolvedConnection, database: string = c.databa
       database,
       ssl: sslFor(c, attempt),
       connectionTimeoutMillis: c.connectTimeoutSeconds * 1000,
-      application_name: 'rds-s3-backup',
+      application_name: session.applicationName ?? 'rds-s3-backup',
+      ...(session.statementTimeoutMs !== undefined ? { statement_timeout: session.statementTimeoutMs } : {}),
+      ...(session.lockTimeoutMs !== undefined ? { lock_timeout: session.lockTimeoutMs } : {}),
     });
     client.on('error', () => {
       // Errors after connect surface on the next query; an unhandled 'error' event would crash the process.

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { describeError, ConnectionError } from '../core/errors.ts';
 import { quoteConnValue } from '../core/config/conninfo.ts';
-import type { DatabaseSource, DumpRequest, RunningTool, ServerInfo, Snapshot } from '../core/ports/database-source.ts';
+import type { DatabaseSource, DumpRequest, ProgressProbe, RunningTool, ServerInfo, Snapshot } from '../core/ports/database-source.ts';
 import { connect } from './client.ts';
+import { PgProgressProbe } from './progress-probe.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
 import { spawnTool } from './spawn-tool.ts';
 import { assertClientCanDump, type PgTools } from './tools.ts';
@@ -127,6 +128,11 @@ export class PgSource implements DatabaseSource {
     // --no-role-passwords: RDS forbids reading pg_authid, and password hashes do not belong in a bucket anyway.
     const args = ['--globals-only', '--no-role-passwords', '--no-password', `--dbname=dbname=${quoteConnValue(this.#conn.database)}`];
     return spawnTool('pg_dumpall', this.#tools.pgDumpall, args, env);
+  }
+
+  progressProbe(database: string): ProgressProbe {
+    // serverInfo() ran before any dump; without it the probe falls back to the coarse (13) method.
+    return new PgProgressProbe(this.#conn, database, this.#server?.versionNum ?? 0);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { progressLog } from '../app/progress-log.ts';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { BackupEvent, DatabaseResult } from '../core/backup/run-backup.ts';
 import type { Env } from '../core/env.ts';
@@ -62,21 +63,21 @@ export function publishDatabaseMetrics(metrics: Metrics, result: DatabaseResult)
   metrics.publishStoredMetrics();
 }
 
-const PROGRESS_LOG_INTERVAL_MS = 60_000;
-
 /** The dump being streamed right now: the budget error names it when the time runs out. */
-export type InFlight = { database: string | null; bytes: number; startedAt: number; loggedAt: number };
+export type InFlight = { database: string | null; bytes: number; startedAt: number };
 
 /**
- * Logs each backup event (progress at most once a minute) and publishes per-database metrics; keeps track of the
- * dump in flight.
+ * Logs each backup event (progress every 30 s, the same line as the container's: app/progress-log.ts) and
+ * publishes per-database metrics; keeps track of the dump in flight.
  */
 export function backupEventLogger(
   telemetry: Telemetry,
   remainingMs: () => number,
 ): { readonly onEvent: (e: BackupEvent) => void; inFlight(): InFlight | null } {
   let inFlight: InFlight | null = null;
+  const logProgress = progressLog(telemetry.logger, () => ({ remainingMs: remainingMs() }));
   const onEvent = (e: BackupEvent): void => {
+    logProgress(e);
     switch (e.type) {
       case 'plan':
         telemetry.logger.info('backup plan', {
@@ -87,22 +88,11 @@ export function backupEventLogger(
         });
         break;
       case 'start':
-        inFlight = { database: e.database, bytes: 0, startedAt: Date.now(), loggedAt: Date.now() };
+        inFlight = { database: e.database, bytes: 0, startedAt: Date.now() };
         telemetry.logger.info('backup started', { database: e.database, key: e.key, partSize: e.partSize, tier: e.tier });
         break;
       case 'progress':
-        if (inFlight) {
-          inFlight.bytes = e.bytes;
-          if (Date.now() - inFlight.loggedAt >= PROGRESS_LOG_INTERVAL_MS) {
-            inFlight.loggedAt = Date.now();
-            telemetry.logger.info('backup progress', {
-              database: e.database,
-              bytes: e.bytes,
-              elapsedMs: e.elapsedMs,
-              remainingMs: remainingMs(),
-            });
-          }
-        }
+        if (inFlight) inFlight.bytes = e.bytes;
         break;
       case 'done':
         inFlight = null;

@@ -5,6 +5,7 @@ import { choosePartSize } from '../config/part-size.ts';
 import type { DatabaseSource, ServerInfo, Snapshot } from '../ports/database-source.ts';
 import type { BackupStore } from '../ports/store.ts';
 import { streamToStore } from './stream-to-store.ts';
+import { DEFAULT_PROBE_INTERVAL_MS, type DumpEstimate, type DumpWatch, watchDump } from './dump-progress.ts';
 import { summarizeToc } from '../archive/toc.ts';
 import { computeTier, tierListingPrefix, TIER_TAG, type Tier } from '../catalog/tiers.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
@@ -30,6 +31,8 @@ export type BackupEvent =
     }
   | { readonly type: 'start'; readonly database: string | null; readonly key: string; readonly partSize: number; readonly tier: Tier }
   | { readonly type: 'progress'; readonly database: string | null; readonly bytes: number; readonly elapsedMs: number }
+  /** From the server's side (a second session): estimate null means progress is unknown from here on, and why. */
+  | { readonly type: 'estimate'; readonly database: string; readonly estimate: DumpEstimate | null; readonly reason: string | null }
   | { readonly type: 'done'; readonly result: DatabaseResult }
   | { readonly type: 'failed'; readonly result: DatabaseResult };
 
@@ -65,6 +68,8 @@ export type BackupDeps = {
   readonly onEvent?: ((event: BackupEvent) => void) | undefined;
   /** How often progress events fire. */
   readonly progressIntervalMs?: number | undefined;
+  /** How often the server is asked for the dump's progress (estimate events). */
+  readonly estimateIntervalMs?: number | undefined;
 };
 
 const DUMP_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
@@ -129,6 +134,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
   const keys = backupKeys(deps.store.prefix, one.kind, one.database, id);
   let tier: Tier | null = null;
   let snapshot: Snapshot | undefined;
+  let watch: DumpWatch | undefined;
   try {
     if (deps.signal?.aborted) throw new AbortedError('backup cancelled before it started');
     const folder = one.kind === 'globals' ? globalsFolder(deps.store.prefix) : databaseFolder(deps.store.prefix, one.database!);
@@ -147,6 +153,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
             lockWaitTimeout: plan.lockWaitTimeout,
           })
         : await deps.source.startGlobalsDump();
+    if (one.kind === 'database') watch = watchProgress(deps, one.database!);
 
     const metadata = {
       'tool-version': TOOL_VERSION,
@@ -172,6 +179,8 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
         deps.onEvent?.({ type: 'progress', database: one.database, bytes, elapsedMs: t - started.getTime() });
       },
     });
+    // Before the done event: no estimate may follow it.
+    await watch?.stop();
     // No tagging after the upload: the tier tag went in with the upload itself, and the checksum is in the
     // manifest. (A later PutObjectTagging would need s3:PutObjectVersionTagging on the versioned bucket, and a
     // writer that may re-tag could re-tier old backups into early expiry.)
@@ -244,6 +253,21 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     deps.onEvent?.({ type: 'failed', result });
     return result;
   } finally {
+    await watch?.stop();
     await snapshot?.release();
   }
+}
+
+/** Only when someone listens and the source can tell: a second session costs a connection slot. */
+function watchProgress(deps: BackupDeps, database: string): DumpWatch | undefined {
+  const onEvent = deps.onEvent;
+  const probe = onEvent ? deps.source.progressProbe?.(database) : undefined;
+  if (!onEvent || !probe) return undefined;
+  return watchDump(probe, {
+    database,
+    startedAt: Date.now(),
+    intervalMs: deps.estimateIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+    onEstimate: (estimate) => onEvent({ type: 'estimate', database, estimate, reason: null }),
+    onUnknown: (reason) => onEvent({ type: 'estimate', database, estimate: null, reason }),
+  });
 }

@@ -21,6 +21,8 @@ export type BackupConfig = {
   readonly queueSize: number;
   readonly kmsKeyId: string | null;
   readonly output: OutputSettings;
+  /** How the CLI shows a dump's progress (PROGRESS_MODES). */
+  readonly progress: ProgressMode;
 };
 
 function lockWaitTimeout(raw: RawValues, issues: Issues): string | null {
@@ -60,6 +62,16 @@ function databases(raw: RawValues, issues: Issues, fallback: string): 'all' | re
   return Object.freeze([...new Set(list)]);
 }
 
+const PROGRESS_MODES = ['auto', 'bar', 'json', 'none'] as const;
+export type ProgressMode = (typeof PROGRESS_MODES)[number];
+
+function progressMode(raw: RawValues, issues: Issues): ProgressMode {
+  const v = str(raw, 'progress') || 'auto';
+  const mode = PROGRESS_MODES.find((m) => m === v);
+  if (!mode) issues.add('progress', `must be one of ${PROGRESS_MODES.join(', ')}`);
+  return mode ?? 'auto';
+}
+
 export function parseBackupConfig(raw: RawValues): BackupConfig {
   const issues = new Issues();
   unknownKeys('backup', raw, issues);
@@ -83,6 +95,7 @@ export function parseBackupConfig(raw: RawValues): BackupConfig {
     queueSize: int(raw, 'queueSize', issues, DEFAULT_QUEUE_SIZE, 1, 64),
     kmsKeyId: str(raw, 'kmsKeyId') || null,
     output: output(raw, issues),
+    progress: progressMode(raw, issues),
   };
   return finish(issues, cfg);
 }

@@ -6,7 +6,7 @@ import { DEFAULT_COMPRESSION } from './compression.ts';
 import { DEFAULT_PART_MIB, DEFAULT_QUEUE_SIZE } from './part-size.ts';
 
 type OptionType = 'string' | 'boolean' | 'integer' | 'list';
-export type Command = 'backup' | 'list' | 'restore' | 'verify';
+export type Command = 'backup' | 'list' | 'restore' | 'verify' | 'status';
 
 export type OptionSpec = {
   readonly key: string;
@@ -22,7 +22,7 @@ export type OptionSpec = {
   readonly secret?: boolean;
 };
 
-const ALL: readonly Command[] = ['backup', 'list', 'restore', 'verify'];
+const ALL: readonly Command[] = ['backup', 'list', 'restore', 'verify', 'status'];
 const DB: readonly Command[] = ['backup', 'restore', 'verify'];
 const RV: readonly Command[] = ['restore', 'verify'];
 
@@ -178,7 +178,7 @@ export const OPTIONS = [
     flag: 'from',
     env: 'RDS_S3_BACKUP_FROM',
     type: 'string',
-    commands: ['list', 'restore', 'verify'],
+    commands: ['list', 'restore', 'verify', 'status'],
     group: 'target',
     help: 'Where backups are: s3://bucket/prefix or file:///absolute/path (defaults to RDS_S3_BACKUP_TO).',
   },
@@ -277,7 +277,7 @@ export const OPTIONS = [
     flag: 'database',
     env: null,
     type: 'string',
-    commands: ['list', 'restore', 'verify'],
+    commands: ['list', 'restore', 'verify', 'status'],
     group: 'selection',
     help: 'Only this database.',
   },
@@ -457,6 +457,27 @@ export const OPTIONS = [
     help: 'Write the result next to the backup (<id>.verify.json) so `list` shows it; --no-record to skip.',
     default: 'true',
   },
+  // status
+  {
+    key: 'maxAge',
+    flag: 'max-age',
+    env: null,
+    type: 'string',
+    commands: ['status'],
+    group: 'selection',
+    help: "Fail (exit 1) when a database's newest complete backup is older than this (e.g. 26h, 2d, 90m).",
+    default: '26h',
+  },
+  {
+    key: 'maxVerifyAge',
+    flag: 'max-verify-age',
+    env: null,
+    type: 'string',
+    commands: ['status'],
+    group: 'selection',
+    help: "Fail (exit 1) when a database's newest successful verify is older than this, or there is none; `off` to ignore verify age. A failed newest verify always fails.",
+    default: '8d',
+  },
   // output
   {
     key: 'json',
@@ -467,6 +488,16 @@ export const OPTIONS = [
     group: 'output',
     help: 'Print one JSON document on stdout (for scripts).',
     default: 'false',
+  },
+  {
+    key: 'progress',
+    flag: 'progress',
+    env: null,
+    type: 'string',
+    commands: ['backup'],
+    group: 'output',
+    help: 'auto | bar | json | none. Percent, database MB/s, ETA and table, read from the server by a second session: auto draws a bar on a terminal and stays quiet otherwise; json writes one event per line on stderr (with --json too, for scripts).',
+    default: 'auto',
   },
   {
     key: 'quiet',

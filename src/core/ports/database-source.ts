@@ -49,5 +49,27 @@ export interface DatabaseSource {
   exportSnapshot(database: string, lockWaitTimeout: string | null): Promise<Snapshot>;
   startDump(request: DumpRequest): Promise<RunningTool>;
   startGlobalsDump(): Promise<RunningTool>;
+  /** A probe for the dump of `database` (absent: progress is not known, as with the fakes in tests). */
+  progressProbe?(database: string): ProgressProbe;
+  close(): Promise<void>;
+}
+
+/** One reading of how far pg_dump's data phase is, in the database's own bytes (table sizes from the catalog). */
+export type ProgressSample = {
+  /** Bytes of the tables pg_dump has finished, plus the copied share of the one it is copying. */
+  readonly doneBytes: number;
+  /** pg_table_size of every table whose data pg_dump dumps. */
+  readonly totalBytes: number;
+  /** schema.table being copied now; null between tables or when it cannot be seen. */
+  readonly currentTable: string | null;
+  readonly tablesDone: number;
+  readonly tablesTotal: number;
+  /** 'copy': pg_stat_progress_copy (14+, within a table); 'activity': only which table (13). */
+  readonly method: 'copy' | 'activity';
+};
+
+/** Reads a running dump's progress from the server over its own connection; opened lazily by the first sample. */
+export interface ProgressProbe {
+  sample(): Promise<ProgressSample>;
   close(): Promise<void>;
 }
