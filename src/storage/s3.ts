@@ -13,6 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
 import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
+import { signDataUnsigned } from './unsigned-payload.ts';
 
 export type S3StoreOptions = {
   readonly bucket: string;
@@ -45,7 +46,7 @@ export type S3Timeouts = {
 };
 
 export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     forcePathStyle: needsPathStyle(env),
     // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
@@ -54,6 +55,8 @@ export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
     // the backup forever, past the Lambda's budget and deaf to SIGTERM. Same idle limit as SDK v2's default.
     requestHandler: { connectionTimeout: timeouts.connectTimeoutMs ?? 10_000, socketTimeout: timeouts.socketTimeoutMs ?? 120_000 },
   });
+  signDataUnsigned(client);
+  return client;
 }
 
 function encodeTags(tags: Readonly<Record<string, string>>): string {
