@@ -32,6 +32,7 @@ const KIND: Record<string, string> = {
   floor: 'bare `pg_dump -Fc` → /dev/null (floor)',
   file: '`rds-s3-backup backup` → file://',
   s3: '`rds-s3-backup backup` → S3 (moto, same host)',
+  pipeline: 'shell pipeline `pg_dump -Fc | aws s3 cp -` (Debian awscli) → S3; Node columns: its largest process, CPU of pg_dump + aws',
 };
 
 function backupRows(groups: readonly BackupGroup[], r: Results): string[][] {
