@@ -268,8 +268,16 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
 
+    # Only a header that is present and wrong is denied: UploadPart and CompleteMultipartUpload carry no
+    # encryption header (an ...IfExists test would deny every part), and the bucket's default encryption is the key.
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption"
       values   = ["aws:kms"]
     }
@@ -286,8 +294,16 @@ data "aws_iam_policy_document" "bucket" {
       identifiers = ["*"]
     }
 
+    # Only a header that is present and wrong is denied: UploadPart and CompleteMultipartUpload carry no
+    # encryption header (an ...IfExists test would deny every part), and the bucket's default encryption is the key.
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [local.kms_key_arn]
     }

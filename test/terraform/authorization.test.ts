@@ -13,20 +13,19 @@ import type { RecordedRequest } from '../support/aws-recorder.ts';
 import { authorizationsFor, type Aliases, type ObjectState } from '../support/authz/actions.ts';
 import { authorizeRecording, evaluate, formatEvaluations, type Evaluation } from '../support/authz/evaluate.ts';
 import type { ApiCall, S3Operation } from '../support/authz/operations.ts';
-import { loadPolicies, type Principal, type RenderedPolicies } from '../support/authz/policies.ts';
+import {
+  deniedOnlyByDefect,
+  encryptionDenyDefect,
+  loadPolicies,
+  type Principal,
+  type RenderedPolicies,
+} from '../support/authz/policies.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures', 'authz');
 const TIER = 'backup-tier';
 
-// Loaded before the tests are declared: whether a test is pending depends on where the policies came from.
 const policies: RenderedPolicies = await loadPolicies();
-
-/** Until terraform/rendered/ exists the module's current source is evaluated; the immutability design is not in it yet. */
-function designPending(): string | undefined {
-  return policies.source.startsWith('fallback')
-    ? `the module does not render the immutability policies yet (${policies.source})`
-    : undefined;
-}
+const defect = encryptionDenyDefect(policies);
 
 type S3Call = Extract<ApiCall, { service: 's3' }>;
 function s3(operation: S3Operation, key: string, extra: Partial<Omit<S3Call, 'service' | 'operation' | 'key'>> = {}): S3Call {
@@ -192,7 +191,7 @@ describe('immutability against the writer: every forbidden request is denied', (
     { name: 'list the bucket outside the prefix', call: () => s3('ListObjectsV2', '', { query: { 'list-type': '2', prefix: '' } }) },
   ];
   for (const row of rows) {
-    test(row.name, { todo: designPending() }, async () => {
+    test(row.name, async () => {
       const evaluations = await evaluateCall(row.call(), policies.writer, row.existing ?? null);
       assert.ok(
         evaluations.some((e) => e.verdict !== 'Allowed'),
@@ -201,7 +200,7 @@ describe('immutability against the writer: every forbidden request is denied', (
     });
   }
 
-  test('while a new backup under the prefix, created conditionally with its tier tag, is allowed', { todo: designPending() }, async () => {
+  test('while a new backup under the prefix, created conditionally with its tier tag, is allowed', async (t) => {
     const dump = `${policies.deployment.prefix}/app/20260101T010000Z-0123abcd.dump`;
     const create = { ...kmsHeaders(), 'x-amz-tagging': `${TIER}=daily` };
     for (const call of [
@@ -213,9 +212,10 @@ describe('immutability against the writer: every forbidden request is denied', (
     ]) {
       const evaluations = await evaluateCall(call, policies.writer);
       assert.ok(
-        evaluations.every((e) => e.verdict === 'Allowed'),
+        evaluations.every((e) => e.verdict === 'Allowed' || deniedOnlyByDefect(defect, e)),
         `${call.operation}:\n${show(evaluations)}`,
       );
+      if (evaluations.some((e) => e.verdict !== 'Allowed')) t.diagnostic(`${defect?.reason}: ${call.operation}\n${show(evaluations)}`);
     }
   });
 });
@@ -225,7 +225,7 @@ describe('the operator roles', () => {
   const record = (): string => `${policies.deployment.prefix}/app/20260101T010000Z-0123abcd.verify.json`;
   const existing: ObjectState = { tags: { [TIER]: 'daily' } };
 
-  test('the reader can list the prefix, read any version and decrypt through S3', { todo: designPending() }, async () => {
+  test('the reader can list the prefix, read any version and decrypt through S3', async () => {
     assert.ok(policies.reader, 'the module renders a reader policy');
     for (const call of [
       s3('ListObjectsV2', '', { query: { 'list-type': '2', prefix: `${policies.deployment.prefix}/` } }),
@@ -241,7 +241,7 @@ describe('the operator roles', () => {
     }
   });
 
-  test('the reader cannot write, delete or re-tag', { todo: designPending() }, async () => {
+  test('the reader cannot write, delete or re-tag', async () => {
     assert.ok(policies.reader, 'the module renders a reader policy');
     for (const call of [
       s3('PutObject', dump(), { headers: { ...kmsHeaders(), 'if-none-match': '*' } }),
@@ -258,16 +258,22 @@ describe('the operator roles', () => {
     }
   });
 
-  test('the verify-record writer writes verify records and nothing else', { todo: designPending() }, async () => {
+  test('the verify-record writer writes verify records and nothing else', async (t) => {
     assert.ok(policies.verifyWriter, 'the module renders a verify-record writer policy');
+    // As verify writes it: under the bucket's default encryption (verify does not know the key), replacing the
+    // previous record (no If-None-Match), with the backup's tier tag.
     const allowed = await evaluateCall(
-      s3('PutObject', record(), { headers: { ...kmsHeaders(), 'if-none-match': '*', 'content-type': 'application/json' } }),
+      s3('PutObject', record(), {
+        headers: { 'content-type': 'application/json', 'x-amz-tagging': `${TIER}=daily` },
+        requestTags: { [TIER]: 'daily' },
+      }),
       policies.verifyWriter,
     );
     assert.ok(
-      allowed.every((e) => e.verdict === 'Allowed'),
+      allowed.every((e) => e.verdict === 'Allowed' || deniedOnlyByDefect(defect, e)),
       `writing a verify record:\n${show(allowed)}`,
     );
+    if (allowed.some((e) => e.verdict !== 'Allowed')) t.diagnostic(`${defect?.reason}: verify record\n${show(allowed)}`);
     for (const call of [
       s3('PutObject', dump(), { headers: { ...kmsHeaders(), 'if-none-match': '*' } }),
       s3('PutObject', `${policies.deployment.prefix}/app/20260101T010000Z-0123abcd.manifest.json`, {
@@ -283,4 +289,73 @@ describe('the operator roles', () => {
       );
     }
   });
+});
+
+describe('the encryption Denies in a form that cannot hit requests without the header', () => {
+  // What the bucket policy's encryption statements should say (reported to the module's owner): deny only a
+  // header that is present and wrong. Absent headers are fine: the bucket's default encryption is the module key.
+  const fixed = (): RenderedPolicies => {
+    const statements = policies.bucket.Statement.map((st) => {
+      const conditions = (st['Condition'] ?? {}) as Record<string, Record<string, unknown>>;
+      const ifExists = Object.entries(conditions).find(
+        ([op, keys]) => op.endsWith('IfExists') && Object.keys(keys).some((k) => k.startsWith('s3:x-amz-server-side-encryption')),
+      );
+      if (!ifExists) return st;
+      const [operator, keys] = ifExists;
+      const key = Object.keys(keys)[0]!;
+      return { ...st, Condition: { [operator.replace(/IfExists$/, '')]: keys, Null: { [key]: 'false' } } };
+    });
+    return { ...policies, bucket: { ...policies.bucket, Statement: statements } };
+  };
+  const dump = (): string => `${policies.deployment.prefix}/app/20260101T010000Z-0123abcd.dump`;
+
+  test('UploadPart, CompleteMultipartUpload and a verify record are allowed; another key or AES256 is still denied', async () => {
+    const p = fixed();
+    const evaluateWith = async (call: ApiCall, principal: Principal): Promise<Evaluation[]> => {
+      const out: Evaluation[] = [];
+      for (const r of authorizationsFor(call, { deployment: p.deployment })) out.push(await evaluate(r, principal, p));
+      return out;
+    };
+    for (const call of [
+      s3('UploadPart', dump(), { query: { uploadId: 'u1', partNumber: '1' } }),
+      s3('CompleteMultipartUpload', dump(), { query: { uploadId: 'u1' }, headers: { 'if-none-match': '*' } }),
+    ]) {
+      const e = await evaluateWith(call, p.writer);
+      assert.ok(
+        e.every((x) => x.verdict === 'Allowed'),
+        `${call.operation}:\n${show(e)}`,
+      );
+    }
+    assert.ok(p.verifyWriter);
+    const record = await evaluateWith(
+      s3('PutObject', `${policies.deployment.prefix}/app/20260101T010000Z-0123abcd.verify.json`, {
+        headers: { 'content-type': 'application/json' },
+      }),
+      p.verifyWriter,
+    );
+    assert.ok(
+      record.every((x) => x.verdict === 'Allowed'),
+      `verify record:\n${show(record)}`,
+    );
+    const wrong: readonly Record<string, string>[] = [
+      { 'x-amz-server-side-encryption': 'AES256' },
+      {
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:eu-west-1:111122223333:key/other',
+      },
+    ];
+    for (const headers of wrong) {
+      const e = await evaluateWith(s3('PutObject', dump(), { headers: { ...headers, 'if-none-match': '*' } }), p.writer);
+      assert.ok(
+        e.some((x) => x.verdict === 'ExplicitlyDenied' && x.reasons.some((r) => /DenyEncryptionOtherThanKms|DenyOtherKmsKeys/.test(r))),
+        `${JSON.stringify(headers)}:\n${show(e)}`,
+      );
+    }
+  });
+});
+
+test('no bucket-policy Deny tests an encryption header with ...IfExists (it would deny every UploadPart and CompleteMultipartUpload)', () => {
+  // The evaluator found this in the module's first immutability draft; with it back, the tolerance in the request
+  // tests would hide real denials, so its return is a failure here.
+  assert.equal(encryptionDenyDefect(policies)?.reason, undefined);
 });

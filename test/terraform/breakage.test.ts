@@ -413,11 +413,23 @@ describe('policy checks fail on', () => {
       edits: [
         {
           file: 's3.tf',
-          find: '      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"',
-          replace: '      variable = "s3:x-amz-server-side-encryption-context"',
+          find: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"',
+          replace: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption-context"',
         },
       ],
       message: /does not deny puts that name a KMS key other than the module's/,
+    },
+    {
+      check: 'bucket-policy-kms',
+      what: 'an encryption deny written with ...IfExists (denies every multipart part)',
+      edits: [
+        {
+          file: 's3.tf',
+          find: '      test     = "StringNotEquals"\n      variable = "s3:x-amz-server-side-encryption"\n',
+          replace: '      test     = "StringNotEqualsIfExists"\n      variable = "s3:x-amz-server-side-encryption"\n',
+        },
+      ],
+      message: /tests an encryption header with \.\.\.IfExists/,
     },
     {
       check: 'bucket-lifecycle',

@@ -254,11 +254,21 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
           s.resources.includes('${aws_s3_bucket.this.arn}/*') &&
           hasCondition(s, test, variable, value),
       );
-    if (!denyPut('StringNotEqualsIfExists', 's3:x-amz-server-side-encryption-aws-kms-key-id', '${local.kms_key_arn}')) {
+    // StringNotEquals with Null=false: only a header that is present and wrong is denied. ...IfExists would also
+    // deny UploadPart and CompleteMultipartUpload, which never carry the header (found by the IAM evaluator).
+    if (!denyPut('StringNotEquals', 's3:x-amz-server-side-encryption-aws-kms-key-id', '${local.kms_key_arn}')) {
       emit("bucket policy does not deny puts that name a KMS key other than the module's");
     }
-    if (!denyPut('StringNotEqualsIfExists', 's3:x-amz-server-side-encryption', 'aws:kms'))
+    if (!denyPut('StringNotEquals', 's3:x-amz-server-side-encryption', 'aws:kms'))
       emit('bucket policy does not deny puts with encryption other than aws:kms');
+    if (
+      stmts.some(
+        (s) =>
+          s.effect === 'Deny' &&
+          s.conditions.some((c) => c.test.endsWith('IfExists') && c.variable.startsWith('s3:x-amz-server-side-encryption')),
+      )
+    )
+      emit('a bucket-policy Deny tests an encryption header with ...IfExists: it denies every UploadPart and CompleteMultipartUpload');
   },
 
   'bucket-lifecycle': (mod, emit) => {
