@@ -99,7 +99,7 @@ test('memory stays flat: part buffers are reused (queueSize + 1 of them), not al
   const seen = new Set<ArrayBufferLike>();
   const send = async (c: unknown): Promise<unknown> => {
     const body = (c as { input: { Body?: Buffer } }).input.Body;
-    if (body && body.length) seen.add(body.buffer);
+    if (body?.length) seen.add(body.buffer);
     return s3.send(c);
   };
   const data = chunks(50 * 1000, 100);
