@@ -16,6 +16,8 @@ const exec = promisify(execFile);
 
 const PGTOOLS = path.join(REPO, '.cache', 'pgtools', `linux-${process.arch}`);
 export const PG_DUMP = path.join(PGTOOLS, 'bin', 'pg_dump');
+/** Debian's `awscli` package (bench/run.ts installs it): the shell pipeline reference row. */
+export const AWS_CLI = '/usr/bin/aws';
 const PG_RESTORE = path.join(PGTOOLS, 'bin', 'pg_restore');
 /** The tool's own default (src/core/config/options.ts); the floor gets it too so both do identical work. */
 const LOCK_WAIT_TIMEOUT = '2min';
@@ -74,16 +76,33 @@ export class Harness {
 
   /** The floor: bare pg_dump, same binary and arguments as the tool's, stdout to /dev/null. */
   async floor(database: string, compression: string, cpus?: string): Promise<TimedRun> {
-    const args = [
+    const run = await runTimed([PG_DUMP, ...this.#dumpArgs(database, compression)], { env: this.pgEnv(), stdout: 'devnull', cpus });
+    assertOk(`pg_dump ${database}`, run);
+    return run;
+  }
+
+  /**
+   * The reference users write by hand: `pg_dump -Fc … | aws s3 cp - s3://…`, same pg_dump binary and arguments as
+   * the floor, Debian's AWS CLI against the same moto. GNU time reports the whole pipeline's CPU and its largest
+   * process's RSS. (It stores a truncated dump as a success when pg_dump dies; pipefail only fixes the exit code.)
+   */
+  async pipeline(database: string, compression: string, url: string, cpus?: string): Promise<TimedRun> {
+    const script =
+      'set -o pipefail; dump=$1; aws=$2; endpoint=$3; url=$4; shift 4; "$dump" "$@" | "$aws" --endpoint-url "$endpoint" s3 cp - "$url"';
+    const argv = ['bash', '-c', script, 'pipeline', PG_DUMP, AWS_CLI, this.moto.endpoint, url, ...this.#dumpArgs(database, compression)];
+    const run = await runTimed(argv, { env: this.toolEnv(), cpus });
+    assertOk(`pg_dump ${database} | aws s3 cp - ${url}`, run);
+    return run;
+  }
+
+  #dumpArgs(database: string, compression: string): string[] {
+    return [
       '--format=custom',
       `--compress=${compression}`,
       '--no-password',
       `--dbname=dbname=${database}`,
       `--lock-wait-timeout=${LOCK_WAIT_TIMEOUT}`,
     ];
-    const run = await runTimed([PG_DUMP, ...args], { env: this.pgEnv(), stdout: 'devnull', cpus });
-    assertOk(`pg_dump ${database}`, run);
-    return run;
   }
 
   /** `rds-s3-backup backup` of one database to `target` (file:// or s3://). */

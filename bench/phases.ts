@@ -48,6 +48,19 @@ function floorSample(ds: DatasetInfo, compression: string, rep: number, run: Tim
   };
 }
 
+/** The shell pipeline: its Node columns hold the pipeline's largest process RSS and its total CPU (pg_dump + aws). */
+function pipelineSample(ds: DatasetInfo, compression: string, rep: number, run: TimedRun, cpus: string | undefined): BackupSample {
+  return {
+    ...floorSample(ds, compression, rep, run, cpus),
+    kind: 'pipeline',
+    dumpS: null,
+    nodeRssMiB: kib(run.maxRssKb),
+    nodeCpuS: run.userS + run.sysS,
+    pgDumpRssMiB: null,
+    pgDumpCpuS: null,
+  };
+}
+
 function toolSample(
   ds: DatasetInfo,
   compression: string,
@@ -112,6 +125,16 @@ export async function backupSeries(
           keptFile = dumpFileIn(target.dir, run.key);
           keptDir = target.dir;
         } else await rm(target.dir, { recursive: true, force: true });
+      } else if (kind === 'pipeline') {
+        const target = await h.s3Target();
+        sample = pipelineSample(
+          ds,
+          compression,
+          rep,
+          await h.pipeline(ds.database, compression, `${target.url}/pipeline.dump`, opts.cpus),
+          opts.cpus,
+        );
+        await h.moto.reset();
       } else {
         const target = await h.s3Target();
         const run = await h.backup(ds.database, compression, target.url, extra, opts.cpus);

@@ -32,6 +32,7 @@ const KIND: Record<string, string> = {
   floor: 'bare `pg_dump -Fc` → /dev/null (floor)',
   file: '`rds-s3-backup backup` → file://',
   s3: '`rds-s3-backup backup` → S3 (moto, same host)',
+  pipeline: 'shell pipeline `pg_dump -Fc \\| aws s3 cp -` (Debian awscli) → S3; Node columns: its largest process, CPU of pg_dump + aws',
 };
 
 function backupRows(groups: readonly BackupGroup[], r: Results): string[][] {
@@ -111,7 +112,8 @@ export function summaryMarkdown(r: Results): string {
   out.push('');
 
   const targets: string[][] = [];
-  for (const g of r.backup.groups.filter((x) => x.kind !== 'floor')) {
+  // The shell pipeline is a reference, not the tool: it gets its own comparison below, no targets.
+  for (const g of r.backup.groups.filter((x) => x.kind !== 'floor' && x.kind !== 'pipeline')) {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
     targets.push([
       `backup wall ≤ ${TARGET_RATIO} × floor (${gb(ds.databaseBytes)}, ${g.kind}${g.partSizeMiB !== null ? ` ${g.partSizeMiB} MiB × ${g.queueSize}` : ''})`,
@@ -119,12 +121,23 @@ export function summaryMarkdown(r: Results): string {
       verdict((g.ratioToFloor?.median ?? Infinity) <= TARGET_RATIO),
     ]);
   }
-  for (const g of r.backup.groups.filter((x) => x.kind !== 'floor')) {
+  for (const g of r.backup.groups.filter((x) => x.kind !== 'floor' && x.kind !== 'pipeline')) {
     const ds = r.datasets.find((d) => d.database === g.dataset)!;
     targets.push([
       `Node peak RSS ≤ ${TARGET_RSS_MIB} MiB (${gb(ds.databaseBytes)}, ${g.kind}${g.partSizeMiB !== null ? ` ${g.partSizeMiB} MiB × ${g.queueSize}` : ', default part settings'})`,
       `${f(g.nodeRssMiB?.max ?? NaN, 0)} MiB`,
       verdict((g.nodeRssMiB?.max ?? Infinity) <= TARGET_RSS_MIB),
+    ]);
+  }
+  const withPipeline = [...r.backup.groups, ...r.oneVcpu.groups];
+  for (const p of withPipeline.filter((x) => x.kind === 'pipeline')) {
+    const tool = withPipeline.find((x) => x.kind === 's3' && x.partSizeMiB === null && x.dataset === p.dataset && x.cpus === p.cpus);
+    if (!tool) continue;
+    const ds = r.datasets.find((d) => d.database === p.dataset)!;
+    targets.push([
+      `backup to S3 faster than the shell pipeline in the same run (${gb(ds.databaseBytes)}${p.cpus ? `, cpus ${p.cpus}` : ''})`,
+      `${f(tool.wallS.median)} s vs ${f(p.wallS.median)} s`,
+      verdict(tool.wallS.median < p.wallS.median),
     ]);
   }
   for (const g of r.restore.groups.filter((x) => x.kind !== 'pg_restore-file')) {

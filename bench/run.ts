@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { BENCH_CACHE, REPO, buildTool } from './build.ts';
 import { compressionChart, memoryChart } from './chart.ts';
 import { createDataset, planDataset, type DatasetInfo } from './dataset.ts';
-import { Harness, PG_DUMP, SERVER_SETTINGS } from './harness.ts';
+import { AWS_CLI, Harness, PG_DUMP, SERVER_SETTINGS } from './harness.ts';
 import { measurePackage } from './lambda-package.ts';
 import { loadAverage } from './measure.ts';
 import { backupSeries, compressionMatrix, groupBackups, type Log, type Variant } from './phases.ts';
@@ -110,6 +110,13 @@ async function ensureDeps(log: Log): Promise<void> {
     });
   }
   if (!existsSync('/usr/bin/taskset')) throw new Error('taskset (util-linux) is missing');
+  if (!existsSync(AWS_CLI)) {
+    log("installing Debian's `awscli` (the shell pipeline reference row: pg_dump | aws s3 cp -)");
+    await exec('apt-get', ['install', '-y', '--no-install-recommends', 'awscli'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  }
 }
 
 async function waitForQuiet(limit: number, log: Log): Promise<void> {
@@ -196,6 +203,7 @@ async function main(): Promise<void> {
           'floor',
           'file',
           's3',
+          'pipeline',
           ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize })),
         ];
         const r = await backupSeries(h, ds, DEFAULT_COMPRESSION, { reps: settings.backupReps, kinds }, log);
@@ -243,6 +251,7 @@ async function main(): Promise<void> {
           'floor',
           'file',
           's3',
+          'pipeline',
           ...settings.alsoUpload.map(([partSizeMiB, queueSize]) => ({ kind: 's3' as const, partSizeMiB, queueSize })),
         ];
         for (const c of [DEFAULT_COMPRESSION, ...settings.vcpuCompressions.filter((x) => x !== DEFAULT_COMPRESSION)]) {

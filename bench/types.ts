@@ -1,7 +1,8 @@
 import type { DatasetInfo } from './dataset.ts';
 import type { Spread } from './stats.ts';
 
-export type BackupKind = 'floor' | 'file' | 's3';
+/** `pipeline`: the reference users write by hand, `pg_dump -Fc | aws s3 cp - s3://…` (Debian's AWS CLI). */
+export type BackupKind = 'floor' | 'file' | 's3' | 'pipeline';
 
 /** One measured backup (or floor pg_dump) run. Memory in MiB, time in seconds, sizes in bytes. */
 export type BackupSample = {

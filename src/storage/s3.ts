@@ -9,10 +9,11 @@ import {
   paginateListObjectsV2,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
 import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
+import { uploadInParts } from './part-uploader.ts';
+import { signDataUnsigned } from './unsigned-payload.ts';
 
 export type S3StoreOptions = {
   readonly bucket: string;
@@ -45,7 +46,7 @@ export type S3Timeouts = {
 };
 
 export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     forcePathStyle: needsPathStyle(env),
     // Without a configured region S3 still works for any bucket: the SDK follows the region redirect.
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
@@ -54,6 +55,8 @@ export function createS3Client(env: Env, timeouts: S3Timeouts = {}): S3Client {
     // the backup forever, past the Lambda's budget and deaf to SIGTERM. Same idle limit as SDK v2's default.
     requestHandler: { connectionTimeout: timeouts.connectTimeoutMs ?? 10_000, socketTimeout: timeouts.socketTimeoutMs ?? 120_000 },
   });
+  signDataUnsigned(client);
+  return client;
 }
 
 function encodeTags(tags: Readonly<Record<string, string>>): string {
@@ -120,7 +123,7 @@ export class S3Store implements BackupStore {
   /**
    * What every object we write carries: type, metadata, tier tags (set atomically with the object: never tagged
    * later), encryption, and — unless the caller may replace the key — If-None-Match: * so that S3 refuses to
-   * replace an existing object (412). lib-storage passes these parameters on to CompleteMultipartUpload, which is
+   * replace an existing object (412). uploadInParts passes these parameters on to CompleteMultipartUpload, which is
    * where a multipart upload's condition is checked; CreateMultipartUpload and UploadPart do not take it.
    */
   #putParams(key: string, options: Pick<UploadOptions, 'contentType' | 'metadata' | 'tags'>, mode: PutMode) {
@@ -138,8 +141,8 @@ export class S3Store implements BackupStore {
   /** `signal` (passed along by streamToStore) cancels in-flight requests and aborts the upload, also after the body ended. */
   upload(key: string, body: Readable, options: UploadOptions & { readonly signal?: AbortSignal | undefined }): UploadHandle {
     let uploaded = 0;
-    // lib-storage throws the abort's error when aborting fails, losing the real cause, and does not say whether
-    // the multipart upload is still open: watch its requests through a thin wrapper to know both.
+    // The uploader rethrows the first cause; watch its requests through a thin wrapper to know whether the
+    // multipart upload is still open (its abort may fail too).
     let firstError: unknown;
     let uploadId: string | undefined;
     let aborted = false;
@@ -162,25 +165,23 @@ export class S3Store implements BackupStore {
         throw err;
       }
     };
-    const client = new Proxy(inner, { get: (target, p, receiver) => (p === 'send' ? send : Reflect.get(target, p, receiver)) });
-    const upload = new Upload({
-      client,
-      params: { ...this.#putParams(key, options, 'create'), Body: body },
+    const upload = uploadInParts({
+      send: (command) => send(command as Parameters<S3Client['send']>[0]),
+      params: this.#putParams(key, options, 'create'),
+      body,
       partSize: options.partSize,
       queueSize: options.queueSize,
-      // On any failure lib-storage aborts the multipart upload before done() rejects.
-      leavePartsOnError: false,
+      onPart: (bytes) => {
+        uploaded = bytes;
+      },
     });
-    upload.on('httpUploadProgress', (p) => {
-      if (typeof p.loaded === 'number') uploaded = p.loaded;
-    });
-    const done = upload.done().then(
+    const done = upload.then(
       (r): UploadResult => ({ versionId: r.VersionId ?? null }),
       async (err: unknown) => {
         const cause = firstError ?? err;
         let leftOpen = '';
         if (uploadId && !aborted) {
-          // lib-storage's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
+          // The uploader's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
           try {
             await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
               abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS),

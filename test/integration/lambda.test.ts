@@ -406,7 +406,6 @@ describe('the built Lambda artifact', { timeout: 600_000 }, () => {
     assert.equal(fn.handler, 'index.handler');
     for (const name of [
       '@aws-sdk/client-s3',
-      '@aws-sdk/lib-storage',
       '@aws-sdk/client-secrets-manager',
       '@aws-sdk/client-rds',
       '@aws-sdk/rds-signer',

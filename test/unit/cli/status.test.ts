@@ -56,6 +56,8 @@ async function catalog(backups: readonly Backup[]): Promise<string> {
         verifiedAt: at,
         mode: 'restore',
         summary: '',
+        // A record counts only for the object it checked (list compares these with the manifest).
+        backup: { id: manifest.id, sha256: manifest.object.sha256, bytes: manifest.object.bytes },
       };
       await writeFile(path.join(dir, keys.verify), JSON.stringify(record));
     }
