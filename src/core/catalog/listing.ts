@@ -1,5 +1,4 @@
 import { isVerdict, type Verdict } from './verdict.ts';
-import { text } from 'node:stream/consumers';
 import { describeError } from '../errors.ts';
 import { backupKeys, databaseFolder, globalsFolder, normalizePrefix, parseKey, type BackupKind } from './keys.ts';
 import { parseManifest, type Manifest } from './manifest.ts';
