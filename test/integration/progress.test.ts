@@ -22,11 +22,11 @@ async function seed(pg: PgServer, db: string): Promise<void> {
   await pg.query(
     `create schema a; create schema "B s";
      create table a.wide (id int, body text);
-     insert into a.wide select i, repeat(md5(i::text), 8) from generate_series(1, 18000) i;
+     insert into a.wide select i, repeat(md5(i::text), 8) from generate_series(1, 54000) i;
      create table a.narrow (id int, n bigint, f float8);
-     insert into a.narrow select i, i * 7, i / 3.0 from generate_series(1, 120000) i;
+     insert into a.narrow select i, i * 7, i / 3.0 from generate_series(1, 360000) i;
      create table "B s"."Mixed Case" (id int, t text);
-     insert into "B s"."Mixed Case" select i, md5(i::text) from generate_series(1, 40000) i;
+     insert into "B s"."Mixed Case" select i, md5(i::text) from generate_series(1, 120000) i;
      create table a.empty (id int);
      analyze;`,
     db,
@@ -56,7 +56,8 @@ for (const major of [18, 13] as PgMajor[]) {
     before(async () => {
       pg = await startPostgres({ major });
       await seed(pg, 'shop');
-      // ~12 MB of COPY text at 3 MB/s: about four seconds of dump, four or more samples at 1 s.
+      // ~36 MB of COPY text at 3 MB/s: about twelve seconds of dump. Loopback socket buffers can hold ~10 MB, so
+      // with less data an idle machine's server finishes every COPY before the first sample and nothing is seen.
       slow = await startPgThrottle({ host: pg.host, port: pg.port }, 3_000_000);
     });
     after(async () => {
