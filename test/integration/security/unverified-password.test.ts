@@ -80,7 +80,10 @@ for (const ask of ['cleartext', 'md5'] as const) {
   test(`restore and backup refuse a ${ask} password request from a server whose certificate was not verified`, async () => {
     await withFake(ask, async (fake) => {
       const env = { PGPASSWORD: PASSWORD, PGUSER: 'app', PGHOST: '127.0.0.1', PGPORT: String(fake.port) };
-      const restore = await runCli(['restore', '--from', store, '--database', 'app', '--latest', '--target', 'dbname=app'], env);
+      const restore = await runCli(
+        ['restore', '--from', store, '--database', 'app', '--latest', '--target', 'host=127.0.0.1 dbname=app'],
+        env,
+      );
       assert.equal(restore.code, 1, restore.stderr);
       assert.match(
         restore.stderr,
@@ -126,7 +129,7 @@ test('pg_dump/psql (libpq) get require_auth and refuse the same request; the ove
   await withFake('cleartext', async (fake) => {
     const env = { PGPASSWORD: PASSWORD, PGUSER: 'app', PGHOST: '127.0.0.1', PGPORT: String(fake.port) };
     const res = await runCli(
-      ['restore', '--from', store, '--database', 'app', '--latest', '--target', 'dbname=app', '--allow-unverified-password'],
+      ['restore', '--from', store, '--database', 'app', '--latest', '--target', 'host=127.0.0.1 dbname=app', '--allow-unverified-password'],
       env,
     );
     assert.equal(res.code, 1);
