@@ -156,7 +156,7 @@ export function createHandler(deps: HandlerDeps = {}): BackupHandler {
     const onEvent = (e: BackupEvent): void => {
       events.onEvent(e);
       // Foresight: a dump that cannot finish is stopped now, not when the budget runs out.
-      if (e.type !== 'estimate' || !e.estimate || foresight) return;
+      if (!cfg.lambda.earlyAbort || e.type !== 'estimate' || !e.estimate || foresight) return;
       foresight = foresee(e.estimate, context.getRemainingTimeInMillis(), cfg.lambda.abortMarginMs);
       if (foresight) {
         logger.warn('aborting early: the projection says the dump cannot finish in time', { error: foresight.message });

@@ -89,9 +89,7 @@ export type CutShort = { readonly database: string | null; readonly bytes: numbe
 
 /** The error for a run the time budget cut short: it names the database and what to do about it. */
 export function budgetError(report: BackupReport | null, inFlight: CutShort | null, cause: unknown): AbortedError {
-  const cut = report?.results.find(
-    (r) => !r.ok && r.bytes === 0 && r.error?.name === 'AbortedError' && !/before it started/.test(r.error.message),
-  );
+  const cut = report?.results.find((r) => !r.ok && !r.skipped && r.error?.name === 'AbortedError');
   const who = cut ? (cut.database ?? 'globals') : inFlight ? (inFlight.database ?? 'globals') : null;
   const streamed = inFlight ? ` (${mib(inFlight.bytes)} dumped in ${(inFlight.elapsedMs / 1000).toFixed(0)} s)` : '';
   const done = report?.results.filter((r) => r.ok).map((r) => r.database ?? 'globals') ?? [];

@@ -59,6 +59,8 @@ export type DbInstanceRef = {
 type LambdaSettings = {
   readonly instance: DbInstanceRef | null;
   readonly abortMarginMs: number;
+  /** Abort as soon as the progress projection says the dump cannot finish in time (default), not only at the margin. */
+  readonly earlyAbort: boolean;
 };
 
 export type LambdaConfig = {
@@ -145,6 +147,13 @@ export function parseLambdaConfig(env: Env, runner: RunnerProfile = LAMBDA_RUNNE
     else abortMarginMs = Number(margin) * 1000;
   }
 
+  let earlyAbort = true;
+  const early = set('RDS_S3_BACKUP_EARLY_ABORT')?.trim().toLowerCase();
+  if (early !== undefined) {
+    if (early === 'true' || early === 'false') earlyAbort = early === 'true';
+    else add('RDS_S3_BACKUP_EARLY_ABORT', 'must be true or false');
+  }
+
   let backup: BackupConfig | undefined;
   try {
     backup = parseBackupConfig(collectRaw('backup', {}, effective));
@@ -161,7 +170,10 @@ export function parseLambdaConfig(env: Env, runner: RunnerProfile = LAMBDA_RUNNE
     if (!set('PGUSER')) add('PGUSER', 'is required with IAM auth (the database user that has the rds_iam role)');
   }
   if (issues.length > 0 || !backup) throw new ConfigError(issues);
-  return Object.freeze({ backup, lambda: Object.freeze({ instance: instance ? Object.freeze(instance) : null, abortMarginMs }) });
+  return Object.freeze({
+    backup,
+    lambda: Object.freeze({ instance: instance ? Object.freeze(instance) : null, abortMarginMs, earlyAbort }),
+  });
 }
 
 /** The configuration with the instance's current endpoint filled in. */

@@ -14,7 +14,7 @@ import { parseBackupConfig } from '../../src/core/config/backup-config.ts';
 import { collectRaw } from '../../src/core/config/raw.ts';
 import { copiedTable } from '../../src/postgres/progress-probe.ts';
 import { startPgThrottle, type PgThrottle } from '../support/pg-throttle.ts';
-import { startPostgres, type PgMajor, type PgServer } from '../support/postgres.ts';
+import { MATRIX_CONCURRENCY, startPostgres, testMajors, type PgServer } from '../support/postgres.ts';
 
 /** ~12 MB of table data in four tables of different shapes; pg_dump copies them in (schema, name) order. */
 async function seed(pg: PgServer, db: string): Promise<void> {
@@ -49,44 +49,47 @@ async function backupWithEvents(
   }
 }
 
-for (const major of [18, 13] as PgMajor[]) {
-  describe(`progress estimates on PostgreSQL ${major}`, () => {
-    let pg: PgServer;
-    let slow: PgThrottle;
-    before(async () => {
-      pg = await startPostgres({ major });
-      await seed(pg, 'shop');
-      // ~36 MB of COPY text at 3 MB/s: about twelve seconds of dump. Loopback socket buffers can hold ~10 MB, so
-      // with less data an idle machine's server finishes every COPY before the first sample and nothing is seen.
-      slow = await startPgThrottle({ host: pg.host, port: pg.port }, 3_000_000);
-    });
-    after(async () => {
-      await slow?.stop();
-      await pg?.stop();
-    });
+// Every supported major: 14+ read pg_stat_progress_copy (its columns differ by version), 13 the activity fallback.
+describe('progress estimates on every supported major', { concurrency: MATRIX_CONCURRENCY }, () => {
+  for (const major of testMajors()) {
+    describe(`on PostgreSQL ${major}`, { concurrency: 1 }, () => {
+      let pg: PgServer;
+      let slow: PgThrottle;
+      before(async () => {
+        pg = await startPostgres({ major });
+        await seed(pg, 'shop');
+        // ~36 MB of COPY text at 3 MB/s: about twelve seconds of dump. Loopback socket buffers can hold ~10 MB, so
+        // with less data an idle machine's server finishes every COPY before the first sample and nothing is seen.
+        slow = await startPgThrottle({ host: pg.host, port: pg.port }, 3_000_000);
+      });
+      after(async () => {
+        await slow?.stop();
+        await pg?.stop();
+      });
 
-    test('percent climbs monotonically over the real tables, with a rate and an ETA; the backup is unchanged', async () => {
-      const { ok, events } = await backupWithEvents({ host: slow.host, port: slow.port, user: pg.user, password: pg.password }, 'shop');
-      assert.equal(ok, true);
-      const estimates = events.flatMap((e) => (e.type === 'estimate' && e.estimate ? [e.estimate] : []));
-      assert.ok(estimates.length >= 2, `estimates: ${estimates.length}`);
-      const unknown = events.filter((e) => e.type === 'estimate' && !e.estimate);
-      assert.deepEqual(unknown, []);
-      for (let i = 1; i < estimates.length; i++) assert.ok(estimates[i]!.percent >= estimates[i - 1]!.percent, 'never goes back');
-      const last = estimates.at(-1) as DumpEstimate;
-      assert.equal(last.tablesTotal, 4);
-      assert.equal(last.method, major >= 14 ? 'copy' : 'activity');
-      assert.ok(last.percent > 30 && last.percent <= 100, `last percent ${last.percent}`);
-      const tables = new Set(estimates.map((e) => e.currentTable).filter(Boolean));
-      for (const t of tables) assert.ok(['a.narrow', 'a.wide', '"B s"."Mixed Case"', 'a.empty'].includes(t!), `table ${t}`);
-      const withEta = estimates.filter((e) => e.etaMs !== null && e.bytesPerSecond !== null);
-      assert.ok(withEta.length >= 1);
-      // No estimate after the database's done event.
-      const done = events.findIndex((e) => e.type === 'done');
-      assert.ok(events.slice(done).every((e) => e.type !== 'estimate'));
+      test('percent climbs monotonically over the real tables, with a rate and an ETA; the backup is unchanged', async () => {
+        const { ok, events } = await backupWithEvents({ host: slow.host, port: slow.port, user: pg.user, password: pg.password }, 'shop');
+        assert.equal(ok, true);
+        const estimates = events.flatMap((e) => (e.type === 'estimate' && e.estimate ? [e.estimate] : []));
+        assert.ok(estimates.length >= 2, `estimates: ${estimates.length}`);
+        const unknown = events.filter((e) => e.type === 'estimate' && !e.estimate);
+        assert.deepEqual(unknown, []);
+        for (let i = 1; i < estimates.length; i++) assert.ok(estimates[i]!.percent >= estimates[i - 1]!.percent, 'never goes back');
+        const last = estimates.at(-1) as DumpEstimate;
+        assert.equal(last.tablesTotal, 4);
+        assert.equal(last.method, major >= 14 ? 'copy' : 'activity');
+        assert.ok(last.percent > 30 && last.percent <= 100, `last percent ${last.percent}`);
+        const tables = new Set(estimates.map((e) => e.currentTable).filter(Boolean));
+        for (const t of tables) assert.ok(['a.narrow', 'a.wide', '"B s"."Mixed Case"', 'a.empty'].includes(t!), `table ${t}`);
+        const withEta = estimates.filter((e) => e.etaMs !== null && e.bytesPerSecond !== null);
+        assert.ok(withEta.length >= 1);
+        // No estimate after the database's done event.
+        const done = events.findIndex((e) => e.type === 'done');
+        assert.ok(events.slice(done).every((e) => e.type !== 'estimate'));
+      });
     });
-  });
-}
+  }
+});
 
 test('when the progress session cannot connect (no connection slot left), progress is unknown and the backup succeeds', async () => {
   // Two slots: the tool's own session and pg_dump's. The third, the probe, is refused by the server.

@@ -47,6 +47,8 @@ export type DatabaseResult = {
   readonly sha256: string | null;
   readonly tier: Tier | null;
   readonly durationMs: number;
+  /** True when the run was cancelled before this database's backup began: nothing was attempted for it. */
+  readonly skipped: boolean;
   readonly error: { readonly name: string; readonly message: string; readonly hint: string | null } | null;
 };
 
@@ -135,8 +137,12 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
   let tier: Tier | null = null;
   let snapshot: Snapshot | undefined;
   let watch: DumpWatch | undefined;
+  let skipped = false;
   try {
-    if (deps.signal?.aborted) throw new AbortedError('backup cancelled before it started');
+    if (deps.signal?.aborted) {
+      skipped = true;
+      throw new AbortedError('backup cancelled before it started');
+    }
     const folder = one.kind === 'globals' ? globalsFolder(deps.store.prefix) : databaseFolder(deps.store.prefix, one.database!);
     tier = computeTier(started, await existingBackupTimes(deps.store, folder, started));
     const size = one.kind === 'database' ? await deps.source.databaseSize(one.database!) : null;
@@ -228,6 +234,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       sha256: streamed.sha256,
       tier,
       durationMs: manifest.durationMs,
+      skipped: false,
       error: null,
     };
     deps.onEvent?.({ type: 'done', result });
@@ -244,6 +251,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       sha256: null,
       tier,
       durationMs: one.now().getTime() - started.getTime(),
+      skipped,
       error: {
         name: err instanceof Error ? err.name : 'Error',
         message: describeError(err),

@@ -15,6 +15,7 @@ const result: DatabaseResult = {
   sha256: 'a'.repeat(64),
   tier: 'daily',
   durationMs: 2000,
+  skipped: false,
   error: null,
 };
 

@@ -41,6 +41,7 @@ test('Lambda defaults: IAM auth, verify-full, 30 s abort margin', () => {
   assert.equal(c.backup.connection.sslrootcert, CA);
   assert.equal(c.lambda.abortMarginMs, DEFAULT_ABORT_MARGIN_MS);
   assert.equal(c.lambda.instance, null);
+  assert.equal(c.lambda.earlyAbort, true);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.backup) && Object.isFrozen(c.lambda));
 });
 
@@ -115,4 +116,14 @@ test('withEndpoint fills host and port into a frozen copy', () => {
   assert.equal(b.connection.port, 5433);
   assert.equal(c.backup.connection.host, null);
   assert.ok(Object.isFrozen(b) && Object.isFrozen(b.connection));
+});
+
+test('RDS_S3_BACKUP_EARLY_ABORT: true or false (any case); anything else is named', () => {
+  assert.equal(parseLambdaConfig({ ...base, RDS_S3_BACKUP_EARLY_ABORT: 'false' }).lambda.earlyAbort, false);
+  assert.equal(parseLambdaConfig({ ...base, RDS_S3_BACKUP_EARLY_ABORT: 'TRUE' }).lambda.earlyAbort, true);
+  const err = errorOf(() => parseLambdaConfig({ ...base, RDS_S3_BACKUP_EARLY_ABORT: 'no' }));
+  assert.deepEqual(
+    err.issues.map((i) => i.field),
+    ['RDS_S3_BACKUP_EARLY_ABORT'],
+  );
 });
