@@ -15,8 +15,8 @@ import { execFileSync, type SpawnSyncReturns, spawnSync } from 'node:child_proce
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildImageLocked } from '../support/container.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const QEMU = 'qemu-aarch64-static';
 const EM_AARCH64 = 0xb7;
 
@@ -51,10 +51,7 @@ before(() => {
   assert.equal(spawnSync(QEMU, ['--version']).status, 0, `${QEMU} missing: run bash scripts/setup-test-deps.sh`);
   work = mkdtempSync(path.join(os.tmpdir(), 'rsb-image-arm64-'));
   const out = path.join(work, 'out');
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts/image/build.ts'), '--arch', 'arm64', '--variant', 'backup', '--out', out], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    cwd: ROOT,
-  });
+  buildImageLocked(['--arch', 'arm64', '--variant', 'backup', '--out', out]);
   const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
     images: { file: string; architecture: string; variant: string; compressedBytes: number }[];
   };

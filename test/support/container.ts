@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withFileLock } from './dist.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN_GLOBAL = ['--runtime', '/usr/sbin/runc', '--cgroup-manager=cgroupfs', '--events-backend=file'];
@@ -22,13 +23,23 @@ export type BuiltImages = {
 export function buildImages(variant: 'all' | 'backup' = 'all'): BuiltImages {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rsb-image-'));
   const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), '--arch', arch, '--variant', variant, '--out', dir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    cwd: REPO,
-  });
+  buildImageLocked(['--arch', arch, '--variant', variant, '--out', dir]);
   const oci = arch === 'x64' ? 'amd64' : 'arm64';
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as BuiltImages['manifest'];
   return { dir, backup: path.join(dir, `image-backup-${oci}.oci.tar`), verify: path.join(dir, `image-verify-${oci}.oci.tar`), manifest };
+}
+
+/**
+ * Runs scripts/image/build.ts while holding a lock: image builds share .cache/image (a private apt root and the
+ * unpacked runtime packages, which a build deletes and re-extracts), and `npm test` runs two test files at once.
+ */
+export function buildImageLocked(args: readonly string[]): void {
+  withFileLock(path.join(REPO, '.cache', 'image-build.lock'), () =>
+    execFileSync(process.execPath, [path.join(REPO, 'scripts/image/build.ts'), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: REPO,
+    }),
+  );
 }
 
 function podman(args: readonly string[]): string {
