@@ -3,14 +3,26 @@ import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   PutObjectCommand,
   S3Client,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import { AbortedError, ObjectChangedError, ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
+import type {
+  BackupStore,
+  IncompleteUpload,
+  ObjectInfo,
+  PutMode,
+  RangedReads,
+  RangeRead,
+  RangeReadOptions,
+  UploadHandle,
+  UploadOptions,
+  UploadResult,
+} from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
 import { uploadInParts } from './part-uploader.ts';
 import { signDataUnsigned } from './unsigned-payload.ts';
@@ -21,7 +33,18 @@ export type S3StoreOptions = {
   readonly kmsKeyId: string | null;
   /** Built by createS3Client from the entrypoint's environment (or a test's). */
   readonly client: S3Client;
+  /** Ranged reads of large objects (the download before a --jobs restore); default 8 MiB × 4. */
+  readonly ranges?: { readonly partSize: number; readonly concurrency: number } | undefined;
 };
+
+/**
+ * 8 MiB ranges (the backup's default part size), 4 at a time: 32 MiB of memory at most. One S3 connection is bound
+ * by its round trips and TCP window, well below a task's network; four in parallel is AWS's usual advice for large
+ * GETs, and 8 MiB keeps each request's fixed cost (a round trip, a signature) small. Not tied to --jobs, which
+ * counts database connections, not network ones.
+ */
+const RANGE_PART_SIZE = 8 * 1024 * 1024;
+const RANGE_CONCURRENCY = 4;
 
 /** Bounds each AbortMultipartUpload attempt so that cleanup fits in the Lambda's abort margin even when S3 stalls. */
 const ABORT_TIMEOUT_MS = 10_000;
@@ -107,6 +130,7 @@ export class S3Store implements BackupStore {
   readonly bucket: string;
   readonly #client: S3Client;
   readonly #kmsKeyId: string | null;
+  readonly rangedReads: RangedReads;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -114,6 +138,11 @@ export class S3Store implements BackupStore {
     this.#kmsKeyId = options.kmsKeyId;
     this.#client = options.client;
     this.url = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}`;
+    this.rangedReads = {
+      partSize: options.ranges?.partSize ?? RANGE_PART_SIZE,
+      concurrency: options.ranges?.concurrency ?? RANGE_CONCURRENCY,
+      readRange: (key, start, end, o) => this.#readRange(key, start, end, o),
+    };
   }
 
   #sse(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {
@@ -233,6 +262,43 @@ export class S3Store implements BackupStore {
     } catch (err) {
       throw s3Error('GetObject', `s3://${this.bucket}/${key}`, err);
     }
+  }
+
+  /**
+   * One range of the object. If-Match (not VersionId) pins the version: it needs only s3:GetObject, works on
+   * unversioned buckets, and S3 answers 412 when the object's ETag differs.
+   */
+  async #readRange(key: string, start: number, end: number, o: RangeReadOptions): Promise<RangeRead> {
+    const where = `s3://${this.bucket}/${key} (bytes ${start}-${end})`;
+    let out: GetObjectCommandOutput;
+    try {
+      out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: o.ifMatch }),
+        o.signal ? { abortSignal: o.signal } : {},
+      );
+    } catch (err) {
+      if (o.signal?.aborted) throw new AbortedError(`GetObject ${where} cancelled`, { cause: err });
+      const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      if (o.ifMatch !== undefined && (errorCode(err) === 'PreconditionFailed' || status === 412)) {
+        throw new ObjectChangedError(
+          `${where} changed while it was being downloaded: its ETag is no longer ${o.ifMatch}; nothing was restored`,
+          {
+            cause: err,
+            hint: 'someone replaced the backup object during the restore (backups are never overwritten by this tool): find out who writes to the backup prefix, then restore again',
+          },
+        );
+      }
+      throw s3Error('GetObject', where, err);
+    }
+    const body = out.Body as Readable;
+    const total = Number(/\/(\d+)$/.exec(out.ContentRange ?? '')?.[1]);
+    if (!out.ETag || !Number.isSafeInteger(total)) {
+      body.destroy();
+      throw new StorageError(
+        `GetObject ${where} was answered without ${out.ETag ? 'a Content-Range' : 'an ETag'}: the store does not serve ranges`,
+      );
+    }
+    return { body, etag: out.ETag, objectBytes: total };
   }
 
   async listIncomplete(prefix: string): Promise<readonly IncompleteUpload[] | undefined> {

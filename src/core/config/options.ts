@@ -414,7 +414,7 @@ export const OPTIONS = [
     type: 'integer',
     commands: ['restore'],
     group: 'restore',
-    help: 'Parallel restore with N connections: downloads to --temp-dir (free space checked first), verifies, then pg_restore -j N. Not one transaction (pg_restore cannot do both).',
+    help: 'Parallel restore with N connections: downloads to --temp-dir (free space checked first; from S3 as 4 parallel 8 MiB ranged GETs), verifies, then pg_restore -j N. Not one transaction (pg_restore cannot do both).',
     default: '1',
   },
   {
