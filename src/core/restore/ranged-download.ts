@@ -18,7 +18,7 @@ export function worthRanging(bytes: number, ranged: RangedReads | undefined): ra
 }
 
 /** Writes a chunk at its offset in the destination (a positional write: ranges arrive out of order). */
-export type WriteAt = (chunk: Buffer, position: number) => Promise<void>;
+type WriteAt = (chunk: Buffer, position: number) => Promise<void>;
 
 export type RangedDownloadOptions = {
   readonly key: string;
