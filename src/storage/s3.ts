@@ -33,8 +33,8 @@ export type S3StoreOptions = {
   readonly kmsKeyId: string | null;
   /** Built by createS3Client from the entrypoint's environment (or a test's). */
   readonly client: S3Client;
-  /** Ranged reads of large objects (the download before a --jobs restore); default 8 MiB × 4. */
-  readonly ranges?: { readonly partSize: number; readonly concurrency: number } | undefined;
+  /** Ranged reads of large objects (the download before a --jobs restore); default 8 MiB × 4; concurrency 1: one GET. */
+  readonly ranges?: { readonly partSize?: number; readonly concurrency?: number } | undefined;
 };
 
 /**
