@@ -3,28 +3,27 @@ import {
   AbortMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
-  type GetObjectCommandOutput,
   PutObjectCommand,
   S3Client,
   ListMultipartUploadsCommand,
   paginateListObjectsV2,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { AbortedError, ObjectChangedError, ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
+import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
 import type {
   BackupStore,
   IncompleteUpload,
   ObjectInfo,
   PutMode,
   RangedReads,
-  RangeRead,
-  RangeReadOptions,
   UploadHandle,
   UploadOptions,
   UploadResult,
 } from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
 import { uploadInParts } from './part-uploader.ts';
+import { errorCode, s3Error } from './s3-errors.ts';
+import { readS3Range } from './s3-range.ts';
 import { signDataUnsigned } from './unsigned-payload.ts';
 
 export type S3StoreOptions = {
@@ -86,44 +85,6 @@ function encodeTags(tags: Readonly<Record<string, string>>): string {
   return new URLSearchParams(Object.entries(tags)).toString();
 }
 
-function errorCode(err: unknown): string {
-  const e = err as { name?: string; Code?: string; code?: string; cause?: { code?: string } };
-  return e?.Code ?? e?.name ?? e?.code ?? e?.cause?.code ?? '';
-}
-
-/** Turns SDK errors into a message that says what failed and what to do. */
-function s3Error(action: string, where: string, err: unknown): StorageError {
-  const code = errorCode(err);
-  const msg = describeError(err);
-  let hint: string | undefined;
-  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  if (code === 'PreconditionFailed' || status === 412) {
-    return new ObjectExistsError(
-      `S3 ${action} ${where} refused: the key already exists, and backups are never overwritten (If-None-Match: *)`,
-      {
-        cause: err,
-        hint: 'nothing was replaced and no manifest was written; another writer created this key first (a second run with the same backup id, or someone writing into the backup prefix): check what else writes there, then run the backup again',
-      },
-    );
-  }
-  if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
-  else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg))
-    hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
-  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|socket hang up|connect/i.test(`${code} ${msg}`))
-    hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
-  else if (/timed out/i.test(msg))
-    hint =
-      'S3 stopped answering (the request timed out, also on retry): check the network path (VPC endpoint, NAT, proxy) and AWS_ENDPOINT_URL, then run the backup again';
-  else if ((status !== undefined && status >= 500) || /^(InternalError|ServiceUnavailable|SlowDown)$/.test(code))
-    hint =
-      "S3 kept answering with a server error after the SDK's retries: run the backup again later; if it persists, check the S3 service health for the region (or the S3-compatible server)";
-  else if (/region/i.test(msg)) hint = 'set AWS_REGION';
-  return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
-    cause: err,
-    hint,
-  });
-}
-
 export class S3Store implements BackupStore {
   readonly url: string;
   readonly prefix: string;
@@ -141,7 +102,7 @@ export class S3Store implements BackupStore {
     this.rangedReads = {
       partSize: options.ranges?.partSize ?? RANGE_PART_SIZE,
       concurrency: options.ranges?.concurrency ?? RANGE_CONCURRENCY,
-      readRange: (key, start, end, o) => this.#readRange(key, start, end, o),
+      readRange: (key, start, end, o) => readS3Range(this.#client, this.bucket, key, { start, end }, o),
     };
   }
 
@@ -262,43 +223,6 @@ export class S3Store implements BackupStore {
     } catch (err) {
       throw s3Error('GetObject', `s3://${this.bucket}/${key}`, err);
     }
-  }
-
-  /**
-   * One range of the object. If-Match (not VersionId) pins the version: it needs only s3:GetObject, works on
-   * unversioned buckets, and S3 answers 412 when the object's ETag differs.
-   */
-  async #readRange(key: string, start: number, end: number, o: RangeReadOptions): Promise<RangeRead> {
-    const where = `s3://${this.bucket}/${key} (bytes ${start}-${end})`;
-    let out: GetObjectCommandOutput;
-    try {
-      out = await this.#client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end}`, IfMatch: o.ifMatch }),
-        o.signal ? { abortSignal: o.signal } : {},
-      );
-    } catch (err) {
-      if (o.signal?.aborted) throw new AbortedError(`GetObject ${where} cancelled`, { cause: err });
-      const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-      if (o.ifMatch !== undefined && (errorCode(err) === 'PreconditionFailed' || status === 412)) {
-        throw new ObjectChangedError(
-          `${where} changed while it was being downloaded: its ETag is no longer ${o.ifMatch}; nothing was restored`,
-          {
-            cause: err,
-            hint: 'someone replaced the backup object during the restore (backups are never overwritten by this tool): find out who writes to the backup prefix, then restore again',
-          },
-        );
-      }
-      throw s3Error('GetObject', where, err);
-    }
-    const body = out.Body as Readable;
-    const total = Number(/\/(\d+)$/.exec(out.ContentRange ?? '')?.[1]);
-    if (!out.ETag || !Number.isSafeInteger(total)) {
-      body.destroy();
-      throw new StorageError(
-        `GetObject ${where} was answered without ${out.ETag ? 'a Content-Range' : 'an ETag'}: the store does not serve ranges`,
-      );
-    }
-    return { body, etag: out.ETag, objectBytes: total };
   }
 
   async listIncomplete(prefix: string): Promise<readonly IncompleteUpload[] | undefined> {
