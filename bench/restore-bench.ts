@@ -112,6 +112,9 @@ try {
           '--latest',
           '--jobs',
           '2',
+          // One GET: moto copies the whole object for every ranged GET (docs/restore.md), which would measure moto.
+          '--download-streams',
+          '1',
           '--target',
           'host=127.0.0.1 dbname=r1',
           '-q',

@@ -72,7 +72,7 @@ export async function executeRestore(
   if (destination) options.onDestination?.(destination);
   const tools = await locatePgTools(config.pgtoolsDir, env);
   if (!config.list) await assertRestrictSupport(tools);
-  const store = options.store ?? openStore(config.source, { env });
+  const store = options.store ?? openStore(config.source, { env, downloadStreams: config.downloadStreams });
   const target = config.target && !config.list ? await openRestoreTarget(config.target, tools, { env, signer: options.signer }) : null;
   try {
     const report = await runRestore(

@@ -84,6 +84,12 @@ export class StorageError extends BackupToolError {}
  */
 export class ObjectExistsError extends StorageError {}
 
+/**
+ * The object changed between the ranged reads of one download (a later range's If-Match on the first range's ETag
+ * was answered 412): its parts would come from different objects, so nothing of it is used.
+ */
+export class ObjectChangedError extends StorageError {}
+
 /** An object's content does not match its manifest (checksum, size, truncation). */
 export class IntegrityError extends BackupToolError {}
 

@@ -185,6 +185,9 @@ export class FileStore implements BackupStore {
     }
   }
 
+  // No rangedReads here: a local disk is not latency-bound, so concurrent ranges would gain nothing (and cost seeks),
+  // and one open descriptor reads one version of the file even if it is replaced meanwhile (the old inode stays),
+  // which separate opens per range would have to re-check.
   async read(key: string): Promise<Readable> {
     const p = this.#path(key);
     let fh;

@@ -10,9 +10,20 @@ import {
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { ObjectExistsError, StorageError, describeError } from '../core/errors.ts';
-import type { BackupStore, IncompleteUpload, ObjectInfo, PutMode, UploadHandle, UploadOptions, UploadResult } from '../core/ports/store.ts';
+import type {
+  BackupStore,
+  IncompleteUpload,
+  ObjectInfo,
+  PutMode,
+  RangedReads,
+  UploadHandle,
+  UploadOptions,
+  UploadResult,
+} from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
 import { uploadInParts } from './part-uploader.ts';
+import { errorCode, s3Error } from './s3-errors.ts';
+import { readS3Range } from './s3-range.ts';
 import { signDataUnsigned } from './unsigned-payload.ts';
 
 export type S3StoreOptions = {
@@ -21,7 +32,18 @@ export type S3StoreOptions = {
   readonly kmsKeyId: string | null;
   /** Built by createS3Client from the entrypoint's environment (or a test's). */
   readonly client: S3Client;
+  /** Ranged reads of large objects (the download before a --jobs restore); default 8 MiB × 4; concurrency 1: one GET. */
+  readonly ranges?: { readonly partSize?: number; readonly concurrency?: number } | undefined;
 };
+
+/**
+ * 8 MiB ranges (the backup's default part size), 4 at a time: 32 MiB of memory at most. One S3 connection is bound
+ * by its round trips and TCP window, well below a task's network; four in parallel is AWS's usual advice for large
+ * GETs, and 8 MiB keeps each request's fixed cost (a round trip, a signature) small. Not tied to --jobs, which
+ * counts database connections, not network ones.
+ */
+const RANGE_PART_SIZE = 8 * 1024 * 1024;
+const RANGE_CONCURRENCY = 4;
 
 /** Bounds each AbortMultipartUpload attempt so that cleanup fits in the Lambda's abort margin even when S3 stalls. */
 const ABORT_TIMEOUT_MS = 10_000;
@@ -63,50 +85,13 @@ function encodeTags(tags: Readonly<Record<string, string>>): string {
   return new URLSearchParams(Object.entries(tags)).toString();
 }
 
-function errorCode(err: unknown): string {
-  const e = err as { name?: string; Code?: string; code?: string; cause?: { code?: string } };
-  return e?.Code ?? e?.name ?? e?.code ?? e?.cause?.code ?? '';
-}
-
-/** Turns SDK errors into a message that says what failed and what to do. */
-function s3Error(action: string, where: string, err: unknown): StorageError {
-  const code = errorCode(err);
-  const msg = describeError(err);
-  let hint: string | undefined;
-  const status = (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  if (code === 'PreconditionFailed' || status === 412) {
-    return new ObjectExistsError(
-      `S3 ${action} ${where} refused: the key already exists, and backups are never overwritten (If-None-Match: *)`,
-      {
-        cause: err,
-        hint: 'nothing was replaced and no manifest was written; another writer created this key first (a second run with the same backup id, or someone writing into the backup prefix): check what else writes there, then run the backup again',
-      },
-    );
-  }
-  if (code === 'NoSuchBucket') hint = 'the bucket does not exist: check --to/--from and the region';
-  else if (code === 'AccessDenied' || code === 'Forbidden' || /access denied/i.test(msg))
-    hint = 'the credentials are not allowed to do this: check the IAM policy (and the KMS key policy for SSE-KMS)';
-  else if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|socket hang up|connect/i.test(`${code} ${msg}`))
-    hint = 'S3 is unreachable: check the network path (VPC endpoint, proxy) and AWS_ENDPOINT_URL';
-  else if (/timed out/i.test(msg))
-    hint =
-      'S3 stopped answering (the request timed out, also on retry): check the network path (VPC endpoint, NAT, proxy) and AWS_ENDPOINT_URL, then run the backup again';
-  else if ((status !== undefined && status >= 500) || /^(InternalError|ServiceUnavailable|SlowDown)$/.test(code))
-    hint =
-      "S3 kept answering with a server error after the SDK's retries: run the backup again later; if it persists, check the S3 service health for the region (or the S3-compatible server)";
-  else if (/region/i.test(msg)) hint = 'set AWS_REGION';
-  return new StorageError(`S3 ${action} ${where} failed: ${code && !msg.includes(code) ? `${code}: ` : ''}${msg}`, {
-    cause: err,
-    hint,
-  });
-}
-
 export class S3Store implements BackupStore {
   readonly url: string;
   readonly prefix: string;
   readonly bucket: string;
   readonly #client: S3Client;
   readonly #kmsKeyId: string | null;
+  readonly rangedReads: RangedReads;
 
   constructor(options: S3StoreOptions) {
     this.bucket = options.bucket;
@@ -114,6 +99,11 @@ export class S3Store implements BackupStore {
     this.#kmsKeyId = options.kmsKeyId;
     this.#client = options.client;
     this.url = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}`;
+    this.rangedReads = {
+      partSize: options.ranges?.partSize ?? RANGE_PART_SIZE,
+      concurrency: options.ranges?.concurrency ?? RANGE_CONCURRENCY,
+      readRange: (key, start, end, o) => readS3Range(this.#client, this.bucket, key, { start, end }, o),
+    };
   }
 
   #sse(): { ServerSideEncryption?: ServerSideEncryption; SSEKMSKeyId?: string } {

@@ -10,6 +10,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { S3Client } from '@aws-sdk/client-s3';
+import { executeRestore } from '../../src/app/restore.ts';
+import { parseCommandArgs } from '../../src/cli/args.ts';
+import { collectRaw } from '../../src/core/config/raw.ts';
+import { parseRestoreConfig } from '../../src/core/config/restore-config.ts';
+import { S3Store } from '../../src/storage/s3.ts';
 import { runCli } from '../support/cli.ts';
 import { startAwsRecorder, type AwsRecorder, type RecordedRequest } from '../support/aws-recorder.ts';
 import { authorizationsFor } from '../support/authz/actions.ts';
@@ -246,6 +252,52 @@ describe("the operators' requests are allowed by the reader and verify-record wr
     assertKnown(recorder.requests());
     assert.ok(policies.reader, 'the module renders a reader policy');
     await assertAllAllowed('list + restore', recorder.requests(), [], policies.reader);
+  });
+
+  test('restore --jobs 2 as the reader: the ranged GETs (Range + If-Match) are recorded and allowed', async () => {
+    const from = `s3://${bucket}/${policies.deployment.prefix}`;
+    const made = await runCli(['backup', '--to', from, '--databases', 'big', '--kms-key-id', keyArn, '--compress', 'none'], {
+      ...pg.env('postgres'),
+      ...aws(),
+    });
+    assert.equal(made.code, 0, made.stderr);
+    await pg.query('create database restored_big');
+    recorder.clear();
+    // In process, to make the ranges 1 MiB (the CLI's are 8 MiB): the dump of `big` then spans several.
+    const e = pg.env('postgres');
+    const raw = collectRaw(
+      'restore',
+      parseCommandArgs('restore', [
+        '--from',
+        from,
+        '--database',
+        'big',
+        '--latest',
+        '--jobs',
+        '2',
+        '--target',
+        'host=127.0.0.1 dbname=restored_big',
+      ]).values,
+      e,
+    );
+    const client = new S3Client({ endpoint: recorder.endpoint, region: moto.region, forcePathStyle: true, credentials: moto.credentials });
+    const store = new S3Store({
+      bucket,
+      prefix: policies.deployment.prefix,
+      kmsKeyId: null,
+      client,
+      ranges: { partSize: 1024 * 1024, concurrency: 4 },
+    });
+    await executeRestore(parseRestoreConfig(raw), { store, env: e });
+    const ranged = s3Calls(recorder.requests()).filter((c) => c.operation === 'GetObject' && c.headers['range'] !== undefined);
+    assert.ok(ranged.length >= 3, `the download was made of ranges (${ranged.length})`);
+    assert.ok(
+      ranged.slice(1).every((c) => c.headers['if-match'] !== undefined),
+      'every range after the first carries If-Match',
+    );
+    assertKnown(recorder.requests());
+    assert.ok(policies.reader, 'the module renders a reader policy');
+    await assertAllAllowed('restore --jobs 2', recorder.requests(), [], policies.reader);
   });
 
   test('verify as reader + verify-record writer', async (t) => {

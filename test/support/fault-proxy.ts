@@ -7,6 +7,7 @@
 //   - { kind: 'reset' }   TCP RST on the client connection (optionally after some request-body bytes);
 //   - { kind: 'delay' }   forward after a pause (slow responses);
 //   - { kind: 'hang' }    accept the request and never answer (a stalled connection);
+//   - { kind: 'corrupt' } forward, but flip the byte at `offset` of the response body (a damaged range);
 // and disappear() closes the port and resets every open connection: S3 is gone for good (ECONNREFUSED).
 // Only ever listens on 127.0.0.1 and only forwards to the given loopback target.
 import http from 'node:http';
@@ -37,6 +38,9 @@ export type ProxyRequest = {
   readonly attempt: number;
   /** Position of this request among all requests the proxy has seen (1-based). */
   readonly seq: number;
+  /** The Range and If-Match headers (ranged, version-pinned GETs), null when absent. */
+  readonly range: string | null;
+  readonly ifMatch: string | null;
 };
 
 export type FaultAction =
@@ -44,7 +48,8 @@ export type FaultAction =
   | { readonly kind: 'status'; readonly status: number; readonly code: string; readonly message?: string }
   | { readonly kind: 'reset'; readonly afterBodyBytes?: number }
   | { readonly kind: 'delay'; readonly ms: number }
-  | { readonly kind: 'hang' };
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'corrupt'; readonly offset: number };
 
 export type FaultRule = (req: ProxyRequest) => FaultAction | undefined;
 
@@ -57,8 +62,12 @@ export type ProxyLogEntry = {
   readonly action: FaultAction['kind'];
   /** When the request arrived (ms since the epoch). */
   readonly at: number;
+  readonly range: string | null;
+  readonly ifMatch: string | null;
   /** HTTP status sent to the client; null when the connection was reset, hung or the proxy disappeared. */
   status: number | null;
+  /** When the response body was completely sent (ms since the epoch); null until then. */
+  endedAt: number | null;
 };
 
 export type FaultProxy = {
@@ -123,13 +132,38 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
     const id = `${op} ${key} ${partNumber ?? ''}`;
     const attempt = (attempts.get(id) ?? 0) + 1;
     attempts.set(id, attempt);
-    const request: ProxyRequest = { method: req.method ?? 'GET', path: url.pathname, query, op, key, partNumber, attempt, seq: ++seq };
+    const range = req.headers.range ?? null;
+    const ifMatch = req.headers['if-match'] ?? null;
+    const request: ProxyRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      op,
+      key,
+      partNumber,
+      attempt,
+      seq: ++seq,
+      range,
+      ifMatch,
+    };
     const action: FaultAction = current?.(request) ?? { kind: 'pass' };
-    const entry: ProxyLogEntry = { seq: request.seq, op, key, partNumber, attempt, action: action.kind, at: Date.now(), status: null };
+    const entry: ProxyLogEntry = {
+      seq: request.seq,
+      op,
+      key,
+      partNumber,
+      attempt,
+      action: action.kind,
+      at: Date.now(),
+      range,
+      ifMatch,
+      status: null,
+      endedAt: null,
+    };
     log.push(entry);
     notify();
 
-    const forward = (): void => {
+    const forward = (corruptAt?: number): void => {
       if (gone) {
         req.socket.resetAndDestroy();
         return;
@@ -148,7 +182,21 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
           const out: string[] = [];
           for (let i = 0; i < upRes.rawHeaders.length; i += 2) out.push(upRes.rawHeaders[i]!, upRes.rawHeaders[i + 1]!);
           res.writeHead(upRes.statusCode ?? 502, out);
-          upRes.pipe(res);
+          res.on('finish', () => {
+            entry.endedAt = Date.now();
+            notify();
+          });
+          if (corruptAt === undefined) {
+            upRes.pipe(res);
+            return;
+          }
+          let seen = 0;
+          upRes.on('data', (c: Buffer) => {
+            if (corruptAt >= seen && corruptAt < seen + c.length) c[corruptAt - seen] = (c[corruptAt - seen] ?? 0) ^ 0xff;
+            seen += c.length;
+            res.write(c);
+          });
+          upRes.on('end', () => res.end());
         },
       );
       up.on('error', () => {
@@ -164,6 +212,9 @@ export async function startFaultProxy(target: string, rule?: FaultRule): Promise
         return;
       case 'delay':
         setTimeout(forward, action.ms).unref();
+        return;
+      case 'corrupt':
+        forward(action.offset);
         return;
       case 'hang':
         req.resume();

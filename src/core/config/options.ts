@@ -418,6 +418,16 @@ export const OPTIONS = [
     default: '1',
   },
   {
+    key: 'downloadStreams',
+    flag: 'download-streams',
+    env: null,
+    type: 'integer',
+    commands: ['restore'],
+    group: 'restore',
+    help: 'Concurrent 8 MiB ranged GETs for the download from S3 that precedes --jobs, --create and --no-single-transaction (objects of 16 MiB and more; all pinned to one object version by If-Match). 1: one GET, for an S3-compatible server that serves ranges slowly.',
+    default: '4',
+  },
+  {
     key: 'tempDir',
     flag: 'temp-dir',
     env: 'RDS_S3_BACKUP_TEMP_DIR',

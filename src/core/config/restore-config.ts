@@ -37,6 +37,8 @@ export type RestoreConfig = {
   readonly noAcl: boolean;
   readonly singleTransaction: boolean;
   readonly jobs: number;
+  /** Ranged GETs in flight for the download before a parallel (or --create, or statement-by-statement) restore. */
+  readonly downloadStreams: number;
   readonly schemas: readonly string[];
   readonly tables: readonly string[];
   readonly list: boolean;
@@ -130,6 +132,7 @@ export function parseRestoreConfig(raw: RawValues): RestoreConfig {
     noAcl: bool(raw, 'noAcl', issues, false),
     singleTransaction: jobs > 1 ? false : bool(raw, 'singleTransaction', issues, true),
     jobs,
+    downloadStreams: int(raw, 'downloadStreams', issues, 4, 1, 16),
     schemas: nameList(raw, 'schema'),
     tables: nameList(raw, 'table'),
     list,

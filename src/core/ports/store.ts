@@ -37,6 +37,35 @@ export type UploadHandle = {
   readonly uploadedBytes: () => number;
 };
 
+export type RangeReadOptions = {
+  /** The ETag every range must still have: the store rejects with ObjectChangedError when the object differs. */
+  readonly ifMatch?: string | undefined;
+  /** Cancels the request and its body. */
+  readonly signal?: AbortSignal | undefined;
+};
+
+export type RangeRead = {
+  /** Exactly the requested bytes (the caller counts them). */
+  readonly body: Readable;
+  /** Identifies this version of the object; passed as ifMatch to the other ranges of the same download. */
+  readonly etag: string;
+  /** The whole object's size, as the store reports it with the range. */
+  readonly objectBytes: number;
+};
+
+/**
+ * Concurrent ranged reads, for stores where one stream is bound by latency rather than bandwidth (S3). A store
+ * without it is read with one `read`. core/restore/ranged-download.ts plans the ranges and puts them in order.
+ */
+export type RangedReads = {
+  /** Bytes per range. */
+  readonly partSize: number;
+  /** Ranges in flight (and buffered ahead of the one being consumed) at most. */
+  readonly concurrency: number;
+  /** Bytes `start`..`end` (inclusive) of `key`. */
+  readRange(key: string, start: number, end: number, options: RangeReadOptions): Promise<RangeRead>;
+};
+
 export interface BackupStore {
   /** Human-readable location, e.g. s3://bucket/prefix, without credentials. */
   readonly url: string;
@@ -51,6 +80,8 @@ export interface BackupStore {
   ): Promise<UploadResult>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   read(key: string): Promise<Readable>;
+  /** Optional: concurrent ranged reads of large objects (the download before a --jobs restore). */
+  readonly rangedReads?: RangedReads | undefined;
   /** Multipart uploads (or temp files) left behind under the prefix; undefined when the store cannot tell. */
   listIncomplete(prefix: string): Promise<readonly IncompleteUpload[] | undefined>;
 }

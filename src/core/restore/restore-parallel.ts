@@ -1,4 +1,4 @@
-import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/listing.ts';
 import type { Manifest } from '../catalog/manifest.ts';
@@ -14,7 +14,9 @@ import {
   type RestoreDeps,
   RestoreError,
 } from './common.ts';
+import { describeError } from '../errors.ts';
 import { resolveFilters } from './filters.ts';
+import { readRanges, worthRanging } from './ranged-download.ts';
 import { type ArchiveHead, readArchiveHead, VerifyingReader } from './verifying-reader.ts';
 
 /** Left free beside the downloaded archive, so a restore never fills the disk to the last byte. */
@@ -79,24 +81,40 @@ export async function downloadVerified(
     );
   }
   const work = await mkdtemp(path.join(o.tempDir, 'rds-s3-backup-restore-'));
-  const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+  let reader: VerifyingReader | null = null;
   try {
     const file = path.join(work, `${entry.id}.dump`);
     const fh = await open(file, 'wx', 0o600);
     let head: ArchiveHead;
     try {
+      // Large objects from S3 arrive as concurrent ranges, each written at its offset as it comes; the reader
+      // still sees (and hashes, and checks) the bytes in order. Otherwise one read, written as it is checked.
+      const ranged = worthRanging(m.object.bytes, deps.store.rangedReads) ? deps.store.rangedReads : null;
+      const source = ranged
+        ? readRanges(ranged, {
+            key: m.object.key,
+            bytes: m.object.bytes,
+            signal: deps.signal,
+            writeAt: (c, at) => writeAt(fh, c, at, o.tempDir),
+          })
+        : await deps.store.read(m.object.key);
+      reader = new VerifyingReader(source, m.object, deps.signal);
+      const inOrder = ranged === null;
       head = await readArchiveHead(reader);
       // Checked before the download: a selection the archive cannot satisfy fails in seconds.
       resolveFilters(head.toc, o.selection);
-      for (const c of head.chunks) await fh.write(c);
+      if (inOrder) for (const c of head.chunks) await fh.write(c);
       const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
-      await reader.drain(async (c) => {
-        await fh.write(c);
-        progress(reader.bytes);
+      const r = reader;
+      await r.drain(async (c) => {
+        if (inOrder) await fh.write(c);
+        progress(r.bytes);
       });
-      progress(reader.bytes);
+      progress(r.bytes);
       await fh.sync();
     } finally {
+      // First stop the ranges still in flight (on a failure), so that none writes into a closed handle.
+      reader?.destroy();
       await fh.close();
     }
     deps.onEvent?.({ type: 'verified', backup: ref });
@@ -104,7 +122,20 @@ export async function downloadVerified(
   } catch (err) {
     await rm(work, { recursive: true, force: true });
     throw err;
-  } finally {
-    reader.destroy();
+  }
+}
+
+/** A positional write of the whole chunk (pwrite may write less than asked). */
+async function writeAt(fh: FileHandle, chunk: Buffer, position: number, dir: string): Promise<void> {
+  try {
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await fh.write(chunk, done, chunk.length - done, position + done);
+      done += bytesWritten;
+    }
+  } catch (err) {
+    throw new RestoreError(`writing the downloaded archive into ${dir} failed: ${describeError(err)}`, {
+      cause: err,
+      hint: 'point --temp-dir at a writable disk with room for the archive',
+    });
   }
 }

@@ -79,6 +79,21 @@ test('restore: the backup must be chosen, exactly one way; a target is required 
   );
 });
 
+test('restore: --download-streams is 4 by default, 1 (one GET) to 16', () => {
+  const base = ['--from', 's3://bkt/p', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--jobs', '2'];
+  assert.equal(restore(base).downloadStreams, 4);
+  assert.equal(restore([...base, '--download-streams', '1']).downloadStreams, 1);
+  assert.equal(restore([...base, '--download-streams', '16']).downloadStreams, 16);
+  assert.match(
+    issues(() => restore([...base, '--download-streams', '0'])),
+    /--download-streams/,
+  );
+  assert.match(
+    issues(() => restore([...base, '--download-streams', '17'])),
+    /--download-streams/,
+  );
+});
+
 test('restore: --jobs turns off the single transaction, and refuses an explicit --single-transaction', () => {
   assert.equal(
     restore(['--from', 'file:///x', '--database', 'a', '--latest', '--target', 'host=h dbname=a', '--jobs', '4']).singleTransaction,
