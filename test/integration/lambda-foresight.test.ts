@@ -78,8 +78,9 @@ test('a dump projected past the budget is aborted early, with how long it needs 
   const need = /it needs about (\d+):(\d\d) in all/.exec(r.error.message)!;
   const needS = Number(need[1]) * 60 + Number(need[2]);
   // Early readings run ahead of the link by the loopback socket buffers (a few MB the server has already written):
-  // the projection is optimistic here, and still says it cannot finish.
-  assert.ok(needS >= 10 && needS <= 60, `projected ${needS} s for ~30 s of dump`);
+  // the projection is optimistic here, and still says it cannot finish. The upper bound only rules out nonsense:
+  // with both cores starved (issue 16's loaded runs, load ~7) the dump really ran at 0.4 MB/s and 98 s was projected.
+  assert.ok(needS >= 10 && needS <= 240, `projected ${needS} s for ~30 s of dump (idle machine)`);
   const warn = out.stdout
     .split('\n')
     .concat(out.stderr.split('\n'))
