@@ -12,13 +12,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, type SpawnSyncReturns, spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { buildImageLocked } from '../support/container.ts';
+import { EM_AARCH64, elfMachine } from '../support/elf.ts';
 
 const QEMU = 'qemu-aarch64-static';
-const EM_AARCH64 = 0xb7;
 
 type ImageConfig = {
   readonly architecture: string;
@@ -35,17 +35,6 @@ let work: string;
 let rootfs: string;
 let image: ImageConfig;
 let manifestEntry: { architecture: string; variant: string; compressedBytes: number } | undefined;
-
-function elfMachine(file: string): number {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(20);
-    readSync(fd, b, 0, 20, 0);
-    return b.readUInt16LE(18);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 before(() => {
   assert.equal(spawnSync(QEMU, ['--version']).status, 0, `${QEMU} missing: run bash scripts/setup-test-deps.sh`);

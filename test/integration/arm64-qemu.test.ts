@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,23 +17,12 @@ import { fingerprint, seedShop } from '../support/dataset.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
 import { prepareLambda, scheduledEvent, type LambdaHarness } from '../support/lambda-runner.ts';
 import { packageBundleDir } from '../../src/postgres/tools.ts';
+import { EM_AARCH64, elfMachine } from '../support/elf.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const QEMU = 'qemu-aarch64-static';
 const ARM = packageBundleDir('arm64');
 const X64 = packageBundleDir('x64');
-const EM_AARCH64 = 0xb7;
-
-function elfMachine(file: string): number {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(20);
-    readSync(fd, b, 0, 20, 0);
-    return b.readUInt16LE(18);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** argv that runs an arm64 program of the bundle (or any arm64 ELF with `libDir`) under qemu. */
 function underQemu(libDir: string, program: string): string[] {

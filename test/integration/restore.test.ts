@@ -12,8 +12,8 @@ import { executeRestore } from '../../src/app/restore.ts';
 import { collectRaw } from '../../src/core/config/raw.ts';
 import { parseRestoreConfig } from '../../src/core/config/restore-config.ts';
 import { parseCommandArgs } from '../../src/cli/args.ts';
-import type { BackupStore } from '../../src/core/ports/store.ts';
 import { S3Store } from '../../src/storage/s3.ts';
+import { storeWith } from '../support/fixture-store.ts';
 
 let moto: MotoServer;
 let pg: PgServer;
@@ -258,13 +258,7 @@ test('a stream cut short after pg_restore has all it needs (selective restore) â
   // The bucket is fine; the connection "drops" 20% before the end. pg_restore restores shop.customers from the
   // first part of the archive and exits 0 long before that: only the gate stops the commit.
   const real = new S3Store({ bucket, prefix: 'prod', kmsKeyId: null, client: moto.s3() });
-  const cut: BackupStore = {
-    url: real.url,
-    prefix: real.prefix,
-    upload: (k, b, o) => real.upload(k, b, o),
-    putSmall: (k, b, o) => real.putSmall(k, b, o),
-    list: (p) => real.list(p),
-    listIncomplete: (p) => real.listIncomplete(p),
+  const cut = storeWith(real, {
     read: async (key) => {
       if (!key.endsWith('.dump')) return real.read(key);
       const body = await getBytes(key);
@@ -273,7 +267,7 @@ test('a stream cut short after pg_restore has all it needs (selective restore) â
       for (let i = 0; i < short.length; i += 4096) parts.push(short.subarray(i, i + 4096));
       return Readable.from(parts);
     },
-  };
+  });
   await emptyDb('r_trunc_stream');
   await pg.query('create schema shop', 'r_trunc_stream');
   const e = pg.env('postgres');

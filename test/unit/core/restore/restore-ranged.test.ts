@@ -5,22 +5,20 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { readToc, summarizeToc } from '../../../../src/core/archive/toc.ts';
-import { backupKeys } from '../../../../src/core/catalog/keys.ts';
-import { type Manifest, serializeManifest } from '../../../../src/core/catalog/manifest.ts';
 import { IntegrityError } from '../../../../src/core/errors.ts';
 import type { RestoreTarget, ToolReport } from '../../../../src/core/ports/database-target.ts';
 import type { BackupStore, RangeRead } from '../../../../src/core/ports/store.ts';
 import { type RestorePlan, runRestore } from '../../../../src/core/restore/restore.ts';
-import { FileStore } from '../../../../src/storage/file.ts';
+import type { FileStore } from '../../../../src/storage/file.ts';
+import { FIXTURE_DUMP, fixtureStore, storeWith } from '../../../support/fixture-store.ts';
 
-const FIXTURE = readFileSync(new URL('../../../fixtures/pg18-small.dump', import.meta.url));
+const FIXTURE = FIXTURE_DUMP;
 const SHA = createHash('sha256').update(FIXTURE).digest('hex');
-const ID = '20261124T031500Z-0a0b0c0d';
+const _ID = '20261124T031500Z-0a0b0c0d';
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
@@ -31,31 +29,7 @@ async function tempDir(name: string): Promise<string> {
 }
 
 async function fileStore(): Promise<FileStore> {
-  const store = new FileStore(await tempDir('rsb-ranged-store-'));
-  const keys = backupKeys('', 'database', 'fixture', ID);
-  const manifest: Manifest = {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
-    id: ID,
-    database: 'fixture',
-    tool: { name: 'rds-s3-backup', version: 'test' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
-    startedAt: '2026-11-24T03:15:00.000Z',
-    finishedAt: '2026-11-24T03:15:01.000Z',
-    durationMs: 1000,
-    object: { key: keys.data, bytes: FIXTURE.length, sha256: SHA, versionId: null, contentType: 'x' },
-    format: 'custom',
-    compression: 'none',
-    tier: 'yearly',
-    encryption: { kmsKeyId: null },
-    toc: summarizeToc(readToc(FIXTURE)!),
-    rowCounts: null,
-  };
-  await store.putSmall(keys.data, '', { contentType: 'x', metadata: {}, tags: {} }); // creates the directories
-  await writeFile(path.join(store.root, keys.data), FIXTURE);
-  await store.putSmall(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', metadata: {}, tags: {} });
-  return store;
+  return fixtureStore(await tempDir('rsb-ranged-store-'));
 }
 
 type Seen = { ranges: number[]; reads: number };
@@ -63,13 +37,7 @@ type Seen = { ranges: number[]; reads: number };
 /** The file store with ranged reads of `partSize` (ranges answering in reverse order), and `damage` applied to them. */
 function ranging(store: FileStore, partSize: number, damage?: (start: number, b: Buffer) => Buffer): { store: BackupStore; seen: Seen } {
   const seen: Seen = { ranges: [], reads: 0 };
-  const ranged: BackupStore = {
-    url: store.url,
-    prefix: store.prefix,
-    upload: (k, b, o) => store.upload(k, b, o),
-    putSmall: (k, b, o) => store.putSmall(k, b, o),
-    list: (p) => store.list(p),
-    listIncomplete: (p) => store.listIncomplete(p),
+  const ranged = storeWith(store, {
     read: (key) => {
       if (key.endsWith('.dump')) seen.reads++;
       return store.read(key);
@@ -85,7 +53,7 @@ function ranging(store: FileStore, partSize: number, damage?: (start: number, b:
         return { body: Readable.from([damage ? damage(start, bytes) : bytes]), etag: '"e"', objectBytes: whole.length };
       },
     },
-  };
+  });
   return { store: ranged, seen };
 }
 

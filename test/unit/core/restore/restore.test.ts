@@ -8,19 +8,17 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { summarizeToc, readToc } from '../../../../src/core/archive/toc.ts';
 import { IntegrityError } from '../../../../src/core/errors.ts';
-import { backupKeys } from '../../../../src/core/catalog/keys.ts';
-import { serializeManifest, type Manifest } from '../../../../src/core/catalog/manifest.ts';
 import { RestoreError } from '../../../../src/core/restore/common.ts';
 import { runRestore, type RestorePlan } from '../../../../src/core/restore/restore.ts';
 import { SelectionMismatchError } from '../../../../src/core/restore/filters.ts';
 import type { ArchiveFilters, GatedRestore, RestoreTarget, ToolReport } from '../../../../src/core/ports/database-target.ts';
 import type { BackupStore } from '../../../../src/core/ports/store.ts';
-import { FileStore } from '../../../../src/storage/file.ts';
+import type { FileStore } from '../../../../src/storage/file.ts';
+import { FIXTURE_DUMP, fixtureStore, storeWith as withMethods } from '../../../support/fixture-store.ts';
 
-const FIXTURE = readFileSync(new URL('../../../fixtures/pg18-small.dump', import.meta.url));
-const ID = '20261124T031500Z-0a0b0c0d';
+const FIXTURE = FIXTURE_DUMP;
+const _ID = '20261124T031500Z-0a0b0c0d';
 
 const dirs: string[] = [];
 after(async () => {
@@ -31,50 +29,13 @@ after(async () => {
 async function storeWith(data: Buffer): Promise<{ store: BackupStore; dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rsb-restore-unit-'));
   dirs.push(dir);
-  const store: BackupStore = new FileStore(dir);
-  const keys = backupKeys('', 'database', 'fixture', ID);
-  const manifest: Manifest = {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
-    id: ID,
-    database: 'fixture',
-    tool: { name: 'rds-s3-backup', version: 'test' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
-    startedAt: '2026-11-24T03:15:00.000Z',
-    finishedAt: '2026-11-24T03:15:01.000Z',
-    durationMs: 1000,
-    object: {
-      key: keys.data,
-      bytes: FIXTURE.length,
-      sha256: createHash('sha256').update(FIXTURE).digest('hex'),
-      versionId: null,
-      contentType: 'x',
-    },
-    format: 'custom',
-    compression: 'none',
-    tier: 'yearly',
-    encryption: { kmsKeyId: null },
-    toc: summarizeToc(readToc(FIXTURE)!),
-    rowCounts: null,
-  };
   // The stored object may differ from what the manifest describes (that is the point of these tests).
-  await store.putSmall(keys.data, '', { contentType: 'x', metadata: {}, tags: {} });
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(path.join(dir, keys.data), data);
-  await store.putSmall(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', metadata: {}, tags: {} });
-  return { store, dir };
+  return { store: await fixtureStore(dir, data), dir };
 }
 
 /** Serves `data` in small chunks (many writes through the gate) while listing the manifest's size. */
 function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStore {
-  return {
-    url: store.url,
-    prefix: store.prefix,
-    upload: (k, b, o) => store.upload(k, b, o),
-    putSmall: (k, b, o) => store.putSmall(k, b, o),
-    list: (p) => store.list(p),
-    listIncomplete: (p) => store.listIncomplete(p),
+  return withMethods(store, {
     read: async (key: string): Promise<Readable> => {
       let buf: Buffer = readFileSync(path.join((store as FileStore).root, key));
       if (mutate && key.endsWith('.dump')) buf = mutate(buf);
@@ -82,7 +43,7 @@ function chunked(store: BackupStore, mutate?: (b: Buffer) => Buffer): BackupStor
       for (let i = 0; i < buf.length; i += 97) parts.push(buf.subarray(i, i + 97));
       return Readable.from(parts);
     },
-  };
+  });
 }
 
 type Calls = {

@@ -1,0 +1,64 @@
+// A file:// store holding one backup of the checked-in fixture archive (test/fixtures/pg18-small.dump): the
+// manifest always describes the real fixture (size, SHA-256, TOC), while the stored object may be other bytes,
+// which is what the tampering and integrity tests need.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readToc, summarizeToc } from '../../src/core/archive/toc.ts';
+import { backupKeys } from '../../src/core/catalog/keys.ts';
+import { type Manifest, serializeManifest } from '../../src/core/catalog/manifest.ts';
+import type { BackupStore } from '../../src/core/ports/store.ts';
+import { FileStore } from '../../src/storage/file.ts';
+
+export const FIXTURE_DUMP = readFileSync(new URL('../fixtures/pg18-small.dump', import.meta.url));
+export const FIXTURE_ID = '20261124T031500Z-0a0b0c0d';
+
+/** A FileStore rooted at `dir` with the fixture's manifest and `data` (default: the fixture itself) as its object. */
+export async function fixtureStore(dir: string, data: Buffer = FIXTURE_DUMP): Promise<FileStore> {
+  const store = new FileStore(dir);
+  const keys = backupKeys('', 'database', 'fixture', FIXTURE_ID);
+  const manifest: Manifest = {
+    schema: 'rds-s3-backup/manifest@1',
+    kind: 'database',
+    id: FIXTURE_ID,
+    database: 'fixture',
+    tool: { name: 'rds-s3-backup', version: 'test' },
+    pgDump: { version: '18.6' },
+    server: { version: '18.4', versionNum: 180004, host: null },
+    startedAt: '2026-11-24T03:15:00.000Z',
+    finishedAt: '2026-11-24T03:15:01.000Z',
+    durationMs: 1000,
+    object: {
+      key: keys.data,
+      bytes: FIXTURE_DUMP.length,
+      sha256: createHash('sha256').update(FIXTURE_DUMP).digest('hex'),
+      versionId: null,
+      contentType: 'x',
+    },
+    format: 'custom',
+    compression: 'none',
+    tier: 'yearly',
+    encryption: { kmsKeyId: null },
+    toc: summarizeToc(readToc(FIXTURE_DUMP)!),
+    rowCounts: null,
+  };
+  await store.putSmall(keys.data, '', { contentType: 'x', metadata: {}, tags: {} }); // creates the directories
+  await writeFile(path.join(dir, keys.data), data);
+  await store.putSmall(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', metadata: {}, tags: {} });
+  return store;
+}
+
+/** `store` with some of its methods replaced (a test's view of the same bucket: slower, chunked, damaged, ranged). */
+export function storeWith(store: BackupStore, over: Partial<Pick<BackupStore, 'read' | 'rangedReads'>>): BackupStore {
+  return {
+    url: store.url,
+    prefix: store.prefix,
+    upload: (k, b, o) => store.upload(k, b, o),
+    putSmall: (k, b, o) => store.putSmall(k, b, o),
+    list: (p) => store.list(p),
+    listIncomplete: (p) => store.listIncomplete(p),
+    read: (key) => store.read(key),
+    ...over,
+  };
+}
