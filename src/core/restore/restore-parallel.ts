@@ -103,15 +103,21 @@ export async function downloadVerified(
       head = await readArchiveHead(reader);
       // Checked before the download: a selection the archive cannot satisfy fails in seconds.
       resolveFilters(head.toc, o.selection);
-      if (inOrder) for (const c of head.chunks) await fh.write(c);
+      let at = 0;
+      const append = async (c: Buffer): Promise<void> => {
+        await writeAt(fh, c, at, o.tempDir);
+        at += c.length;
+      };
+      if (inOrder) for (const c of head.chunks) await append(c);
       const progress = progressReporter(deps, 'download', entry.database, m.object.bytes);
       const r = reader;
       await r.drain(async (c) => {
-        if (inOrder) await fh.write(c);
+        if (inOrder) await append(c);
         progress(r.bytes);
       });
       progress(r.bytes);
-      await fh.sync();
+      // No fsync: the copy lives only as long as this restore, and pg_restore reads it back from the page cache.
+      // Syncing made every `--jobs` restore wait for the whole archive to reach the disk (seconds per GB).
     } finally {
       // First stop the ranges still in flight (on a failure), so that none writes into a closed handle.
       reader?.destroy();
