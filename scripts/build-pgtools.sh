@@ -9,7 +9,8 @@
 # Layout of <out>/linux-<arch>/:
 #   bin/<tool>      POSIX sh wrapper: runs libexec/<tool> through lib/<loader> with lib/ as library path
 #   libexec/<tool>  the ELF binaries from postgresql-client-18
-#   lib/            the shared libraries the binaries reach through ELF NEEDED, the loader and libgcc_s
+#   lib/            the shared libraries the binaries reach through ELF NEEDED, the loader and libgcc_s, and
+#                   libstdbuf.so (coreutils), preloaded into a tool only when the caller sets _STDBUF_O
 #   share/doc/      the Debian copyright files of the packages that contributed files
 #   bundle.json     versions, suite, package list, file sizes
 #
@@ -24,6 +25,9 @@ set -euo pipefail
 readonly PG_MAJOR=18
 readonly CLIENT_PKG="postgresql-client-$PG_MAJOR"
 readonly TOOLS=(pg_dump pg_restore pg_dumpall psql)
+# coreutils: only its libstdbuf.so is shipped (lib/), for the wrappers' _STDBUF_O (scripts/pgtools/elf.sh).
+readonly EXTRA_PKGS=(coreutils)
+readonly STDBUF_LIB=/usr/libexec/coreutils/libstdbuf.so
 # Not needed by the four binaries, and they pull in perl.
 readonly EXCLUDE_RE='^(postgresql-client-common|postgresql-common|sensible-utils|perl|perl-base|perl-modules-[0-9.]+|libperl[0-9.]+|debconf|debconf-2\.0|cdebconf)$'
 read -r -a SUITES <<<"${PGTOOLS_SUITES:-testing unstable}"
@@ -211,6 +215,13 @@ build_arch() {
     shipped_pkgs[${owner[$real]:-$CLIENT_PKG}]=1
     queue+=("$bundle/libexec/$tool")
   done
+
+  # libstdbuf.so goes through the same NEEDED closure and ELF-machine check as the binaries.
+  real=$(resolve_in_root "$root" "$STDBUF_LIB") ||
+    die "$STDBUF_LIB is not in coreutils ${version[coreutils]:-?} ($SUITE/$DEB_ARCH)" "the package layout changed; adjust this script"
+  install -m 0644 "$root$real" "$bundle/lib/libstdbuf.so"
+  shipped_pkgs[${owner[$real]:-coreutils}]=1
+  queue+=("$bundle/lib/libstdbuf.so")
 
   local interp
   interp=$(elf_interp "$bundle/libexec/pg_dump")

@@ -164,8 +164,8 @@ choose_suite() {
 dependency_closure() {
   local root=$1
   local -A seen=()
-  local queue=("$CLIENT_PKG") next deps dep
-  seen[$CLIENT_PKG]=1
+  local queue=("$CLIENT_PKG" "${EXTRA_PKGS[@]}") next deps dep
+  for dep in "${queue[@]}"; do seen[$dep]=1; done
   while ((${#queue[@]})); do
     deps=$(papt "$root" apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks \
       --no-replaces --no-enhances "${queue[@]}" 2>&1) ||

@@ -35,6 +35,7 @@ bundle_is_complete() {
   [[ -f $dir/bundle.json ]] || return 1
   grep -Eq "^ *\"pgMajor\": *$PG_MAJOR *,?\$" "$dir/bundle.json" || return 1
   [[ -x $dir/lib/$loader ]] || return 1
+  [[ -f $dir/lib/libstdbuf.so ]] || return 1
   for tool in "${TOOLS[@]}"; do
     [[ -x $dir/bin/$tool && -f $dir/libexec/$tool ]] || return 1
   done

@@ -101,6 +101,12 @@ case \$self in
   *) bindir=. ;;
 esac
 dir=\$(CDPATH='' cd -P -- "\${bindir:-/}/.." && pwd -P) || exit 127
+# _STDBUF_O=<bytes> (rds-s3-backup sets it for pg_dump): preload the bundled libstdbuf (GNU coreutils), which gives
+# stdout a buffer of that size. Otherwise glibc sizes it by st_blksize, 4 KiB for a pipe or socket, and pg_dump
+# writes its archive in thousands of small writes, each one a wake-up and a read for whoever consumes the stream.
+if [ -n "\${_STDBUF_O:-}" ] && [ -f "\$dir/lib/libstdbuf.so" ]; then
+  exec "\$dir/lib/$loader" --inhibit-cache --library-path "\$dir/lib" --preload "\$dir/lib/libstdbuf.so" --argv0 "\$0" "\$dir/libexec/$tool" "\$@"
+fi
 # --argv0: pg_dumpall looks for pg_dump next to its own argv[0].
 exec "\$dir/lib/$loader" --inhibit-cache --library-path "\$dir/lib" --argv0 "\$0" "\$dir/libexec/$tool" "\$@"
 EOF

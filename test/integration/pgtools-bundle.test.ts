@@ -268,6 +268,14 @@ describe('pgtools bundle (host architecture)', () => {
     assertOnlyBundleFiles(dir, 'pg_dump', files);
   });
 
+  test('_STDBUF_O preloads the bundled libstdbuf, still nothing from the host', async () => {
+    const files = await mappingsOfRunningTool(dir, 'pg_dump', { _STDBUF_O: '262144' });
+    assertOnlyBundleFiles(dir, 'pg_dump', files);
+    assert.ok(files.includes(join(dir, 'lib', 'libstdbuf.so')), `libstdbuf.so is not mapped:\n${files.join('\n')}`);
+    const without = await mappingsOfRunningTool(dir, 'pg_dump');
+    assert.ok(!without.includes(join(dir, 'lib', 'libstdbuf.so')), 'libstdbuf.so is preloaded without _STDBUF_O');
+  });
+
   test('pg_dumpall finds pg_dump next to its wrapper (argv0)', () => {
     // pg_dumpall looks for pg_dump before connecting; a closed port then fails the connection instead.
     const result = runTool(dir, 'pg_dumpall', ['--globals-only', '-h', '127.0.0.1', '-p', '1', '-U', 'nobody']);
