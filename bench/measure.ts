@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { RUNNER_NODE_OPTIONS } from '../src/runner/node-options.ts';
 import { BENCH_CACHE } from './build.ts';
 
 // Preloaded into the tool's Node process (`node --import`): at exit it writes the process's own peak RSS and CPU
@@ -195,7 +196,8 @@ export async function runTool(launcher: string, args: readonly string[], opts: R
       return () => clearInterval(timer);
     };
     const run = await spawnTimed(
-      pinned(opts.cpus, [process.execPath, '--import', probeFile(), launcher, ...args]),
+      // Started as the Lambda and the container start it (src/runner/node-options.ts).
+      pinned(opts.cpus, [process.execPath, RUNNER_NODE_OPTIONS, '--import', probeFile(), launcher, ...args]),
       { ...opts, env: { ...opts.env, BENCH_PROBE_OUT: probeOut } },
       watch,
     );

@@ -3,13 +3,15 @@ import { MB } from './stats.ts';
 import type { BackupGroup, Results } from './types.ts';
 import type { Spread } from './stats.ts';
 
-// Issue 14's targets: wall ÷ the floor per destination (file:// 1.05, S3 1.10, one vCPU to S3 1.15) and Node's CPU
-// per GB of database. The CPU figure here is the whole run's (start-up included), so it is judged stricter than the
+// Issue 14's targets: wall ÷ the floor per destination (file:// 1.05, S3 1.10, one vCPU to S3 1.15), Node's CPU
+// per GB of database, Node's peak RSS (128 MiB). The CPU figure here is the whole run's (start-up included), so it is judged stricter than the
 // issue's "beyond start-up".
 const TARGET_RATIO = { file: 1.05, s3: 1.1, oneVcpuS3: 1.15 } as const;
 const TARGET_NODE_CPU_S_PER_GB = 0.35;
-const TARGET_RSS_MIB = 160;
-const TARGET_RESTORE_RATIO = 1.15;
+const TARGET_RSS_MIB = 128;
+// One job: the earlier restore target; --jobs 2 from S3: issue 14's 1.08.
+const TARGET_RESTORE_RATIO = { 1: 1.15, parallel: 1.08 } as const;
+const restoreTarget = (jobs: number): number => (jobs > 1 ? TARGET_RESTORE_RATIO.parallel : TARGET_RESTORE_RATIO[1]);
 
 function f(v: number | null | undefined, digits = 2): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits);
@@ -89,7 +91,7 @@ export function summaryMarkdown(r: Results): string {
     `- When: ${e.startedAt} → ${e.finishedAt}\n` +
       `- Machine: ${e.host.os}, ${e.host.cpus} × ${e.host.cpuModel}, ${e.host.memGiB} GiB RAM, kernel ${e.host.kernel}; shared with other work: ` +
       `1-min load average ${e.load.before[0]} before, median ${f(e.load.medianLoad1DuringRuns)} / max ${f(e.load.maxLoad1DuringRuns)} at the start of the measured runs, ${e.load.after[0]} after\n` +
-      `- Measured: rds-s3-backup ${e.tool.revision === 'worktree' ? 'working tree on' : 'at'} commit \`${e.tool.commit.slice(0, 12)}\`${e.tool.dirty.length ? ` (uncommitted changes: ${e.tool.dirty.length} files)` : ''}, Node ${e.node}, ${e.pgDump} (the bundled client), server ${e.server.split(' on ')[0]}\n` +
+      `- Measured: rds-s3-backup ${e.tool.revision === 'worktree' ? 'working tree on' : 'at'} commit \`${e.tool.commit.slice(0, 12)}\`${e.tool.dirty.length ? ` (uncommitted changes: ${e.tool.dirty.length} files)` : ''}, Node ${e.node}${e.nodeOptions ? ` started with \`${e.nodeOptions}\` as the Lambda and the container start it` : ''}, ${e.pgDump} (the bundled client), server ${e.server.split(' on ')[0]}\n` +
       `- Server settings: ${Object.entries(e.serverSettings)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')}\n` +
@@ -162,12 +164,12 @@ export function summaryMarkdown(r: Results): string {
   }
   for (const g of r.restore.groups.filter((x) => x.kind !== 'pg_restore-file')) {
     targets.push([
-      `restore wall ≤ ${TARGET_RESTORE_RATIO} × pg_restore from a local file (${g.kind === 'tool-s3' ? 'from S3' : 'from file://'}, jobs ${g.jobs})`,
+      `restore wall ≤ ${restoreTarget(g.jobs)} × pg_restore from a local file (${g.kind === 'tool-s3' ? 'from S3' : 'from file://'}, jobs ${g.jobs})`,
       `${f(g.ratioToPgRestore?.median ?? NaN)} ×`,
-      verdict((g.ratioToPgRestore?.median ?? Infinity) <= TARGET_RESTORE_RATIO),
+      verdict((g.ratioToPgRestore?.median ?? Infinity) <= restoreTarget(g.jobs)),
     ]);
   }
-  if (!r.restore.available) targets.push([`restore wall ≤ ${TARGET_RESTORE_RATIO} × pg_restore`, 'not measured', r.restore.note]);
+  if (!r.restore.available) targets.push([`restore wall ≤ ${TARGET_RESTORE_RATIO[1]} × pg_restore`, 'not measured', r.restore.note]);
   out.push('## Targets');
   out.push('');
   out.push(table(['target', 'measured', 'result'], targets));

@@ -15,6 +15,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { RUNNER_NODE_OPTIONS } from '../src/runner/node-options.ts';
 import { BENCH_CACHE, REPO, buildTool } from './build.ts';
 import { compressionChart, memoryChart } from './chart.ts';
 import { createDataset, planDataset, type DatasetInfo } from './dataset.ts';
@@ -289,6 +290,7 @@ async function main(): Promise<void> {
         mode: settings.mode,
         host: hostInfo(),
         node: process.version,
+        nodeOptions: RUNNER_NODE_OPTIONS,
         pgDump: pgDumpVersion,
         server: h.pg.version,
         tool: { revision: tool.revision, commit: tool.commit, dirty: tool.dirty },

@@ -115,6 +115,8 @@ type Environment = {
     readonly os: string;
   };
   readonly node: string;
+  /** V8 options the tool ran with (the runners' RUNNER_NODE_OPTIONS); absent in results from before they existed. */
+  readonly nodeOptions?: string;
   readonly pgDump: string;
   readonly server: string;
   readonly tool: { readonly revision: string; readonly commit: string; readonly dirty: readonly string[] };

@@ -43,6 +43,9 @@ locals {
     PGCONNECT_TIMEOUT            = tostring(var.connect_timeout_seconds)
     POWERTOOLS_SERVICE_NAME      = local.name
     POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    # A small young generation frees the streamed Buffers early: ~30 MiB less peak memory and less CPU
+    # (src/runner/node-options.ts); naming it also stops the runtime sizing the heap from the memory setting.
+    NODE_OPTIONS = "--max-semi-space-size=2"
   }
   function_environment = { for k, v in local.function_environment_all : k => v if v != null }
 

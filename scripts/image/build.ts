@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { CA_BUNDLE_FILE, writeRdsCaBundle } from '../package/ca-bundle.ts';
+import { RUNNER_NODE_OPTIONS } from '../../src/runner/node-options.ts';
 import { bundleApp } from './bundle.ts';
 import { ARCH_FACTS, fetchEmbeddedPostgres, fetchRuntimeDeps, IMAGE_ARCHES, loadBundle, type ImageArch } from './deps.ts';
 import { ImageBuildError } from './errors.ts';
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
           architecture: ARCH_FACTS[arch].oci as 'amd64' | 'arm64',
           created,
           user: `${IMAGE_USER.uid}:${IMAGE_USER.gid}`,
-          entrypoint: [IMAGE_PATHS.node, IMAGE_PATHS.app],
+          entrypoint: [IMAGE_PATHS.node, RUNNER_NODE_OPTIONS, IMAGE_PATHS.app],
           cmd: [variant === 'backup' ? 'backup' : 'verify'],
           env: [
             'PATH=/usr/local/bin:/opt/pgtools/bin:/usr/bin:/bin',

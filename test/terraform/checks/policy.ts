@@ -9,6 +9,7 @@ import { DEPLOY_CHECKS } from './policy-deploy.ts';
 import { ECS_RUNTIME_CHECKS } from './policy-ecs-runtime.ts';
 import { ECS_EGRESS_RULES, ECS_ROLE_CHECKS } from './policy-ecs.ts';
 import { evaluateInModule } from './render.ts';
+import { RUNNER_NODE_OPTIONS } from '../../../src/runner/node-options.ts';
 
 export const FUNCTION_ROLE = 'aws_iam_role.lambda';
 export const SCHEDULER_ROLE = 'aws_iam_role.scheduler';
@@ -83,6 +84,7 @@ export const FUNCTION_ENV_KEYS: readonly string[] = [
   'PGCONNECT_TIMEOUT',
   'POWERTOOLS_SERVICE_NAME',
   'POWERTOOLS_METRICS_NAMESPACE',
+  'NODE_OPTIONS',
 ];
 
 export const RETENTION_TIERS: readonly string[] = ['daily', 'weekly', 'monthly', 'yearly'];
@@ -575,6 +577,8 @@ const BASE_CHECKS: Readonly<Record<string, Check>> = {
       emit('POWERTOOLS_METRICS_NAMESPACE must be RdsS3Backup', FUNCTION);
     if (resolveValue(mod, vars['PGSSLMODE']) !== 'verify-full') emit('PGSSLMODE must default to verify-full', FUNCTION);
     if (vars['RDS_S3_BACKUP_PGTOOLS_DIR'] !== '/opt/pgtools') emit('RDS_S3_BACKUP_PGTOOLS_DIR must be /opt/pgtools', FUNCTION);
+    if (vars['NODE_OPTIONS'] !== RUNNER_NODE_OPTIONS)
+      emit(`NODE_OPTIONS must be ${RUNNER_NODE_OPTIONS} (src/runner/node-options.ts)`, FUNCTION);
   },
 
   alarms: async (mod, emit) => {
