@@ -1,19 +1,21 @@
-// The code under test is a private build of one git revision (HEAD by default), compiled the way `npm run build`
-// compiles src/ → lib/, into .cache/bench/build/. Other people rebuilding lib/ or editing src/ during a long run
+// The code under test is a private build of one git revision (HEAD by default) into .cache/bench/build/: src/ bundled
+// into one file as the Lambda and the container bundle it. Other people rebuilding lib/ or editing src/ during a long run
 // then cannot change what is measured halfway, and the results name the exact commit they measured.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { nodeBundleOptions } from '../scripts/package/esbuild-options.ts';
 
 const exec = promisify(execFile);
 export const REPO = fileURLToPath(new URL('../', import.meta.url));
 export const BENCH_CACHE = path.join(REPO, '.cache', 'bench');
 
 export type BuiltTool = {
-  /** bin/rds-s3-backup.js of the private build. */
+  /** bin/rds-s3-backup.mjs of the private build (imports the bundled bin/cli.mjs). */
   readonly launcher: string;
   /** The build's own default --compress (src/core/config/compression.ts), so the bench measures what ships. */
   readonly defaultCompression: string;
@@ -59,8 +61,15 @@ export async function buildTool(revision: string): Promise<BuiltTool> {
     throw new Error(`compiling src/ of ${revision} failed:\n${out.split('\n').slice(0, 30).join('\n')}`, { cause: err });
   }
   await mkdir(path.join(root, 'bin'), { recursive: true });
-  const launcher = path.join(root, 'bin', 'rds-s3-backup.js');
-  await writeFile(launcher, "import { main } from '../lib/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n");
+  // The CLI bundled with the options of the Lambda's index.mjs and the container's main.mjs: one file, loaded the
+  // way the runners load theirs (lib/ above is only for DEFAULT_COMPRESSION below).
+  const version = (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  await build({
+    ...nodeBundleOptions({ cli: path.join(root, 'src', 'cli', 'main.ts') }, path.join(root, 'bin'), version),
+    sourcemap: false,
+  });
+  const launcher = path.join(root, 'bin', 'rds-s3-backup.mjs');
+  await writeFile(launcher, "import { main } from './cli.mjs';\nprocess.exitCode = await main(process.argv.slice(2));\n");
   const resolved = revision === 'worktree' ? commit : (await git(['rev-parse', revision])).trim();
   // Revisions before the core/ folders were split keep it at lib/core/compression.js.
   const moved = path.join(root, 'lib', 'core', 'config', 'compression.js');

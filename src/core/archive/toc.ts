@@ -173,7 +173,7 @@ export function summarizeToc(toc: ArchiveToc): TocSummary {
   return {
     archiveVersion: toc.header.archiveVersion,
     entries: toc.entries.length,
-    byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => a.localeCompare(b))),
+    byType: Object.fromEntries(Object.entries(byType).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     tables: tables.sort(),
     schemas: [...schemas].sort(),
   };
