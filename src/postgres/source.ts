@@ -76,42 +76,63 @@ export class PgSource implements DatabaseSource {
 
   async exportSnapshot(database: string, lockWaitTimeout: string | null): Promise<Snapshot> {
     const c = await connect(this.#conn, database);
+    let id: string;
     try {
       await c.query('begin transaction isolation level repeatable read read only');
       // count(*) queues behind a conflicting lock like pg_dump's LOCK TABLE would: same limit, or it waits forever.
       if (lockWaitTimeout) await c.query("select set_config('lock_timeout', $1, true)", [lockWaitTimeout]);
       const [snap] = (await c.query<{ id: string }>('select pg_export_snapshot() as id')).rows;
-      const rowCounts: Record<string, number> = {};
-      const tables = (
-        await c.query<{ nspname: string; relname: string }>(
-          `select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-           where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'
-             and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
-           order by 1, 2`,
-        )
-      ).rows;
-      for (const t of tables) {
-        const ident = `${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`;
-        const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${ident}`)).rows;
-        rowCounts[`${t.nspname}.${t.relname}`] = Number(r!.n);
-      }
-      return {
-        id: snap!.id,
-        rowCounts,
-        // The exporting transaction must stay open until pg_dump has imported the snapshot; callers release after the dump.
-        release: async () => {
-          await c.query('commit').catch(() => undefined);
-          await c.end().catch(() => undefined);
-        },
-      };
+      id = snap!.id;
     } catch (err) {
       await c.end().catch(() => undefined);
-      const lock = /lock timeout/i.test(describeError(err));
-      throw new ConnectionError(`exporting a snapshot of ${database} and counting its rows failed: ${describeError(err)}`, {
-        cause: err,
-        ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
-      });
+      throw new ConnectionError(`exporting a snapshot of ${database} failed: ${describeError(err)}`, { cause: err });
     }
+    let released = false;
+    let counting = false;
+    return {
+      id,
+      countRows: async () => {
+        counting = true;
+        try {
+          const rowCounts: Record<string, number> = {};
+          const tables = (
+            await c.query<{ nspname: string; relname: string }>(
+              `select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+               where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%'
+                 and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+               order by 1, 2`,
+            )
+          ).rows;
+          for (const t of tables) {
+            const ident = `${quoteIdent(t.nspname)}.${quoteIdent(t.relname)}`;
+            const [r] = (await c.query<{ n: string }>(`select count(*)::text as n from ${ident}`)).rows;
+            rowCounts[`${t.nspname}.${t.relname}`] = Number(r!.n);
+          }
+          return rowCounts;
+        } catch (err) {
+          const lock = /lock timeout/i.test(describeError(err));
+          throw new ConnectionError(
+            released
+              ? `counting the rows of ${database} was cut short: the backup ended first`
+              : `counting the rows of ${database} failed: ${describeError(err)}`,
+            {
+              cause: err,
+              ...(lock ? { hint: 'another session holds a conflicting lock on a table; retry later or raise --lock-wait-timeout' } : {}),
+            },
+          );
+        } finally {
+          counting = false;
+        }
+      },
+      // The exporting transaction must stay open until pg_dump has imported the snapshot; callers release after the dump.
+      // A count still running (the dump failed first) is not waited for: closing the session ends its read-only
+      // transaction, where a COMMIT would queue behind the scan.
+      release: async () => {
+        released = true;
+        if (!counting) await c.query('commit').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      },
+    };
   }
 
   async startDump(req: DumpRequest): Promise<RunningTool> {

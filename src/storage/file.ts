@@ -201,7 +201,7 @@ export class FileStore implements BackupStore {
       if (code === 'ELOOP') throw new StorageError(`${p} is a symbolic link; refusing to follow it`, { cause: err });
       throw new StorageError(code === 'ENOENT' ? `${p} does not exist` : `reading ${p} failed: ${describeError(err)}`, { cause: err });
     }
-    return fh.createReadStream({ highWaterMark: 1024 * 1024 });
+    return fh.createReadStream();
   }
 
   async listIncomplete(prefix: string): Promise<readonly IncompleteUpload[]> {

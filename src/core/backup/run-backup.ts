@@ -136,6 +136,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
   const keys = backupKeys(deps.store.prefix, one.kind, one.database, id);
   let tier: Tier | null = null;
   let snapshot: Snapshot | undefined;
+  let counting: Promise<Readonly<Record<string, number>>> | undefined;
   let watch: DumpWatch | undefined;
   let skipped = false;
   try {
@@ -150,6 +151,9 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
 
     if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, plan.lockWaitTimeout);
+    // A failed count fails the backup, so it also stops the dump at once.
+    const countFailed = new AbortController();
+    const signal = deps.signal ? AbortSignal.any([deps.signal, countFailed.signal]) : countFailed.signal;
     const proc =
       one.kind === 'database'
         ? await deps.source.startDump({
@@ -160,6 +164,9 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
           })
         : await deps.source.startGlobalsDump();
     if (one.kind === 'database') watch = watchProgress(deps, one.database!);
+    // Counted while pg_dump dumps the same snapshot: the counts are only needed for the manifest.
+    counting = snapshot?.countRows();
+    counting?.catch((err: unknown) => countFailed.abort(err));
 
     const metadata = {
       'tool-version': TOOL_VERSION,
@@ -177,7 +184,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       partSize,
       queueSize: plan.queueSize,
       expectArchive: one.kind === 'database',
-      signal: deps.signal,
+      signal,
       onBytes: (bytes) => {
         const t = Date.now();
         if (t - lastProgress < interval) return;
@@ -187,6 +194,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
     });
     // Before the done event: no estimate may follow it.
     await watch?.stop();
+    const rowCounts = counting ? await counting : null;
     // No tagging after the upload: the tier tag went in with the upload itself, and the checksum is in the
     // manifest. (A later PutObjectTagging would need s3:PutObjectVersionTagging on the versioned bucket, and a
     // writer that may re-tag could re-tier old backups into early expiry.)
@@ -215,7 +223,7 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       tier,
       encryption: { kmsKeyId: plan.kmsKeyId },
       toc: streamed.toc ? summarizeToc(streamed.toc) : null,
-      rowCounts: snapshot ? { snapshot: snapshot.id, tables: { ...snapshot.rowCounts } } : null,
+      rowCounts: snapshot && rowCounts ? { snapshot: snapshot.id, tables: { ...rowCounts } } : null,
     };
     // Written last: its presence is what makes the backup exist.
     await deps.store.putSmall(keys.manifest, serializeManifest(manifest), {

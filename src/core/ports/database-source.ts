@@ -32,7 +32,11 @@ export type DumpRequest = {
 
 export type Snapshot = {
   readonly id: string;
-  readonly rowCounts: Readonly<Record<string, number>>;
+  /**
+   * Counts every table's rows inside the snapshot, on the exporting session. Meant to run while pg_dump dumps the
+   * same snapshot: counting first would put a scan of every table in front of the dump.
+   */
+  countRows(): Promise<Readonly<Record<string, number>>>;
   release(): Promise<void>;
 };
 
