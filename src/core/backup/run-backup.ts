@@ -91,8 +91,7 @@ export class BackupRunError extends BackupToolError {
 export async function runBackup(plan: BackupPlan, deps: BackupDeps): Promise<BackupReport> {
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
-  const server = await deps.source.serverInfo();
-  const pgDumpVersion = await deps.source.dumpToolVersion();
+  const [server, pgDumpVersion] = await Promise.all([deps.source.serverInfo(), deps.source.dumpToolVersion()]);
   const databases = plan.databases === 'all' ? await deps.source.listDatabases() : plan.databases;
   deps.onEvent?.({ type: 'plan', databases, globals: plan.globals, server, pgDumpVersion });
 
@@ -145,8 +144,12 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       throw new AbortedError('backup cancelled before it started');
     }
     const folder = one.kind === 'globals' ? globalsFolder(deps.store.prefix) : databaseFolder(deps.store.prefix, one.database!);
-    tier = computeTier(started, await existingBackupTimes(deps.store, folder, started));
-    const size = one.kind === 'database' ? await deps.source.databaseSize(one.database!) : null;
+    // The bucket listing and the size query are independent round trips: one wait instead of two before pg_dump.
+    const [times, size] = await Promise.all([
+      existingBackupTimes(deps.store, folder, started),
+      one.kind === 'database' ? deps.source.databaseSize(one.database!) : null,
+    ]);
+    tier = computeTier(started, times);
     const partSize = choosePartSize(size, plan.partSizeMinBytes);
     deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
 
