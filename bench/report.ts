@@ -91,7 +91,7 @@ export function summaryMarkdown(r: Results): string {
     `- When: ${e.startedAt} → ${e.finishedAt}\n` +
       `- Machine: ${e.host.os}, ${e.host.cpus} × ${e.host.cpuModel}, ${e.host.memGiB} GiB RAM, kernel ${e.host.kernel}; shared with other work: ` +
       `1-min load average ${e.load.before[0]} before, median ${f(e.load.medianLoad1DuringRuns)} / max ${f(e.load.maxLoad1DuringRuns)} at the start of the measured runs, ${e.load.after[0]} after\n` +
-      `- Measured: rds-s3-backup ${e.tool.revision === 'worktree' ? 'working tree on' : 'at'} commit \`${e.tool.commit.slice(0, 12)}\`${e.tool.dirty.length ? ` (uncommitted changes: ${e.tool.dirty.length} files)` : ''}, Node ${e.node}${e.nodeOptions ? `; the CLI bundled into one file and started with \`${e.nodeOptions}\`, as the Lambda and the container are` : ''}, ${e.pgDump} (the bundled client), server ${e.server.split(' on ')[0]}\n` +
+      `- Measured: rds-s3-backup ${e.tool.revision === 'worktree' ? 'working tree on' : 'at'} commit \`${e.tool.commit.slice(0, 12)}\`${e.tool.dirty.length ? ` (uncommitted changes: ${e.tool.dirty.length} files)` : ''}, Node ${e.node}${e.nodeOptions ? ` (the CLI bundled into one file and started with \`${e.nodeOptions}\`, as the Lambda and the container are)` : ''}, ${e.pgDump} (the bundled client), server ${e.server.split(' on ')[0]}\n` +
       `- Server settings: ${Object.entries(e.serverSettings)
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')}\n` +
