@@ -53,8 +53,12 @@ export function dumpBufferEnv(
   const size = { _STDBUF_O: String(DUMP_STDOUT_BUFFER_BYTES) };
   const bundled = tools.dir !== null && probe.exists(path.join(tools.dir, 'lib', 'libstdbuf.so'));
   if (bundled && probe.head(tools.pgDump) === '#!') return size;
-  const triplet = TRIPLET[arch];
-  const candidates = [...(triplet ? [`/usr/lib/${triplet}/libstdbuf.so`] : []), ...SYSTEM_STDBUF];
-  const lib = candidates.find((f) => probe.exists(f));
+  const lib = systemStdbufCandidates(arch).find((f) => probe.exists(f));
   return lib ? { ...size, LD_PRELOAD: lib } : {};
+}
+
+/** Where a system libstdbuf is looked for, in order: the container image's library directory first. */
+export function systemStdbufCandidates(arch: string = process.arch): string[] {
+  const triplet = TRIPLET[arch];
+  return [...(triplet ? [`/usr/lib/${triplet}/libstdbuf.so`] : []), ...SYSTEM_STDBUF];
 }

@@ -16,6 +16,7 @@ import { fingerprint, seedShop } from '../support/dataset.ts';
 import { faults, startFaultProxy } from '../support/fault-proxy.ts';
 import { startMoto, type MotoServer } from '../support/moto.ts';
 import { startPostgres, type PgServer } from '../support/postgres.ts';
+import { systemStdbufCandidates } from '../../src/postgres/dump-buffer.ts';
 import { packageBundleDir } from '../../src/postgres/tools.ts';
 
 const PASSWORD = 'Kx7-container-PASSWORD-3341';
@@ -167,6 +168,30 @@ describe('the container image under podman', { timeout: 900_000 }, () => {
     const id = await runContainerToEnd(backupImage!, ['--version'], { extraArgs: ['--entrypoint', '/usr/local/bin/node'] });
     // With the entrypoint replaced, "--version" goes to node itself: the image's Node 24.
     assert.match(id.stdout, /^v24\./);
+  });
+
+  test("the image's pg_dump runs with libstdbuf preloaded where dump-buffer.ts looks for it (256 KiB stdout blocks)", async () => {
+    const [lib] = systemStdbufCandidates(process.arch);
+    // pg_dump waits on a server that accepts and never answers, so its mappings can be read while it runs.
+    const script = `
+      const net = require('node:net'), cp = require('node:child_process'), fs = require('node:fs');
+      const lib = process.argv[1];
+      const server = net.createServer(() => {}).listen(0, '127.0.0.1', () => {
+        const p = cp.spawn('/opt/pgtools/bin/pg_dump', ['-h', '127.0.0.1', '-p', String(server.address().port), '-U', 'u', '-d', 'd'],
+          { env: { LD_PRELOAD: lib, _STDBUF_O: '262144' }, stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr.on('data', (c) => (err += c));
+        setTimeout(() => {
+          const maps = fs.readFileSync('/proc/' + p.pid + '/maps', 'utf8');
+          console.log(JSON.stringify({ exists: fs.existsSync(lib), mapped: maps.includes(lib), stderr: err }));
+          p.kill();
+          server.close();
+        }, 1000);
+      });`;
+    const r = await runContainerToEnd(backupImage!, ['-e', script, lib!], { extraArgs: ['--entrypoint', '/usr/local/bin/node'] });
+    assert.equal(r.code, 0, r.stderr);
+    const seen = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { exists: boolean; mapped: boolean; stderr: string };
+    assert.deepEqual(seen, { exists: true, mapped: true, stderr: '' }, `${lib} in the image`);
   });
 
   test('backup: lands in S3 with its manifest, restores with pg_restore; task-role credentials, TLS verify-full, metrics by PutMetricData', async () => {
