@@ -70,7 +70,7 @@ function scratchProvider(
 /** Wires the adapters around core/restore/verify.ts: the store, and scratch servers unless --integrity-only. */
 export async function executeVerify(config: VerifyConfig, options: ExecuteVerifyOptions): Promise<VerifyReport> {
   const env = options.env;
-  const store = options.store ?? openStore(config.source, { env });
+  const store = options.store ?? openStore(config.source, { env, downloadStreams: config.downloadStreams });
   const tools = config.integrityOnly ? null : await locatePgTools(config.pgtoolsDir, env);
   if (tools) await assertRestrictSupport(tools);
   return runVerify(

@@ -1,7 +1,8 @@
 // The download before `restore --jobs` as parallel ranged GETs, against moto and the real SDK, with the fault proxy
 // between them: the data restores equal from overlapping Range requests pinned by If-Match; an object replaced
 // between ranges (412), a hanging range + abort, and a corrupted range each leave the target untouched and no
-// temporary copy behind. Small ranges (64 KiB) so that a database of a few MB spans many of them.
+// temporary copy behind. verify --integrity-only reads the same way. Small ranges (64 KiB) so that a database of a few
+// MB spans many of them.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -9,9 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { executeRestore } from '../../src/app/restore.ts';
+import { executeVerify } from '../../src/app/verify.ts';
 import { parseCommandArgs } from '../../src/cli/args.ts';
 import { collectRaw } from '../../src/core/config/raw.ts';
 import { parseRestoreConfig } from '../../src/core/config/restore-config.ts';
+import { parseVerifyConfig } from '../../src/core/config/verify-config.ts';
+import type { VerifyReport } from '../../src/core/restore/verify.ts';
 import { AbortedError, IntegrityError, ObjectChangedError } from '../../src/core/errors.ts';
 import { createS3Client, S3Store } from '../../src/storage/s3.ts';
 import { runCli } from '../support/cli.ts';
@@ -157,4 +161,36 @@ test('a range corrupted on the way ⇒ SHA-256 mismatch, nothing restored, no co
   assert.ok(rangesOf(proxy.log.slice(seen)).some((r) => r.action === 'corrupt'));
   assert.equal(await tables('r_corrupt'), 0);
   assert.deepEqual(await readdir(tmp), []);
+});
+
+async function verifyIntegrity(rule: FaultRule | undefined): Promise<VerifyReport> {
+  proxy.setRule(rule);
+  const args = ['--from', `s3://${bucket}/prod`, '--database', 'shop', '--latest', '--integrity-only', '--no-record'];
+  const raw = collectRaw('verify', parseCommandArgs('verify', args).values, {});
+  return executeVerify(parseVerifyConfig(raw), { store: store(), env: {} });
+}
+
+test('verify --integrity-only reads the object as concurrent ranges pinned with If-Match, and judges it equal', async () => {
+  const seen = proxy.log.length;
+  const report = await verifyIntegrity((r) => (r.op === 'GetObject' && r.range ? { kind: 'delay', ms: 30 } : undefined));
+  assert.equal(report.verdict, 'verified', report.summary);
+  assert.equal(report.checks.sha256, true);
+  const ranges = rangesOf(proxy.log.slice(seen));
+  assert.ok(ranges.length > 4, `${ranges.length} ranges`);
+  assert.ok(ranges.every((r) => r.status === 206));
+  assert.ok(
+    ranges.slice(1).every((r) => r.ifMatch !== null),
+    'every range after the first is pinned',
+  );
+  const overlapping = Math.max(...ranges.map((a) => ranges.filter((b) => b.at <= a.at && (b.endedAt ?? Infinity) > a.at).length));
+  assert.ok(overlapping >= 2 && overlapping <= 4, `${overlapping} in flight at once`);
+});
+
+test('verify --integrity-only: a range corrupted on the way ⇒ failed, SHA-256 named', async () => {
+  const report = await verifyIntegrity((r) =>
+    r.op === 'GetObject' && r.range?.startsWith(`bytes=${3 * PART}-`) ? { kind: 'corrupt', offset: 1000 } : undefined,
+  );
+  assert.equal(report.verdict, 'failed');
+  assert.equal(report.checks.sha256, false);
+  assert.match(report.summary, /SHA-256/);
 });

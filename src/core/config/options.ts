@@ -422,9 +422,9 @@ export const OPTIONS = [
     flag: 'download-streams',
     env: null,
     type: 'integer',
-    commands: ['restore'],
+    commands: ['restore', 'verify'],
     group: 'restore',
-    help: 'Concurrent 8 MiB ranged GETs for the download from S3 that precedes --jobs, --create and --no-single-transaction (objects of 16 MiB and more; all pinned to one object version by If-Match). 1: one GET, for an S3-compatible server that serves ranges slowly.',
+    help: 'Concurrent 8 MiB ranged GETs for the download from S3 that precedes --jobs, --create and --no-single-transaction, and for verify --integrity-only (objects of 16 MiB and more; all pinned to one object version by If-Match). 1: one GET, for an S3-compatible server that serves ranges slowly.',
     default: '4',
   },
   {

@@ -1,5 +1,5 @@
 import type { BackupSelector } from '../restore/select-backup.ts';
-import { bool, finish, Issues, str, unknownKeys } from './coerce.ts';
+import { bool, finish, int, Issues, str, unknownKeys } from './coerce.ts';
 import { type OutputSettings, output, target } from './connection.ts';
 import { type RestoreTargetSettings, restoreTarget, selectedDatabase, selector } from './restore-config.ts';
 import type { RawValues } from './raw.ts';
@@ -13,6 +13,8 @@ export type VerifyConfig = {
   /** A user-provided scratch server; null: a throwaway embedded server. */
   readonly target: RestoreTargetSettings | null;
   readonly integrityOnly: boolean;
+  /** Concurrent ranged GETs for --integrity-only's read of an S3 object (1: one GET). */
+  readonly downloadStreams: number;
   readonly record: boolean;
   readonly pgtoolsDir: string | null;
   readonly output: OutputSettings;
@@ -32,6 +34,7 @@ export function parseVerifyConfig(raw: RawValues): VerifyConfig {
     selector: sel,
     target: restoreTarget(raw, issues),
     integrityOnly: bool(raw, 'integrityOnly', issues, false),
+    downloadStreams: int(raw, 'downloadStreams', issues, 4, 1, 16),
     record: bool(raw, 'record', issues, true),
     pgtoolsDir: str(raw, 'pgtoolsDir') || null,
     output: output(raw, issues),

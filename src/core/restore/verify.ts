@@ -7,6 +7,7 @@ import { type BackupRef, backupRef, type RestoreEvent, RestoreError } from './co
 import { restoreArchive } from './restore-archive.ts';
 import { readGlobalsObject } from './restore-globals.ts';
 import { readArchiveHead, VerifyingReader } from './verifying-reader.ts';
+import { readRanges, worthRanging } from './ranged-download.ts';
 import type { RestoreTarget, TableCounts } from '../ports/database-target.ts';
 import { idFromKey, selectBackup, type BackupSelector } from './select-backup.ts';
 import type { BackupStore } from '../ports/store.ts';
@@ -188,7 +189,13 @@ export async function runVerify(plan: VerifyPlan, deps: VerifyDeps): Promise<Ver
   let missing: string[] = [];
   try {
     if (plan.integrityOnly) {
-      const reader = new VerifyingReader(await deps.store.read(m.object.key), m.object, deps.signal);
+      // Nothing is restored, so nothing waits for order: large S3 objects arrive as concurrent ranges (the reader
+      // still hashes and checks them in order), as for restore --jobs.
+      const ranged = worthRanging(m.object.bytes, deps.store.rangedReads) ? deps.store.rangedReads : null;
+      const source = ranged
+        ? readRanges(ranged, { key: m.object.key, bytes: m.object.bytes, signal: deps.signal })
+        : await deps.store.read(m.object.key);
+      const reader = new VerifyingReader(source, m.object, deps.signal);
       try {
         const head = await readArchiveHead(reader);
         const started2 = Date.now();
