@@ -12,7 +12,8 @@ import type { RestoreTarget } from '../../../../src/core/ports/database-target.t
 import type { BackupStore } from '../../../../src/core/ports/store.ts';
 import { RestoreError } from '../../../../src/core/restore/common.ts';
 import { GLOBALS_MAX_BYTES } from '../../../../src/core/restore/restore-globals.ts';
-import { compareRestored, compareToc, runVerify, type ScratchProvider } from '../../../../src/core/restore/verify.ts';
+import { runVerify, type ScratchProvider } from '../../../../src/core/restore/verify.ts';
+import { compareRestored, compareToc } from '../../../../src/core/restore/verify-compare.ts';
 import { FileStore } from '../../../../src/storage/file.ts';
 
 const toc = {
