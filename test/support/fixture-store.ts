@@ -14,35 +14,68 @@ import { FileStore } from '../../src/storage/file.ts';
 export const FIXTURE_DUMP = readFileSync(new URL('../fixtures/pg18-small.dump', import.meta.url));
 export const FIXTURE_ID = '20261124T031500Z-0a0b0c0d';
 
+export const TEST_ID = '20261124T030000Z-0000000a';
+export const ARCHIVE_CONTENT_TYPE = 'application/vnd.postgresql.custom-archive';
+
+export type TestManifestOptions = Partial<Omit<Manifest, 'object'>> & {
+  /** The stored object's key. */
+  readonly key: string;
+  /** The object the manifest describes: its length and SHA-256 go into the manifest (or give them below). */
+  readonly body?: Buffer;
+  readonly bytes?: number;
+  readonly sha256?: string;
+  readonly contentType?: string;
+};
+
+/** A manifest as the engine writes one (database `app`, one backup of 2026-11-24), with the test's own fields. */
+export function testManifest(o: TestManifestOptions): Manifest {
+  const { key, body, bytes, sha256, contentType, ...rest } = o;
+  return {
+    schema: 'rds-s3-backup/manifest@1',
+    kind: 'database',
+    id: TEST_ID,
+    database: 'app',
+    tool: { name: 'rds-s3-backup', version: '0.1.0' },
+    pgDump: { version: '18.6' },
+    server: { version: '18.4', versionNum: 180004, host: null },
+    startedAt: '2026-11-24T03:00:00.000Z',
+    finishedAt: '2026-11-24T03:00:01.000Z',
+    durationMs: 1000,
+    object: {
+      key,
+      bytes: bytes ?? body?.length ?? 0,
+      sha256:
+        sha256 ??
+        createHash('sha256')
+          .update(body ?? Buffer.alloc(0))
+          .digest('hex'),
+      versionId: null,
+      contentType: contentType ?? ARCHIVE_CONTENT_TYPE,
+    },
+    format: 'custom',
+    compression: 'none',
+    tier: 'daily',
+    encryption: { kmsKeyId: null },
+    toc: null,
+    rowCounts: null,
+    ...rest,
+  };
+}
+
 /** A FileStore rooted at `dir` with the fixture's manifest and `data` (default: the fixture itself) as its object. */
 export async function fixtureStore(dir: string, data: Buffer = FIXTURE_DUMP): Promise<FileStore> {
   const store = new FileStore(dir);
   const keys = backupKeys('', 'database', 'fixture', FIXTURE_ID);
-  const manifest: Manifest = {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
+  const manifest = testManifest({
+    key: keys.data,
+    body: FIXTURE_DUMP,
     id: FIXTURE_ID,
     database: 'fixture',
-    tool: { name: 'rds-s3-backup', version: 'test' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
     startedAt: '2026-11-24T03:15:00.000Z',
     finishedAt: '2026-11-24T03:15:01.000Z',
-    durationMs: 1000,
-    object: {
-      key: keys.data,
-      bytes: FIXTURE_DUMP.length,
-      sha256: createHash('sha256').update(FIXTURE_DUMP).digest('hex'),
-      versionId: null,
-      contentType: 'x',
-    },
-    format: 'custom',
-    compression: 'none',
     tier: 'yearly',
-    encryption: { kmsKeyId: null },
     toc: summarizeToc(readToc(FIXTURE_DUMP)!),
-    rowCounts: null,
-  };
+  });
   await store.putSmall(keys.data, '', { contentType: 'x', metadata: {}, tags: {} }); // creates the directories
   await writeFile(path.join(dir, keys.data), data);
   await store.putSmall(keys.manifest, serializeManifest(manifest), { contentType: 'application/json', metadata: {}, tags: {} });

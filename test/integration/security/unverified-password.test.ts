@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../support/cli.ts';
 import { startFakePgServer, type FakePgServer } from '../../support/fake-pg-server.ts';
+import { testManifest } from '../../support/fixture-store.ts';
 import { backupKeys } from '../../../src/core/catalog/keys.ts';
-import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
+import { serializeManifest } from '../../../src/core/catalog/manifest.ts';
 import { libpqEnv, resolveConnection } from '../../../src/postgres/credentials.ts';
 import { locatePgTools } from '../../../src/postgres/tools.ts';
 import { parseRestoreConfig } from '../../../src/core/config/restore-config.ts';
@@ -28,31 +29,7 @@ before(async () => {
   const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
   const id = '20261124T030000Z-0000000a';
   const k = backupKeys('', 'database', 'app', id);
-  const m: Manifest = {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
-    id,
-    database: 'app',
-    tool: { name: 'rds-s3-backup', version: '0.1.0' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
-    startedAt: '2026-11-24T03:00:00.000Z',
-    finishedAt: '2026-11-24T03:00:01.000Z',
-    durationMs: 1000,
-    object: {
-      key: k.data,
-      bytes: archive.length,
-      sha256: createHash('sha256').update(archive).digest('hex'),
-      versionId: null,
-      contentType: 'x',
-    },
-    format: 'custom',
-    compression: 'none',
-    tier: 'daily',
-    encryption: { kmsKeyId: null },
-    toc: null,
-    rowCounts: null,
-  };
+  const m = testManifest({ key: k.data, body: archive, id, contentType: 'x' });
   await mkdir(path.join(root, 'app'), { recursive: true });
   await writeFile(path.join(root, k.data), archive);
   await writeFile(path.join(root, k.manifest), serializeManifest(m));

@@ -10,29 +10,12 @@ import { listCatalog } from '../../../src/core/catalog/listing.ts';
 import { backupKeys } from '../../../src/core/catalog/keys.ts';
 import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
 import { FileStore } from '../../../src/storage/file.ts';
+import { testManifest } from '../../support/fixture-store.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 
 function manifestFor(key: string, id: string, bytes: number): Manifest {
-  return {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
-    id,
-    database: 'app',
-    tool: { name: 'rds-s3-backup', version: '0.1.0' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
-    startedAt: '2026-11-24T03:00:00.000Z',
-    finishedAt: '2026-11-24T03:00:01.000Z',
-    durationMs: 1000,
-    object: { key, bytes, sha256: 'a'.repeat(64), versionId: null, contentType: 'application/vnd.postgresql.custom-archive' },
-    format: 'custom',
-    compression: 'none',
-    tier: 'daily',
-    encryption: { kmsKeyId: null },
-    toc: null,
-    rowCounts: null,
-  };
+  return testManifest({ key, id, bytes, sha256: 'a'.repeat(64) });
 }
 
 test('left-overs and tampering never list as complete backups', async () => {

@@ -2,7 +2,6 @@
 // cannot speak for another key, oversize JSON is not read, and the file:// store stays inside its root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +13,7 @@ import { serializeManifest, type Manifest } from '../../../src/core/catalog/mani
 import type { BackupStore } from '../../../src/core/ports/store.ts';
 import { writeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
 import { FileStore } from '../../../src/storage/file.ts';
+import { TEST_ID, testManifest } from '../../support/fixture-store.ts';
 
 /** A verify record as `verify` writes it (verify-record.ts keeps its serializer private). */
 function serializeVerifyRecord(r: object): string {
@@ -21,32 +21,8 @@ function serializeVerifyRecord(r: object): string {
 }
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
-const ID = '20261124T030000Z-0000000a';
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function manifest(over: Partial<Manifest> & { body: Buffer; key: string }): Manifest {
-  const { body, key, ...rest } = over;
-  return {
-    schema: 'rds-s3-backup/manifest@1',
-    kind: 'database',
-    id: ID,
-    database: 'app',
-    tool: { name: 'rds-s3-backup', version: '0.1.0' },
-    pgDump: { version: '18.6' },
-    server: { version: '18.4', versionNum: 180004, host: null },
-    startedAt: '2026-11-24T03:00:00.000Z',
-    finishedAt: '2026-11-24T03:00:01.000Z',
-    durationMs: 1000,
-    object: { key, bytes: body.length, sha256: sha(body), versionId: null, contentType: 'application/vnd.postgresql.custom-archive' },
-    format: 'custom',
-    compression: 'none',
-    tier: 'daily',
-    encryption: { kmsKeyId: null },
-    toc: null,
-    rowCounts: null,
-    ...rest,
-  };
-}
+const ID = TEST_ID;
+const manifest = testManifest;
 
 function record(m: Manifest): string {
   return serializeVerifyRecord({
