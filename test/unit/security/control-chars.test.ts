@@ -2,15 +2,15 @@
 // from a key (percent-encoding allows any byte), a verify record's summary, an error quoting either.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { escapedOutput, main } from '../../../src/cli/main.ts';
 import { backupKeys } from '../../../src/core/catalog/keys.ts';
-import { serializeManifest, type Manifest } from '../../../src/core/catalog/manifest.ts';
+import { serializeManifest } from '../../../src/core/catalog/manifest.ts';
 import { escapeControl } from '../../../src/core/escape.ts';
+import { testManifest } from '../../support/fixture-store.ts';
 
 /** A verify record as `verify` writes it (verify-record.ts keeps its serializer private). */
 function serializeVerifyRecord(r: object): string {
@@ -44,31 +44,14 @@ test('list shows a database name and a verify record with control characters esc
     const id = '20261124T030000Z-0000000a';
     const db = `app${EVIL}`;
     const k = backupKeys('', 'database', db, id);
-    const m: Manifest = {
-      schema: 'rds-s3-backup/manifest@1',
-      kind: 'database',
+    const m = testManifest({
+      key: k.data,
+      body: archive,
       id,
       database: db,
-      tool: { name: 'rds-s3-backup', version: '0.1.0' },
-      pgDump: { version: '18.6' },
       server: { version: `18.4${EVIL}`, versionNum: 180004, host: null },
-      startedAt: '2026-11-24T03:00:00.000Z',
-      finishedAt: '2026-11-24T03:00:01.000Z',
-      durationMs: 1000,
-      object: {
-        key: k.data,
-        bytes: archive.length,
-        sha256: createHash('sha256').update(archive).digest('hex'),
-        versionId: null,
-        contentType: 'x',
-      },
-      format: 'custom',
-      compression: 'none',
-      tier: 'daily',
-      encryption: { kmsKeyId: null },
-      toc: null,
-      rowCounts: null,
-    };
+      contentType: 'x',
+    });
     const record = serializeVerifyRecord({
       ok: true,
       verifiedAt: '2026-11-24T04:00:00.000Z',
