@@ -5,7 +5,7 @@ import type { DatabaseSource, DumpRequest, ProgressProbe, RunningTool, ServerInf
 import { connect } from './client.ts';
 import { PgProgressProbe } from './progress-probe.ts';
 import { libpqEnv, type ResolvedConnection } from './credentials.ts';
-import { dumpBufferEnv } from './dump-buffer.ts';
+import { checkedDumpBufferEnv } from './dump-buffer.ts';
 import { spawnTool } from './spawn-tool.ts';
 import { assertClientCanDump, type PgTools } from './tools.ts';
 
@@ -16,13 +16,12 @@ export class PgSource implements DatabaseSource {
   #admin: pg.Client | undefined;
   #server: ServerInfo | undefined;
 
-  /** A large stdout buffer for pg_dump where a libstdbuf is available (dump-buffer.ts). */
-  readonly #dumpEnv: Readonly<Record<string, string>>;
+  /** A large stdout buffer for pg_dump where a libstdbuf is available and pg_dump runs with it (dump-buffer.ts). */
+  #dumpEnv: Promise<Readonly<Record<string, string>>> | undefined;
 
   constructor(conn: ResolvedConnection, tools: PgTools) {
     this.#conn = conn;
     this.#tools = tools;
-    this.#dumpEnv = dumpBufferEnv(tools);
   }
 
   async #client(): Promise<pg.Client> {
@@ -146,7 +145,8 @@ export class PgSource implements DatabaseSource {
     ];
     if (req.snapshot) args.push(`--snapshot=${req.snapshot}`);
     if (req.lockWaitTimeout) args.push(`--lock-wait-timeout=${req.lockWaitTimeout}`);
-    return spawnTool('pg_dump', this.#tools.pgDump, args, { ...env, ...this.#dumpEnv });
+    this.#dumpEnv ??= checkedDumpBufferEnv(this.#tools);
+    return spawnTool('pg_dump', this.#tools.pgDump, args, { ...env, ...(await this.#dumpEnv) });
   }
 
   async startGlobalsDump(): Promise<RunningTool> {
