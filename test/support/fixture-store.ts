@@ -4,11 +4,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { readToc, summarizeToc } from '../../src/core/archive/toc.ts';
 import { backupKeys } from '../../src/core/catalog/keys.ts';
 import { type Manifest, serializeManifest } from '../../src/core/catalog/manifest.ts';
 import type { BackupStore } from '../../src/core/ports/store.ts';
+import type { RestorePlan } from '../../src/core/restore/restore.ts';
 import { FileStore } from '../../src/storage/file.ts';
 
 export const FIXTURE_DUMP = readFileSync(new URL('../fixtures/pg18-small.dump', import.meta.url));
@@ -95,3 +97,23 @@ export function storeWith(store: BackupStore, over: Partial<Pick<BackupStore, 'r
     ...over,
   };
 }
+
+/** A restore plan for the fixture's backup: the latest one, into `scratch`, one transaction; a test's own fields win. */
+export function fixtureRestorePlan(over: Partial<RestorePlan> = {}): RestorePlan {
+  return {
+    selector: { by: 'latest' },
+    database: 'fixture',
+    globals: false,
+    targetDatabase: 'scratch',
+    create: false,
+    singleTransaction: true,
+    jobs: 1,
+    selection: { schemas: [], tables: [], noOwner: false, noAcl: false, clean: false },
+    tempDir: os.tmpdir(),
+    listOnly: false,
+    ...over,
+  };
+}
+
+/** The schema lister of a restore with no existing objects in the target. */
+export const emptyLister = async (): Promise<string[]> => [];

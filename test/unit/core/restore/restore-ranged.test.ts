@@ -12,9 +12,9 @@ import { Readable } from 'node:stream';
 import { IntegrityError } from '../../../../src/core/errors.ts';
 import type { RestoreTarget, ToolReport } from '../../../../src/core/ports/database-target.ts';
 import type { BackupStore, RangeRead } from '../../../../src/core/ports/store.ts';
-import { type RestorePlan, runRestore } from '../../../../src/core/restore/restore.ts';
+import { runRestore } from '../../../../src/core/restore/restore.ts';
 import type { FileStore } from '../../../../src/storage/file.ts';
-import { FIXTURE_DUMP, fixtureStore, storeWith } from '../../../support/fixture-store.ts';
+import { emptyLister, FIXTURE_DUMP, fixtureRestorePlan, fixtureStore, storeWith } from '../../../support/fixture-store.ts';
 
 const FIXTURE = FIXTURE_DUMP;
 const SHA = createHash('sha256').update(FIXTURE).digest('hex');
@@ -85,22 +85,9 @@ function target(): { target: RestoreTarget; restored: string[] } {
   };
 }
 
-function plan(tempDir: string): RestorePlan {
-  return {
-    selector: { by: 'latest' },
-    database: 'fixture',
-    globals: false,
-    targetDatabase: 'scratch',
-    create: false,
-    singleTransaction: false,
-    jobs: 2,
-    selection: { schemas: [], tables: [], noOwner: false, noAcl: false, clean: false },
-    tempDir,
-    listOnly: false,
-  };
-}
-
-const lister = async (): Promise<string[]> => [];
+// --jobs 2 downloads to tempDir before pg_restore -j: the path the ranged reads serve.
+const plan = (tempDir: string) => fixtureRestorePlan({ singleTransaction: false, jobs: 2, tempDir });
+const lister = emptyLister;
 
 test('--jobs with ranged reads: pg_restore gets exactly the object, assembled from ranges that arrived out of order', async () => {
   const { store, seen } = ranging(await fileStore(), 256);

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { IntegrityError } from '../../../../src/core/errors.ts';
 import { RestoreError } from '../../../../src/core/restore/common.ts';
-import { runRestore, type RestorePlan } from '../../../../src/core/restore/restore.ts';
+import { runRestore } from '../../../../src/core/restore/restore.ts';
 import { SelectionMismatchError } from '../../../../src/core/restore/filters.ts';
 import type { ArchiveFilters, GatedRestore, RestoreTarget, ToolReport } from '../../../../src/core/ports/database-target.ts';
 import type { BackupStore } from '../../../../src/core/ports/store.ts';
 import type { FileStore } from '../../../../src/storage/file.ts';
-import { FIXTURE_DUMP, fixtureStore, storeWith as withMethods } from '../../../support/fixture-store.ts';
+import { emptyLister, FIXTURE_DUMP, fixtureRestorePlan, fixtureStore, storeWith as withMethods } from '../../../support/fixture-store.ts';
 
 const FIXTURE = FIXTURE_DUMP;
 const _ID = '20261124T031500Z-0a0b0c0d';
@@ -99,23 +99,8 @@ function fakeTarget(opts: { failAfterBytes?: number; exists?: boolean } = {}): {
   return { target, calls };
 }
 
-function plan(over: Partial<RestorePlan> = {}): RestorePlan {
-  return {
-    selector: { by: 'latest' },
-    database: 'fixture',
-    globals: false,
-    targetDatabase: 'scratch',
-    create: false,
-    singleTransaction: true,
-    jobs: 1,
-    selection: { schemas: [], tables: [], noOwner: false, noAcl: false, clean: false },
-    tempDir: os.tmpdir(),
-    listOnly: false,
-    ...over,
-  };
-}
-
-const lister = async (): Promise<string[]> => [];
+const plan = fixtureRestorePlan;
+const lister = emptyLister;
 
 test('an intact object streams through and commits once, after the last byte', async () => {
   const { store, dir } = await storeWith(FIXTURE);
