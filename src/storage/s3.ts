@@ -144,7 +144,10 @@ export class S3Store implements BackupStore {
     const inner = this.#client;
     const send = async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
       const isAbort = command instanceof AbortMultipartUploadCommand;
-      const abortSignal = isAbort ? AbortSignal.timeout(ABORT_TIMEOUT_MS) : cancel.signal;
+      // CreateMultipartUpload is not cancelled with the rest: a create cut off client-side may still open the upload
+      // on S3, and without its UploadId nothing could abort it. It finishes (bounded), and the abort follows.
+      const own = isAbort || command instanceof CreateMultipartUploadCommand;
+      const abortSignal = own ? AbortSignal.timeout(ABORT_TIMEOUT_MS) : cancel.signal;
       try {
         const out = await (inner.send as (c: unknown, o: unknown) => Promise<unknown>)(command, { ...options, abortSignal });
         if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
