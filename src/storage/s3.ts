@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
   S3Client,
@@ -16,12 +15,13 @@ import type {
   ObjectInfo,
   PutMode,
   RangedReads,
-  UploadHandle,
   UploadOptions,
   UploadResult,
+  UploadSink,
 } from '../core/ports/store.ts';
 import type { Env } from '../core/env.ts';
-import { uploadInParts } from './part-uploader.ts';
+import { PartSink } from './part-sink.ts';
+import { multipartShipper, type Send } from './part-uploader.ts';
 import { errorCode, s3Error } from './s3-errors.ts';
 import { readS3Range } from './s3-range.ts';
 import { signDataUnsigned } from './unsigned-payload.ts';
@@ -128,70 +128,57 @@ export class S3Store implements BackupStore {
     };
   }
 
-  /** `signal` (passed along by streamToStore) cancels in-flight requests and aborts the upload, also after the body ended. */
-  upload(key: string, body: Readable, options: UploadOptions & { readonly signal?: AbortSignal | undefined }): UploadHandle {
-    let uploaded = 0;
-    // The uploader rethrows the first cause; watch its requests through a thin wrapper to know whether the
-    // multipart upload is still open (its abort may fail too).
+  openUpload(key: string, options: UploadOptions): UploadSink {
+    // The first S3 error is the cause to report (the sink's own failure may be a cancellation it caused); and whether
+    // the multipart upload is still open, since its abort may fail too.
     let firstError: unknown;
-    let uploadId: string | undefined;
     let aborted = false;
-    // The caller destroys the body with an error to give up (pg_dump failed, SIGTERM, the Lambda budget): part
-    // uploads still in flight are pointless then, and a stalled one would hold up the abort for minutes.
-    const cancel = new AbortController();
-    body.once('error', () => cancel.abort());
-    options.signal?.addEventListener('abort', () => cancel.abort(), { once: true });
     const inner = this.#client;
-    const send = async (command: Parameters<S3Client['send']>[0], options?: { abortSignal?: AbortSignal }): Promise<unknown> => {
+    const send: Send = async (command, signal) => {
       const isAbort = command instanceof AbortMultipartUploadCommand;
-      // CreateMultipartUpload is not cancelled with the rest: a create cut off client-side may still open the upload
-      // on S3, and without its UploadId nothing could abort it. It finishes (bounded), and the abort follows.
-      const own = isAbort || command instanceof CreateMultipartUploadCommand;
-      const abortSignal = own ? AbortSignal.timeout(ABORT_TIMEOUT_MS) : cancel.signal;
       try {
-        const out = await (inner.send as (c: unknown, o: unknown) => Promise<unknown>)(command, { ...options, abortSignal });
-        if (command instanceof CreateMultipartUploadCommand) uploadId = (out as { UploadId?: string }).UploadId;
+        const out = await (inner.send as (c: unknown, o: unknown) => Promise<unknown>)(command, {
+          // Requests the sink cannot cancel (create, abort) are bounded instead, so that cleanup fits in the Lambda's
+          // abort margin even when S3 stalls.
+          abortSignal: signal ?? AbortSignal.timeout(ABORT_TIMEOUT_MS),
+        });
         if (isAbort) aborted = true;
         return out;
       } catch (err) {
-        if (!isAbort && !cancel.signal.aborted) firstError ??= err;
+        if (!isAbort && !signal?.aborted) firstError ??= err;
         throw err;
       }
     };
-    const upload = uploadInParts({
-      send: (command) => send(command as Parameters<S3Client['send']>[0]),
-      params: this.#putParams(key, options, 'create'),
-      body,
-      partSize: options.partSize,
-      queueSize: options.queueSize,
-      onPart: (bytes) => {
-        uploaded = bytes;
-      },
-    });
-    const done = upload.then(
-      (r): UploadResult => ({ versionId: r.VersionId ?? null }),
-      async (err: unknown) => {
-        const cause = firstError ?? err;
-        let leftOpen = '';
-        if (uploadId && !aborted) {
-          // The uploader's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
-          try {
-            await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
-              abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS),
-            });
-          } catch (abortErr) {
-            if (errorCode(abortErr) !== 'NoSuchUpload') {
-              leftOpen = `; the incomplete multipart upload ${uploadId} could not be aborted (${describeError(abortErr)}): it is not a backup and never lists as one, and the bucket's abort-incomplete-multipart-upload lifecycle rule removes it`;
-            }
+    const shipper = multipartShipper({ send, params: this.#putParams(key, options, 'create'), partSize: options.partSize });
+    const sink = new PartSink(shipper, options);
+    const done = sink.done.catch(async (err: unknown) => {
+      const cause = firstError ?? err;
+      let leftOpen = '';
+      const uploadId = shipper.uploadId();
+      if (uploadId && !aborted) {
+        // The shipper's abort failed (or never ran): try once more; NoSuchUpload means it is gone already.
+        try {
+          await inner.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), {
+            abortSignal: AbortSignal.timeout(ABORT_TIMEOUT_MS),
+          });
+        } catch (abortErr) {
+          if (errorCode(abortErr) !== 'NoSuchUpload') {
+            leftOpen = `; the incomplete multipart upload ${uploadId} could not be aborted (${describeError(abortErr)}): it is not a backup and never lists as one, and the bucket's abort-incomplete-multipart-upload lifecycle rule removes it`;
           }
         }
-        const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
-        if (!leftOpen) throw e;
-        const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
-        throw new Kind(e.message + leftOpen, { cause, hint: e.hint });
-      },
-    );
-    return { done, uploadedBytes: () => uploaded };
+      }
+      const e = s3Error('upload of', `s3://${this.bucket}/${key}`, cause);
+      if (!leftOpen) throw e;
+      const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
+      throw new Kind(e.message + leftOpen, { cause, hint: e.hint });
+    });
+    return {
+      write: (chunk) => sink.write(chunk),
+      end: () => sink.end(),
+      abort: (reason) => sink.abort(reason),
+      done,
+      uploadedBytes: sink.uploadedBytes,
+    };
   }
 
   async putSmall(

@@ -14,7 +14,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { executeBackup } from '../../src/app/backup.ts';
 import { parseBackupConfig } from '../../src/core/config/backup-config.ts';
 import { collectRaw } from '../../src/core/config/raw.ts';
-import type { BackupStore } from '../../src/core/ports/store.ts';
+import type { BackupStore, UploadSink } from '../../src/core/ports/store.ts';
 import { FileStore } from '../../src/storage/file.ts';
 import { S3Store } from '../../src/storage/s3.ts';
 import { startAwsRecorder, type AwsRecorder } from '../support/aws-recorder.ts';
@@ -55,16 +55,22 @@ function racing(inner: BackupStore, claim: (key: string) => Promise<void>): Back
     url: inner.url,
     prefix: inner.prefix,
     claimed: () => claimed,
-    upload(key, body, options) {
-      if (claimed || key.endsWith('.json')) return inner.upload(key, body, options);
+    openUpload(key, options): UploadSink {
+      if (claimed || key.endsWith('.json')) return inner.openUpload(key, options);
       claimed = key;
-      let uploaded = (): number => 0;
-      const done = claim(key).then(() => {
-        const handle = inner.upload(key, body, options);
-        uploaded = handle.uploadedBytes;
-        return handle.done;
+      // The sink is opened once the claim landed; until then every call waits for it.
+      const ready = claim(key).then(() => inner.openUpload(key, options));
+      let sink: UploadSink | undefined;
+      void ready.then((s) => {
+        sink = s;
       });
-      return { done, uploadedBytes: () => uploaded() };
+      return {
+        write: (chunk) => (sink ? sink.write(chunk) : ready.then((s) => s.write(chunk))),
+        end: () => void ready.then((s) => s.end()),
+        abort: (reason) => void ready.then((s) => s.abort(reason)),
+        done: ready.then((s) => s.done),
+        uploadedBytes: () => sink?.uploadedBytes() ?? 0,
+      };
     },
     putSmall: (k, b, o) => inner.putSmall(k, b, o),
     list: (p) => inner.list(p),

@@ -89,7 +89,7 @@ export function storeWith(store: BackupStore, over: Partial<Pick<BackupStore, 'r
   return {
     url: store.url,
     prefix: store.prefix,
-    upload: (k, b, o) => store.upload(k, b, o),
+    openUpload: (k, o) => store.openUpload(k, o),
     putSmall: (k, b, o) => store.putSmall(k, b, o),
     list: (p) => store.list(p),
     listIncomplete: (p) => store.listIncomplete(p),

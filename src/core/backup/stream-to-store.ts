@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { AbortedError, ArchiveFormatError, BackupToolError, StorageError, ToolProcessError, describeError } from '../errors.ts';
 import { NotAnArchiveError, TocReader, type ArchiveToc } from '../archive/toc.ts';
 import { ArchiveFramingChecker } from '../archive/framing.ts';
@@ -32,17 +30,19 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
   const toc = options.expectArchive ? new TocReader() : undefined;
   // The TOC alone does not prove the data is all there: the framing checker follows every data block to the end.
   const framing = options.expectArchive ? new ArchiveFramingChecker() : undefined;
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  // The store may attach its reader later; our own failure path reports the error, so never let it go uncaught.
-  body.on('error', () => undefined);
-  const upload = store.upload(key, body, options);
+  const upload = store.openUpload(key, options);
   const internal = new AbortController();
   let firstError: Error | undefined;
+  // Set when a write was refused: the store gave up on its own, and its error (through `done`) is the cause.
+  let storeGaveUp = false;
   const fail = (err: Error): void => {
     if (firstError) return;
     firstError = err;
     internal.abort(err);
     proc.kill('SIGTERM');
+    // Cancels the parts in flight at once (also after pg_dump exited, while the last parts and the completion are
+    // in flight) and removes the upload; `done` settles once it is gone.
+    upload.abort(err);
   };
 
   const onExternalAbort = (): void => {
@@ -65,8 +65,7 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
   let bytes = 0;
   const copy = (async () => {
     for await (const chunk of proc.stdout) {
-      // A destroyed body means the store gave up (a part failed for good); its error arrives through `upload`.
-      if (internal.signal.aborted || body.destroyed) break;
+      if (internal.signal.aborted) break;
       const buf = chunk as Buffer;
       bytes += buf.length;
       hash.update(buf);
@@ -78,10 +77,13 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
       // Damage past the TOC is only judged after pg_dump exited: its own exit status, if non-zero, says more.
       framing?.feed(buf);
       options.onBytes?.(bytes);
-      if (!body.write(buf)) {
+      const busy = upload.write(buf);
+      if (busy) {
         try {
-          await once(body, 'drain', { signal: internal.signal });
+          await busy;
         } catch {
+          // The store gave up (a part failed for good), or we did; either way the cause arrives through `done`.
+          storeGaveUp = true;
           break;
         }
       }
@@ -103,9 +105,9 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
   async function finishStream(): Promise<StreamResult> {
     const status = await proc.exited;
     await copy;
-    // When the store destroyed the body, pg_dump dies of the closed pipe ("could not write to output file"); the
-    // store's failure is the cause to report, so wait for it before blaming pg_dump.
-    if (!firstError && body.destroyed) await uploadOutcome;
+    // When the store gave up, pg_dump dies of the closed pipe ("could not write to output file"); the store's failure
+    // is the cause to report, so wait for it before blaming pg_dump.
+    if (!firstError && storeGaveUp) await uploadOutcome;
 
     if (!firstError && (status.code !== 0 || status.signal !== null)) {
       fail(new ToolProcessError(proc.tool, status, { hint: dumpHint(status.stderrTail) ?? dumpExitHint(status) }));
@@ -126,13 +128,12 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
     }
 
     if (firstError) {
-      // Destroying the body makes the store abort the multipart upload; wait until it has.
-      body.destroy(firstError);
+      // fail() aborted the upload; wait until every trace of it is gone.
       await uploadOutcome;
       throw firstError;
     }
 
-    body.end();
+    upload.end();
     const outcome = await uploadOutcome;
     if (!outcome.ok)
       throw firstError ?? new StorageError(`upload of ${key} failed: ${describeError(outcome.error)}`, { cause: outcome.error });

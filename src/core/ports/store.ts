@@ -28,10 +28,22 @@ export type UploadResult = { readonly versionId: string | null };
 export type PutMode = 'create' | 'replace';
 
 /**
- * A streaming upload. `done` settles once the body stream ended (success) or errored (the implementation
- * must then remove every trace: abort the multipart upload / delete the temp file) before rejecting.
+ * A streaming upload that the caller writes into. It is not a Writable stream on purpose: a stream keeps every chunk
+ * until its consumer takes it, where this copies each chunk at once into buffers reused for the whole upload (the
+ * profile in docs/benchmarks.md). `done` settles after `end()` (success) or after a failure — `abort()`, or the store
+ * giving up on its own — once every trace is removed (the multipart upload aborted, the temp file deleted).
  */
-export type UploadHandle = {
+export type UploadSink = {
+  /**
+   * Takes `chunk`'s bytes. Returns undefined when the next chunk may follow at once; otherwise a promise to wait for
+   * first (the store is busy), and `chunk` must stay unchanged until it settles. The promise rejects when the
+   * upload failed; the cause is what `done` rejects with.
+   */
+  write(chunk: Buffer): Promise<void> | undefined;
+  /** No more bytes: the object is completed and `done` resolves with it. */
+  end(): void;
+  /** Gives up: in-flight requests are cancelled, every trace removed, and `done` rejects. Also after `end()`. */
+  abort(reason: Error): void;
   readonly done: Promise<UploadResult>;
   /** Bytes acknowledged by the store so far. */
   readonly uploadedBytes: () => number;
@@ -70,8 +82,8 @@ export interface BackupStore {
   /** Human-readable location, e.g. s3://bucket/prefix, without credentials. */
   readonly url: string;
   readonly prefix: string;
-  /** Creates `key`; rejects with ObjectExistsError when it exists (never replaces a backup). */
-  upload(key: string, body: Readable, options: UploadOptions): UploadHandle;
+  /** Creates `key`; `done` rejects with ObjectExistsError when it exists (never replaces a backup). */
+  openUpload(key: string, options: UploadOptions): UploadSink;
   /** Creates `key` (mode `create`, the default: ObjectExistsError when it exists) or writes it (`replace`). */
   putSmall(
     key: string,

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { checkDatabaseName } from '../../../src/core/config/database-name.ts';
 import { backupKeys, decodeDatabaseName, encodeDatabaseName, newBackupId, parseKey } from '../../../src/core/catalog/keys.ts';
 import { parseTargetUrl } from '../../../src/core/config/target-url.ts';
 import { StorageError } from '../../../src/core/errors.ts';
 import { FileStore } from '../../../src/storage/file.ts';
+import { uploadAll } from '../../support/upload.ts';
 
 const RUNS = Number(process.env.FC_RUNS ?? 500);
 
@@ -155,14 +155,8 @@ test('property: FileStore never touches a path outside its root, whatever the ke
       { numRuns: 300 },
     );
     // And a streamed upload with an escaping key fails without writing anything outside.
-    const h = store.upload('../escape.dump', Readable.from([Buffer.from('x')]), {
-      contentType: 'x',
-      metadata: {},
-      tags: {},
-      partSize: 1,
-      queueSize: 1,
-    });
-    await assert.rejects(h.done, StorageError);
+    const h = store.openUpload('../escape.dump', { contentType: 'x', metadata: {}, tags: {}, partSize: 1, queueSize: 1 });
+    await assert.rejects(uploadAll(h, [Buffer.from('x')]), StorageError);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

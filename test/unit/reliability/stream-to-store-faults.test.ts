@@ -1,12 +1,12 @@
 // Races in the pipeline that the integration tests hit only sometimes, made deterministic with stand-ins.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
 import { StorageError, ToolProcessError } from '../../../src/core/errors.ts';
 import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
-import type { BackupStore, UploadHandle } from '../../../src/core/ports/store.ts';
+import type { BackupStore, UploadSink } from '../../../src/core/ports/store.ts';
 
 const archive = readFileSync(new URL('../../fixtures/pg18-small.dump', import.meta.url));
 const opts = { contentType: 'x', metadata: {}, tags: {}, partSize: 5 * 1024 * 1024, queueSize: 1, expectArchive: true, signal: undefined };
@@ -44,23 +44,29 @@ function pipeWriter(): RunningTool {
   };
 }
 
-/** A store that, like lib-storage after a part failed for good, destroys the body at once and rejects later. */
-function failingStore(delayMs: number, error: StorageError): BackupStore & { bodies: Readable[] } {
-  const bodies: Readable[] = [];
+/** A store that, after a part failed for good, refuses the next write at once and rejects `done` later. */
+function failingStore(delayMs: number, error: StorageError): BackupStore {
   return {
     url: 'mem://',
     prefix: '',
-    bodies,
-    upload(_key, body): UploadHandle {
-      bodies.push(body);
-      const done = new Promise<never>((_resolve, reject) => {
-        body.once('data', () => {
-          body.destroy();
-          setTimeout(() => reject(error), delayMs);
-        });
-      });
+    openUpload(): UploadSink {
+      let rejectDone!: (err: Error) => void;
+      const done = new Promise<never>((_resolve, reject) => (rejectDone = reject));
       done.catch(() => undefined);
-      return { done, uploadedBytes: () => 0 };
+      let failed = false;
+      return {
+        write() {
+          if (!failed) {
+            failed = true;
+            setTimeout(() => rejectDone(error), delayMs);
+          }
+          return Promise.reject(new Error('part 1 failed'));
+        },
+        end: () => undefined,
+        abort: () => undefined,
+        done,
+        uploadedBytes: () => 0,
+      };
     },
     putSmall: async () => ({ versionId: null }),
     list: async function* () {},
@@ -87,20 +93,28 @@ test('the store error keeps its hint through the pipeline (no re-wrapping)', asy
 });
 
 test('a cancellation after pg_dump finished (last parts / CompleteMultipartUpload in flight) still cancels the upload', async () => {
-  const signals: (AbortSignal | undefined)[] = [];
-  // A store whose upload only ends when cancelled through the signal it was given, like a hung final request.
+  const aborts: Error[] = [];
+  let ended = false;
+  // A store whose upload only ends when it is aborted, like a hung final request.
   const store: BackupStore = {
     url: 'mem://',
     prefix: '',
-    upload(_key, body, options): UploadHandle {
-      const signal = (options as { signal?: AbortSignal }).signal;
-      signals.push(signal);
-      body.resume();
-      const done = new Promise<never>((_resolve, reject) => {
-        signal?.addEventListener('abort', () => reject(new StorageError('request aborted')), { once: true });
-      });
+    openUpload(): UploadSink {
+      let rejectDone!: (err: Error) => void;
+      const done = new Promise<never>((_resolve, reject) => (rejectDone = reject));
       done.catch(() => undefined);
-      return { done, uploadedBytes: () => 0 };
+      return {
+        write: () => undefined,
+        end: () => {
+          ended = true;
+        },
+        abort(reason) {
+          aborts.push(reason);
+          rejectDone(new StorageError('request aborted'));
+        },
+        done,
+        uploadedBytes: () => 0,
+      };
     },
     putSmall: async () => ({ versionId: null }),
     list: async function* () {},
@@ -127,6 +141,7 @@ test('a cancellation after pg_dump finished (last parts / CompleteMultipartUploa
     ),
     new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
   ]);
-  assert.ok(signals[0], 'the store is given the cancellation signal');
+  assert.ok(ended, 'the upload was ended before the cancellation');
+  assert.equal(aborts.length, 1, 'the upload is aborted');
   assert.ok(err instanceof Error && err.name === 'AbortedError', `got ${String(err)}`);
 });

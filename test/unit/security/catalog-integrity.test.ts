@@ -14,6 +14,7 @@ import type { BackupStore } from '../../../src/core/ports/store.ts';
 import { writeVerifyRecord } from '../../../src/core/catalog/verify-record.ts';
 import { FileStore } from '../../../src/storage/file.ts';
 import { TEST_ID, testManifest } from '../../support/fixture-store.ts';
+import { uploadAll } from '../../support/upload.ts';
 
 /** A verify record as `verify` writes it (verify-record.ts keeps its serializer private). */
 function serializeVerifyRecord(r: object): string {
@@ -96,7 +97,7 @@ function counting(inner: BackupStore, lie: number | null): { store: BackupStore;
   const store: BackupStore = {
     url: inner.url,
     prefix: inner.prefix,
-    upload: (...a) => inner.upload(...a),
+    openUpload: (...a) => inner.openUpload(...a),
     putSmall: (...a) => inner.putSmall(...a),
     listIncomplete: (...a) => inner.listIncomplete(...a),
     async *list(prefix) {
@@ -151,14 +152,8 @@ test('file:// store: a symlinked folder is never followed, for writes or reads',
       const store: BackupStore = new FileStore(path.join(root, 'store'));
       const k = backupKeys('', 'database', 'app', ID);
       await assert.rejects(store.putSmall(k.verify, '{}', { contentType: 'application/json', metadata: {}, tags: {} }), /symbolic link/);
-      const up = store.upload(k.data, Readable.from([Buffer.from('x')]), {
-        contentType: 'x',
-        metadata: {},
-        tags: {},
-        partSize: 1,
-        queueSize: 1,
-      });
-      await assert.rejects(up.done, /symbolic link/);
+      const up = store.openUpload(k.data, { contentType: 'x', metadata: {}, tags: {}, partSize: 1, queueSize: 1 });
+      await assert.rejects(uploadAll(up, [Buffer.from('x')]), /symbolic link/);
       await assert.rejects(store.read('app/secret.dump'), /symbolic link/);
       assert.equal(await readFile(path.join(outside, 'secret.dump'), 'utf8'), 'operator secret');
       assert.deepEqual(await readdir(outside), ['secret.dump'], 'nothing written outside the root');

@@ -1,13 +1,13 @@
-// The file:// store keeps the S3 store's rule: a backup object is created, never replaced. Before, both upload()
+// The file:// store keeps the S3 store's rule: a backup object is created, never replaced. Before, both the upload
 // and putSmall() renamed their temp file over whatever was there.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ObjectExistsError } from '../../../src/core/errors.ts';
 import { FileStore } from '../../../src/storage/file.ts';
+import { uploadAll } from '../../support/upload.ts';
 
 const OPTIONS = { contentType: 'x', metadata: {}, tags: {} };
 let root: string;
@@ -18,10 +18,11 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('upload() of an existing key fails with ObjectExistsError and leaves the first file and no temp file', async () => {
+test('an upload to an existing key fails with ObjectExistsError and leaves the first file and no temp file', async () => {
   const store = new FileStore(root);
-  await store.upload('db/a.dump', Readable.from([Buffer.from('first')]), { ...OPTIONS, partSize: 1, queueSize: 1 }).done;
-  const second = store.upload('db/a.dump', Readable.from([Buffer.from('second')]), { ...OPTIONS, partSize: 1, queueSize: 1 }).done;
+  const upload = { ...OPTIONS, partSize: 1, queueSize: 1 };
+  await uploadAll(store.openUpload('db/a.dump', upload), [Buffer.from('first')]);
+  const second = uploadAll(store.openUpload('db/a.dump', upload), [Buffer.from('second')]);
   await assert.rejects(second, (err: unknown) => err instanceof ObjectExistsError && /already exists/.test(err.message));
   assert.equal(await readFile(path.join(root, 'db/a.dump'), 'utf8'), 'first');
   assert.deepEqual(await readdir(path.join(root, 'db')), ['a.dump']);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import { uploadInParts } from '../../../src/storage/part-uploader.ts';
+import { PartSink } from '../../../src/storage/part-sink.ts';
+import { multipartShipper } from '../../../src/storage/part-uploader.ts';
+import { uploadAll } from '../../support/upload.ts';
 
 type Call = { name: string; input: Record<string, unknown> };
 
@@ -31,6 +32,10 @@ function fakeS3(failPart?: number): { send: (c: unknown) => Promise<unknown>; ca
 
 const PARAMS = { Bucket: 'b', Key: 'k', IfNoneMatch: '*', Tagging: 'tier=daily' };
 
+function s3Sink(send: (c: unknown) => Promise<unknown>, partSize: number, queueSize: number): PartSink {
+  return new PartSink(multipartShipper({ send: (c) => send(c), params: PARAMS, partSize }), { partSize, queueSize });
+}
+
 function chunks(total: number, size: number): Buffer {
   return Buffer.from(Array.from({ length: total }, (_, i) => (i * 7 + Math.floor(i / size)) & 0xff));
 }
@@ -39,9 +44,9 @@ test('parts are the body, in order, at most queueSize in flight; Complete carrie
   const data = chunks(10 * 1000 + 123, 997);
   const s3 = fakeS3();
   // Odd chunk sizes so parts straddle chunks.
-  const body = Readable.from(Array.from({ length: Math.ceil(data.length / 997) }, (_, i) => data.subarray(i * 997, (i + 1) * 997)));
-  const out = await uploadInParts({ send: s3.send, params: PARAMS, body, partSize: 1000, queueSize: 2 });
-  assert.equal(out.VersionId, 'v1');
+  const body = Array.from({ length: Math.ceil(data.length / 997) }, (_, i) => data.subarray(i * 997, (i + 1) * 997));
+  const out = await uploadAll(s3Sink(s3.send, 1000, 2), body);
+  assert.equal(out.versionId, 'v1');
   const parts = s3.calls.filter((c) => c.name === 'UploadPart');
   assert.equal(parts.length, 11);
   assert.deepEqual(Buffer.concat(parts.map((p) => p.input['Body'] as Buffer)), data);
@@ -62,13 +67,7 @@ test('parts are the body, in order, at most queueSize in flight; Complete carrie
 test('a body of exactly one part (or less, or nothing) is one PutObject with If-None-Match', async () => {
   for (const size of [1000, 10, 0]) {
     const s3 = fakeS3();
-    await uploadInParts({
-      send: s3.send,
-      params: PARAMS,
-      body: Readable.from(size ? [chunks(size, 1)] : []),
-      partSize: 1000,
-      queueSize: 2,
-    });
+    await uploadAll(s3Sink(s3.send, 1000, 2), size ? [chunks(size, 1)] : []);
     assert.deepEqual(
       s3.calls.map((c) => c.name),
       ['PutObject'],
@@ -78,18 +77,20 @@ test('a body of exactly one part (or less, or nothing) is one PutObject with If-
   }
 });
 
-test('a failing part aborts the upload, destroys the body at once and rethrows the part error', async () => {
+test('a failing part aborts the upload, refuses further writes at once and rejects with the part error', async () => {
   const s3 = fakeS3(2);
-  const body = new PassThrough();
-  const writer = (async () => {
-    for (let i = 0; i < 100 && !body.destroyed; i++) {
-      if (!body.write(chunks(500, 1))) await new Promise((r) => setTimeout(r, 2));
-      await new Promise((r) => setTimeout(r, 1));
+  const sink = s3Sink(s3.send, 1000, 2);
+  let refused = false;
+  for (let i = 0; i < 100 && !refused; i++) {
+    try {
+      await sink.write(chunks(500, 1));
+    } catch {
+      refused = true;
     }
-  })();
-  await assert.rejects(uploadInParts({ send: s3.send, params: PARAMS, body, partSize: 1000, queueSize: 2 }), /SlowDown/);
-  await writer;
-  assert.ok(body.destroyed, 'the body is destroyed, so the producer stops');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.ok(refused, 'a write is refused, so the producer stops');
+  await assert.rejects(sink.done, /SlowDown/);
   assert.equal(s3.calls.at(-1)!.name, 'AbortMultipartUpload');
   assert.ok(!s3.calls.some((c) => c.name === 'CompleteMultipartUpload'));
 });
@@ -103,6 +104,28 @@ test('memory stays flat: part buffers are reused (queueSize + 1 of them), not al
     return s3.send(c);
   };
   const data = chunks(50 * 1000, 100);
-  await uploadInParts({ send, params: PARAMS, body: Readable.from([data]), partSize: 1000, queueSize: 2 });
+  await uploadAll(s3Sink(send, 1000, 2), [data]);
   assert.ok(seen.size <= 3, `${seen.size} distinct part buffers for 50 parts`);
+});
+
+test('an abort while CreateMultipartUpload is in flight waits for its UploadId and aborts the upload it opened', async () => {
+  const calls: string[] = [];
+  let releaseCreate!: () => void;
+  const createGate = new Promise<void>((r) => (releaseCreate = r));
+  const send = async (c: unknown, signal: AbortSignal | undefined): Promise<unknown> => {
+    const name = (c as { constructor: { name: string } }).constructor.name.replace(/Command$/, '');
+    calls.push(`${name}${signal ? ' (cancellable)' : ''}`);
+    // Like S3: the create lands whatever the client does meanwhile.
+    if (name === 'CreateMultipartUpload') return createGate.then(() => ({ UploadId: 'u1' }));
+    if (name === 'UploadPart') throw new Error('not reached: the part starts after the abort');
+    return {};
+  };
+  const sink = new PartSink(multipartShipper({ send, params: PARAMS, partSize: 10 }), { partSize: 10, queueSize: 2 });
+  assert.equal(sink.write(Buffer.alloc(25, 1)), undefined);
+  await new Promise((r) => setTimeout(r, 10));
+  sink.abort(new Error('pg_dump failed'));
+  await new Promise((r) => setTimeout(r, 10));
+  releaseCreate();
+  await assert.rejects(sink.done, /pg_dump failed/);
+  assert.deepEqual(calls, ['CreateMultipartUpload', 'AbortMultipartUpload']);
 });

@@ -109,7 +109,7 @@ test("verify reads the globals object with restore's size cap: an oversized one 
     const store: BackupStore = {
       url: files.url,
       prefix: files.prefix,
-      upload: (k, b, o) => files.upload(k, b, o),
+      openUpload: (k, o) => files.openUpload(k, o),
       putSmall: (k, b, o) => files.putSmall(k, b, o),
       // The listing agrees with the manifest (as a bucket holding such an object would), so the catalog calls it complete.
       list: async function* (p) {
