@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { redact } from '../core/redact.ts';
 import type { ExitStatus, RunningTool } from '../core/ports/database-source.ts';
+import { openSocketOutput, readStreamInto } from './output-socket.ts';
 
 const TAIL_LINES = 20;
 const LINE_CHARS = 400;
@@ -10,10 +12,27 @@ const LINE_KEEP = LINE_CHARS + 4096;
 
 /**
  * Spawns a pg tool with exactly the environment given (nothing inherited: no AWS credentials reach it) and
- * keeps only the last lines of stderr, redacted and clipped, for error messages.
+ * keeps only the last lines of stderr, redacted and clipped, for error messages. Its stdout is a socket read into
+ * one reused buffer (output-socket.ts); where no private socket can be made (no writable temp directory), a plain
+ * pipe: slower, never a reason for a backup to fail.
  */
-export function spawnTool(tool: string, file: string, args: readonly string[], env: Readonly<Record<string, string>>): RunningTool {
-  const child = spawn(file, args, { env: { ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnTool(
+  tool: string,
+  file: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<RunningTool> {
+  const socket = await openSocketOutput().catch(() => undefined);
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(file, args, { env: { ...env }, stdio: ['ignore', socket?.childEnd ?? 'pipe', 'pipe'] });
+  } catch (err) {
+    socket?.destroy();
+    throw err;
+  }
+  // The child has its own copy now; ours must go, or the reader would never see the end of the output.
+  socket?.release();
+  const stdout = child.stdout;
   // The last lines, each cut to a few hundred characters: one huge line (pg_dump echoes its LOCK TABLE statement
   // with every table of the database) must not push the actual error out of the tail.
   const lines: string[] = [];
@@ -40,7 +59,7 @@ export function spawnTool(tool: string, file: string, args: readonly string[], e
       }
     });
   };
-  child.stderr.on('data', (c: Buffer) => take(decoder.write(c)));
+  child.stderr?.on('data', (c: Buffer) => take(decoder.write(c)));
   let spawnError: Error | undefined;
   const exited = new Promise<ExitStatus>((resolve) => {
     child.on('error', (err) => {
@@ -59,7 +78,7 @@ export function spawnTool(tool: string, file: string, args: readonly string[], e
   return {
     tool,
     pid: child.pid,
-    stdout: child.stdout,
+    readOutput: (consume) => (socket ? socket.readOutput(consume) : readStreamInto(stdout as Readable, consume)),
     exited,
     kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

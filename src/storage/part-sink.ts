@@ -55,6 +55,9 @@ export class PartSink implements UploadSink {
     this.done = new Promise((resolve, reject) => {
       this.#settle = { resolve, reject };
     });
+    // A failure may come before anyone awaits `done` (a part fails while the caller is still writing); the caller
+    // learns of it from the refused write and then from `done`, so it is not an unhandled rejection.
+    this.done.catch(() => undefined);
   }
 
   readonly uploadedBytes = (): number => this.#acked;

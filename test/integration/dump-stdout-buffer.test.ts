@@ -29,7 +29,10 @@ after(async () => {
 async function chunkSizes(source: PgSource): Promise<number[]> {
   const proc = await source.startDump({ database: 'blocks', compression: 'zstd:1', snapshot: null, lockWaitTimeout: null });
   const sizes: number[] = [];
-  for await (const chunk of proc.stdout) sizes.push((chunk as Buffer).length);
+  await proc.readOutput((chunk) => {
+    sizes.push(chunk.length);
+    return undefined;
+  });
   const status = await proc.exited;
   assert.equal(status.code, 0, status.stderrTail);
   return sizes;

@@ -127,10 +127,11 @@ export class ArchiveFramingChecker {
     return this.#error;
   }
 
+  /** `chunk` may be reused by the caller after this returns: what is kept (the bytes up to the TOC's end) is copied. */
   feed(chunk: Buffer): void {
     if (this.#error || this.#head === 'unchecked') return;
     if (this.#head === undefined) {
-      this.#prefix.push(chunk);
+      this.#prefix.push(Buffer.from(chunk));
       this.#prefixLength += chunk.length;
       if (this.#prefixLength < this.#nextAttempt) return;
       this.#tryHead(false);

@@ -200,9 +200,10 @@ export class TocReader {
     return this.#result !== undefined || this.#error !== undefined;
   }
 
+  /** `chunk` may be reused by the caller after this returns: what is kept (the TOC's bytes) is copied. */
   feed(chunk: Buffer): void {
     if (this.done) return;
-    this.#chunks.push(chunk);
+    this.#chunks.push(Buffer.from(chunk));
     this.#length += chunk.length;
     // Early check of the signature so a non-archive fails on its first bytes.
     if (this.#length >= 5 && this.#length - chunk.length < 5) {

@@ -63,10 +63,13 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
   );
 
   let bytes = 0;
-  const copy = (async () => {
-    for await (const chunk of proc.stdout) {
-      if (internal.signal.aborted) break;
-      const buf = chunk as Buffer;
+  // Thrown to stop reading without a new cause: the cause is already known (firstError, or the store's through `done`).
+  const stop = new Error('stop reading');
+  // Everything happens inside the read callback, on a buffer the next read reuses: the hash, both parsers and the
+  // store copy what they keep before returning (the store may instead hold the chunk until its promise settles).
+  const copy = proc
+    .readOutput((buf) => {
+      if (internal.signal.aborted) throw stop;
       bytes += buf.length;
       hash.update(buf);
       if (toc) {
@@ -77,22 +80,18 @@ export async function streamToStore(proc: RunningTool, store: BackupStore, key: 
       // Damage past the TOC is only judged after pg_dump exited: its own exit status, if non-zero, says more.
       framing?.feed(buf);
       options.onBytes?.(bytes);
-      const busy = upload.write(buf);
-      if (busy) {
-        try {
-          await busy;
-        } catch {
-          // The store gave up (a part failed for good), or we did; either way the cause arrives through `done`.
-          storeGaveUp = true;
-          break;
-        }
-      }
-    }
-  })().catch((err: unknown) => {
-    if (err instanceof NotAnArchiveError)
-      fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: DUMP_TOOLS_HINT }));
-    else fail(err instanceof Error ? err : new Error(String(err)));
-  });
+      return upload.write(buf)?.catch(() => {
+        // The store gave up (a part failed for good), or we did; either way the cause arrives through `done`.
+        storeGaveUp = true;
+        throw stop;
+      });
+    })
+    .catch((err: unknown) => {
+      if (err === stop) return;
+      if (err instanceof NotAnArchiveError)
+        fail(new ArchiveFormatError(`${proc.tool} output is not a pg_dump archive: ${err.message}`, { hint: DUMP_TOOLS_HINT }));
+      else fail(err instanceof Error ? err : new Error(String(err)));
+    });
 
   // The abort listener stays until the upload settled: a cancellation (SIGTERM, the Lambda budget) that arrives
   // after pg_dump exited, while the last parts and CompleteMultipartUpload are in flight, must still cancel them.

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** What core needs from PostgreSQL: implemented in postgres/. */
 export type ServerInfo = {
   readonly version: string;
@@ -14,10 +12,21 @@ export type ExitStatus = {
   readonly stderrTail: string;
 };
 
+/**
+ * Takes one chunk of a tool's output. `chunk` is a view of memory that the next read reuses: use or copy it before
+ * returning. A returned promise holds the reading back until it settles (and `chunk` stays untouched until then);
+ * throwing, or a rejected promise, stops the reading.
+ */
+export type OutputConsumer = (chunk: Buffer) => Promise<void> | undefined;
+
 export type RunningTool = {
   readonly tool: string;
   readonly pid: number | undefined;
-  readonly stdout: Readable;
+  /**
+   * Delivers stdout to `consume` until its end (call once). Rejects with what `consume` threw, or when reading fails;
+   * when reading stops early, the tool's stdout is closed, so it fails on its next write rather than blocking.
+   */
+  readOutput(consume: OutputConsumer): Promise<void>;
   /** Settles when the process exited and its stdio closed. Never rejects. */
   readonly exited: Promise<ExitStatus>;
   kill(signal?: NodeJS.Signals): void;

@@ -11,6 +11,7 @@ import { faults, startFaultProxy, type FaultProxy, type FaultRule } from '../../
 import { assertActionableFailure, assertBucketInvariants, assertNothingStored } from '../../support/invariants.ts';
 import { S3Store, createS3Client } from '../../../src/storage/s3.ts';
 import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
+import { readStreamInto } from '../../../src/postgres/output-socket.ts';
 import { StorageError } from '../../../src/core/errors.ts';
 import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
 
@@ -184,7 +185,7 @@ function endlessTool(): RunningTool {
   return {
     tool: 'pg_dump',
     pid: undefined,
-    stdout,
+    readOutput: (consume) => readStreamInto(stdout, consume),
     exited,
     kill(signal = 'SIGTERM') {
       if (stopped) return;

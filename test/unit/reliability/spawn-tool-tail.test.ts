@@ -6,8 +6,8 @@ import { spawnTool } from '../../../src/postgres/spawn-tool.ts';
 import { registerSecret } from '../../../src/core/redact.ts';
 
 async function tailOf(script: string): Promise<string> {
-  const proc = spawnTool('pg_dump', '/bin/sh', ['-c', script], { PATH: '/usr/bin:/bin' });
-  proc.stdout.resume();
+  const proc = await spawnTool('pg_dump', '/bin/sh', ['-c', script], { PATH: '/usr/bin:/bin' });
+  await proc.readOutput(() => undefined);
   return (await proc.exited).stderrTail;
 }
 

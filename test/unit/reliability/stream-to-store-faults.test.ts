@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { streamToStore } from '../../../src/core/backup/stream-to-store.ts';
+import { readStreamInto } from '../../../src/postgres/output-socket.ts';
 import { StorageError, ToolProcessError } from '../../../src/core/errors.ts';
 import type { ExitStatus, RunningTool } from '../../../src/core/ports/database-source.ts';
 import type { BackupStore, UploadSink } from '../../../src/core/ports/store.ts';
@@ -35,7 +36,7 @@ function pipeWriter(): RunningTool {
   return {
     tool: 'pg_dump',
     pid: undefined,
-    stdout,
+    readOutput: (consume) => readStreamInto(stdout, consume),
     exited,
     kill(signal = 'SIGTERM') {
       stdout.destroy();
@@ -125,7 +126,7 @@ test('a cancellation after pg_dump finished (last parts / CompleteMultipartUploa
   const tool: RunningTool = {
     tool: 'pg_dump',
     pid: undefined,
-    stdout,
+    readOutput: (consume) => readStreamInto(stdout, consume),
     exited: Promise.resolve({ code: 0, signal: null, stderrTail: '' }),
     kill: () => undefined,
   };

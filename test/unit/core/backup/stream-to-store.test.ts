@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { streamToStore } from '../../../../src/core/backup/stream-to-store.ts';
+import { readStreamInto } from '../../../../src/postgres/output-socket.ts';
 import { AbortedError, ArchiveFormatError, ToolProcessError } from '../../../../src/core/errors.ts';
 import type { ExitStatus, RunningTool } from '../../../../src/core/ports/database-source.ts';
 import { FileStore } from '../../../../src/storage/file.ts';
@@ -34,7 +35,7 @@ function fakeTool(
   return {
     tool: 'pg_dump',
     pid: 1,
-    stdout,
+    readOutput: (consume) => readStreamInto(stdout, consume),
     exited,
     killed,
     kill(sig = 'SIGTERM') {
