@@ -10,8 +10,16 @@ import type { ExecuteOptions } from './options.ts';
 /** Wires the adapters around core for one backup run: shared by the CLI and the Lambda handler. */
 export async function executeBackup(config: BackupConfig, options: ExecuteOptions<BackupEvent>): Promise<BackupReport> {
   const env = options.env;
-  const tools = await locatePgTools(config.pgtoolsDir, env);
-  const conn = await resolveConnection(config.connection, config.auth, { env, signer: options.signer });
+  // Independent, and each may wait (pg_dump --version; Secrets Manager or an IAM token): one wait instead of two.
+  // When both fail, the tools' error is reported, as when they ran one after the other.
+  const [located, resolved] = await Promise.allSettled([
+    locatePgTools(config.pgtoolsDir, env),
+    resolveConnection(config.connection, config.auth, { env, signer: options.signer }),
+  ]);
+  if (located.status === 'rejected') throw located.reason;
+  if (resolved.status === 'rejected') throw resolved.reason;
+  const tools = located.value;
+  const conn = resolved.value;
   assertRequireAuthSupport(tools, passwordNeedsScram(conn));
   const store = options.store ?? openStore(config.target, { env, kmsKeyId: config.kmsKeyId });
   const source = new PgSource(conn, tools);

@@ -13,6 +13,12 @@ const PARTIAL = '.partial-';
  * a few large writes instead of one per pipe read, and 2 MiB of memory whatever the database size.
  */
 const FILE_WRITE_SIZE = 1024 * 1024;
+/**
+ * Every this many bytes the data written so far is flushed to disk in the background, while the dump goes on: the
+ * fsync that makes the backup durable then only has the tail left to write (100-120 ms for a 235 MB archive here
+ * when all of it waited for the end).
+ */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
 
 /** fh.write may write less than asked (a full disk, a signal): loop until every byte is down or it fails. */
 async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
@@ -128,7 +134,25 @@ export class FileStore implements BackupStore {
       })();
       return opened;
     };
+    // One background flush at a time; its failure (EIO, ENOSPC) fails the upload when it completes.
+    let syncing: Promise<void> | undefined;
+    let syncError: { error: unknown } | undefined;
+    let unsynced = 0;
+    const flushInBackground = (fh: FileHandle): void => {
+      if (syncing || unsynced < SYNC_EVERY_BYTES) return;
+      unsynced = 0;
+      syncing = fh.datasync().then(
+        () => {
+          syncing = undefined;
+        },
+        (error: unknown) => {
+          syncing = undefined;
+          syncError ??= { error };
+        },
+      );
+    };
     const close = async (): Promise<string | undefined> => {
+      await syncing;
       const file = opened ? await opened.catch(() => undefined) : undefined;
       await file?.fh.close().catch(() => undefined);
       return file?.temp;
@@ -136,12 +160,17 @@ export class FileStore implements BackupStore {
     const sink = new PartSink(
       {
         async part(number, body) {
+          if (syncError) throw syncError.error;
           const { fh } = await open();
           await writeAll(fh, body, (number - 1) * FILE_WRITE_SIZE);
+          unsynced += body.length;
+          flushInBackground(fh);
         },
         async complete(whole) {
           const { fh, final, temp } = await open();
           if (whole) await writeAll(fh, whole, 0);
+          await syncing;
+          if (syncError) throw syncError.error;
           await fh.sync();
           await close();
           await publishNew(temp, final);

@@ -1,5 +1,5 @@
 import { AbortedError, BackupToolError, describeError } from '../errors.ts';
-import { backupKeys, databaseFolder, globalsFolder, newBackupId, parseKey } from '../catalog/keys.ts';
+import { backupKeys, databaseFolder, globalsFolder, newBackupId } from '../catalog/keys.ts';
 import { MANIFEST_SCHEMA, serializeManifest, type Manifest } from '../catalog/manifest.ts';
 import { choosePartSize } from '../config/part-size.ts';
 import type { DatabaseSource, ServerInfo, Snapshot } from '../ports/database-source.ts';
@@ -7,7 +7,7 @@ import type { BackupStore } from '../ports/store.ts';
 import { streamToStore } from './stream-to-store.ts';
 import { DEFAULT_PROBE_INTERVAL_MS, type DumpEstimate, type DumpWatch, watchDump } from './dump-progress.ts';
 import { summarizeToc } from '../archive/toc.ts';
-import { computeTier, tierListingPrefix, TIER_TAG, type Tier } from '../catalog/tiers.ts';
+import { computeTier, existingBackupTimes, TIER_TAG, type Tier } from '../catalog/tiers.ts';
 import { TOOL_NAME, TOOL_VERSION } from '../version.ts';
 
 export type BackupPlan = {
@@ -120,15 +120,6 @@ type One = {
   readonly now: () => Date;
 };
 
-async function existingBackupTimes(store: BackupStore, folder: string, at: Date): Promise<Date[]> {
-  const times: Date[] = [];
-  for await (const o of store.list(tierListingPrefix(folder, at))) {
-    const k = parseKey(store.prefix, o.key);
-    if (k && k.role === 'manifest') times.push(k.stamp);
-  }
-  return times;
-}
-
 async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<DatabaseResult> {
   const started = one.now();
   const id = newBackupId(started);
@@ -144,14 +135,15 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
       throw new AbortedError('backup cancelled before it started');
     }
     const folder = one.kind === 'globals' ? globalsFolder(deps.store.prefix) : databaseFolder(deps.store.prefix, one.database!);
-    // The bucket listing and the size query are independent round trips: one wait instead of two before pg_dump.
-    const [times, size] = await Promise.all([
+    // The bucket listing (for the tier) and the size query (for the part size) are only needed once the upload opens.
+    // pg_dump starts meanwhile: its own start-up (connecting, reading the catalog, locking the tables) overlaps their
+    // round trips, and its first bytes wait in its stdout socket until they are read.
+    const facts = Promise.all([
       existingBackupTimes(deps.store, folder, started),
       one.kind === 'database' ? deps.source.databaseSize(one.database!) : null,
     ]);
-    tier = computeTier(started, times);
-    const partSize = choosePartSize(size, plan.partSizeMinBytes);
-    deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
+    // Awaited below; when the snapshot or pg_dump fails first, this failure is not the one to report.
+    facts.catch(() => undefined);
 
     if (one.kind === 'database' && plan.rowCounts) snapshot = await deps.source.exportSnapshot(one.database!, plan.lockWaitTimeout);
     // A failed count fails the backup, so it also stops the dump at once.
@@ -166,6 +158,20 @@ async function backupOne(plan: BackupPlan, deps: BackupDeps, one: One): Promise<
             lockWaitTimeout: plan.lockWaitTimeout,
           })
         : await deps.source.startGlobalsDump();
+    let times: Date[];
+    let size: number | null;
+    try {
+      [times, size] = await facts;
+    } catch (err) {
+      // Nothing was uploaded: stop pg_dump, and read its output to the end so that nothing is left open.
+      proc.kill('SIGTERM');
+      await Promise.all([proc.exited, proc.readOutput(() => undefined).catch(() => undefined)]);
+      throw err;
+    }
+    tier = computeTier(started, times);
+    const partSize = choosePartSize(size, plan.partSizeMinBytes);
+    deps.onEvent?.({ type: 'start', database: one.database, key: keys.data, partSize, tier });
+
     if (one.kind === 'database') watch = watchProgress(deps, one.database!);
     // Counted while pg_dump dumps the same snapshot: the counts are only needed for the manifest.
     counting = snapshot?.countRows();

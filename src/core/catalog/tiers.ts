@@ -1,3 +1,6 @@
+import type { BackupStore } from '../ports/store.ts';
+import { parseKey } from './keys.ts';
+
 /**
  * Grandfather-father-son retention without delete permission: each backup is tagged with a tier at write
  * time, and bucket lifecycle rules expire each tier after its own age. The tier is the highest period in
@@ -38,4 +41,14 @@ export function computeTier(now: Date, existing: readonly Date[]): Tier {
 /** The only listing tier computation needs: this year's keys of one database folder. */
 export function tierListingPrefix(folder: string, now: Date): string {
   return `${folder}${now.getUTCFullYear()}`;
+}
+
+/** When the backups of `folder` that count for the tier of a backup at `at` were made (their manifests). */
+export async function existingBackupTimes(store: BackupStore, folder: string, at: Date): Promise<Date[]> {
+  const times: Date[] = [];
+  for await (const o of store.list(tierListingPrefix(folder, at))) {
+    const k = parseKey(store.prefix, o.key);
+    if (k && k.role === 'manifest') times.push(k.stamp);
+  }
+  return times;
 }
