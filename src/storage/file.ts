@@ -187,13 +187,7 @@ export class FileStore implements BackupStore {
       if (err instanceof ObjectExistsError || err instanceof StorageError) throw err;
       throw new StorageError(`writing ${path.join(this.root, key)} failed: ${describeError(err)}`, { cause: err });
     });
-    return {
-      write: (chunk) => sink.write(chunk),
-      end: () => sink.end(),
-      abort: (reason) => sink.abort(reason),
-      done,
-      uploadedBytes: sink.uploadedBytes,
-    };
+    return sink.withDone(done);
   }
 
   async putSmall(

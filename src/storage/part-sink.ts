@@ -78,6 +78,17 @@ export class PartSink implements UploadSink {
     this.#fail(reason);
   }
 
+  /** This sink as a store hands it out: `done` replaced by one that rejects with the store's own errors. */
+  withDone(done: Promise<UploadResult>): UploadSink {
+    return {
+      write: (chunk) => this.write(chunk),
+      end: () => this.end(),
+      abort: (reason) => this.abort(reason),
+      done,
+      uploadedBytes: this.uploadedBytes,
+    };
+  }
+
   #copy(chunk: Buffer, start: number): Promise<void> | undefined {
     let offset = start;
     while (offset < chunk.length) {

@@ -172,13 +172,7 @@ export class S3Store implements BackupStore {
       const Kind = e instanceof ObjectExistsError ? ObjectExistsError : StorageError;
       throw new Kind(e.message + leftOpen, { cause, hint: e.hint });
     });
-    return {
-      write: (chunk) => sink.write(chunk),
-      end: () => sink.end(),
-      abort: (reason) => sink.abort(reason),
-      done,
-      uploadedBytes: sink.uploadedBytes,
-    };
+    return sink.withDone(done);
   }
 
   async putSmall(
