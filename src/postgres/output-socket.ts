@@ -38,13 +38,56 @@ export async function openSocketOutput(tempDir: string = os.tmpdir()): Promise<S
     await once(server, 'listening');
     const accepted = once(server, 'connection') as Promise<[net.Socket]>;
     const buffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-    let deliver = (_n: number): boolean => {
-      // Nothing is read before a consumer is attached (the reader starts paused): reaching here is a bug, not data.
-      throw new Error('output read before a consumer was attached');
+    let consume: OutputConsumer | undefined;
+    // The outcome is watched from the start, not from readOutput: the reader may end or fail while nothing reads yet
+    // (pg_dump starts before the upload opens), and a listener attached after 'close' would wait forever.
+    let settled = false;
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
+    const outcome = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // Rejections surface through readOutput; a run that never reads (it failed first) must not crash on them.
+    outcome.catch(() => undefined);
+    const finish = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      if (!err) {
+        settle.resolve();
+        return;
+      }
+      // Closing our end makes the tool fail on its next write instead of blocking on a full socket.
+      socket.destroy();
+      settle.reject(err);
+    };
+    const deliver = (n: number): boolean => {
+      if (!consume) {
+        // The reader starts paused and resumes only once a consumer is attached: reaching here is a bug, not data.
+        finish(new Error('output read before a consumer was attached'));
+        return false;
+      }
+      let pending: Promise<void> | undefined;
+      try {
+        pending = consume(buffer.subarray(0, n));
+      } catch (err) {
+        finish(asError(err));
+        return false;
+      }
+      if (!pending) return true;
+      // Returning false stops reading, so `buffer` stays as it is until the consumer is done with it.
+      pending.then(
+        () => {
+          if (!settled) socket.resume();
+        },
+        (err: unknown) => finish(asError(err)),
+      );
+      return false;
     };
     const socket = net.connect({ path: file, onread: { buffer, callback: (n) => deliver(n) } });
     reader = socket;
     socket.pause();
+    socket.once('end', () => finish());
+    socket.on('error', (err) => finish(err));
+    socket.once('close', () => finish(new Error('the output socket closed before the end of the output')));
     const [[childEnd]] = await Promise.all([accepted, once(socket, 'connect')]);
     return {
       childEnd,
@@ -53,43 +96,11 @@ export async function openSocketOutput(tempDir: string = os.tmpdir()): Promise<S
         childEnd.destroy();
         socket.destroy();
       },
-      readOutput(consume) {
-        return new Promise<void>((resolve, reject) => {
-          let settled = false;
-          const finish = (err?: Error): void => {
-            if (settled) return;
-            settled = true;
-            if (!err) {
-              resolve();
-              return;
-            }
-            // Closing our end makes the tool fail on its next write instead of blocking on a full socket.
-            socket.destroy();
-            reject(err);
-          };
-          deliver = (n) => {
-            let pending: Promise<void> | undefined;
-            try {
-              pending = consume(buffer.subarray(0, n));
-            } catch (err) {
-              finish(asError(err));
-              return false;
-            }
-            if (!pending) return true;
-            // Returning false stops reading, so `buffer` stays as it is until the consumer is done with it.
-            pending.then(
-              () => {
-                if (!settled) socket.resume();
-              },
-              (err: unknown) => finish(asError(err)),
-            );
-            return false;
-          };
-          socket.once('end', () => finish());
-          socket.once('error', (err) => finish(err));
-          socket.once('close', () => finish(new Error('the output socket closed before the end of the output')));
-          socket.resume();
-        });
+      readOutput(next) {
+        if (consume) return Promise.reject(new Error('readOutput was already called'));
+        consume = next;
+        socket.resume();
+        return outcome;
       },
     };
   } catch (err) {

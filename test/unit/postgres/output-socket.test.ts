@@ -106,3 +106,20 @@ test('without a writable temp directory the output falls back to a pipe (slower,
   });
   assert.equal(parts.join(''), 'hello');
 });
+
+test('output written before anyone reads (pg_dump starts before the upload opens) is all there when reading starts', async () => {
+  const proc = await spawnTool('pg_dump', '/bin/sh', ['-c', 'printf "early bytes"'], ENV);
+  // The tool has exited and closed its end before a consumer is attached.
+  assert.equal((await proc.exited).code, 0);
+  await new Promise((r) => setTimeout(r, 50));
+  const parts: string[] = [];
+  await proc.readOutput((chunk) => {
+    parts.push(chunk.toString());
+    return undefined;
+  });
+  assert.equal(parts.join(''), 'early bytes');
+  await assert.rejects(
+    proc.readOutput(() => undefined),
+    /already called/,
+  );
+});
